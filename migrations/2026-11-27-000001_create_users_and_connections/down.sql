@@ -1,0 +1,2 @@
+DROP TABLE xwms_connections;
+DROP TABLE users;

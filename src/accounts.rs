@@ -1,0 +1,204 @@
+//! The domain rule of this starter: a local account is found by XWMS `sub`, never by email.
+//!
+//! Think of `sub` as the number on a library card: the person may move house or
+//! change email, the card number stays the same. Email may be missing, may change,
+//! and may be shared (or claimed, unverified, by someone else), so it is stored as
+//! profile data and never used to decide *who* someone is.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::db::models::{NewXwmsConnection, User, UserProfile, XwmsConnection};
+use crate::db::schema::{users, xwms_connections};
+use crate::db::{self, DbError, DbPool};
+use crate::xwms::XwmsUser;
+
+/// How many times a first login retries after losing the race for a new `sub` to a
+/// concurrent login of the same person. One retry always suffices (the winner's row is
+/// committed by then); the rest is margin.
+const LINK_ATTEMPTS: usize = 3;
+
+/// The local account a login resolved to, and what this login changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedAccount {
+    pub user_id: i64,
+    pub created: bool,
+    /// Set when XWMS sent a different email than the one stored for this `sub`.
+    pub email_change: Option<EmailChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EmailChange {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// The local user with the XWMS identity linked to it, for the profile page.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user: User,
+    pub sub: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_login: DateTime<Utc>,
+}
+
+enum AttemptError {
+    /// A concurrent first login inserted this `sub` first; roll back and retry.
+    LostRace,
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for AttemptError {
+    fn from(err: diesel::result::Error) -> Self {
+        AttemptError::Db(err)
+    }
+}
+
+/// Finds the local user for `identity.sub`, or creates one, in one transaction.
+///
+/// - Known `sub`: the user's name, email and picture are refreshed from XWMS and
+///   `last_login_at` is bumped. The account stays the same even if the email changed.
+/// - New `sub`: a user and its connection are created together. If a concurrent login
+///   of the same new `sub` wins the race, the `INSERT ... ON CONFLICT DO NOTHING`
+///   affects no row, this transaction rolls back (so no orphan user is left behind)
+///   and the retry finds the winner's account.
+///
+/// There is deliberately no lookup by email anywhere here.
+pub async fn link_account_by_sub(
+    pool: &DbPool,
+    identity: &XwmsUser,
+) -> Result<LinkedAccount, DbError> {
+    let mut conn = db::connection(pool).await?;
+    for _ in 0..LINK_ATTEMPTS {
+        let attempt = conn
+            .transaction(async |conn| link_in_transaction(conn, identity).await)
+            .await;
+        match attempt {
+            Ok(linked) => return Ok(linked),
+            Err(AttemptError::LostRace) => continue,
+            Err(AttemptError::Db(err)) => return Err(err.into()),
+        }
+    }
+    Err(DbError::Unavailable(format!(
+        "could not link sub after {LINK_ATTEMPTS} attempts under contention"
+    )))
+}
+
+async fn link_in_transaction(
+    conn: &mut AsyncPgConnection,
+    identity: &XwmsUser,
+) -> Result<LinkedAccount, AttemptError> {
+    let profile = UserProfile {
+        name: identity.name.as_deref(),
+        email: identity.email.as_deref(),
+        email_verified: identity.email_verified,
+        picture_url: identity.picture.as_deref(),
+    };
+
+    // Returning person: lock their connection row so two simultaneous logins of the
+    // same person update it one after the other.
+    let existing: Option<XwmsConnection> = xwms_connections::table
+        .filter(xwms_connections::sub.eq(&identity.sub))
+        .select(XwmsConnection::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+
+    if let Some(connection) = existing {
+        let previous_email: Option<String> = users::table
+            .find(connection.user_id)
+            .select(users::email)
+            .for_update()
+            .first(conn)
+            .await?;
+        diesel::update(users::table.find(connection.user_id))
+            .set((&profile, users::updated_at.eq(diesel::dsl::now)))
+            .execute(conn)
+            .await?;
+        diesel::update(xwms_connections::table.find(connection.id))
+            .set(xwms_connections::last_login_at.eq(diesel::dsl::now))
+            .execute(conn)
+            .await?;
+        let email_change = (!same_email(previous_email.as_deref(), identity.email.as_deref()))
+            .then(|| EmailChange {
+                from: previous_email,
+                to: identity.email.clone(),
+            });
+        return Ok(LinkedAccount {
+            user_id: connection.user_id,
+            created: false,
+            email_change,
+        });
+    }
+
+    // First time we see this `sub`: create the user, then claim the `sub` for it.
+    let user_id: i64 = diesel::insert_into(users::table)
+        .values(&profile)
+        .returning(users::id)
+        .get_result(conn)
+        .await?;
+    let claimed = diesel::insert_into(xwms_connections::table)
+        .values(NewXwmsConnection {
+            user_id,
+            sub: &identity.sub,
+        })
+        .on_conflict(xwms_connections::sub)
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    if claimed == 0 {
+        return Err(AttemptError::LostRace);
+    }
+    Ok(LinkedAccount {
+        user_id,
+        created: true,
+        email_change: None,
+    })
+}
+
+/// Email addresses compare case-insensitively: `Ada@Example.com` is no change.
+fn same_email(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// Loads the account behind a session's user id; `None` if it no longer exists.
+pub async fn find_account(pool: &DbPool, user_id: i64) -> Result<Option<Account>, DbError> {
+    let mut conn = db::connection(pool).await?;
+    let row: Option<(User, XwmsConnection)> = users::table
+        .inner_join(xwms_connections::table)
+        .filter(users::id.eq(user_id))
+        .select((User::as_select(), XwmsConnection::as_select()))
+        .order(xwms_connections::last_login_at.desc())
+        .first(&mut conn)
+        .await
+        .optional()?;
+    Ok(row.map(|(user, connection)| Account {
+        user,
+        sub: connection.sub,
+        first_seen: connection.created_at,
+        last_login: connection.last_login_at,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_email;
+
+    #[test]
+    fn email_comparison_ignores_case_and_sees_appearing_or_vanishing_addresses() {
+        assert!(same_email(Some("Ada@Example.com"), Some("ada@example.com")));
+        assert!(same_email(None, None));
+        assert!(!same_email(Some("ada@example.com"), None));
+        assert!(!same_email(None, Some("ada@example.com")));
+        assert!(!same_email(
+            Some("ada@example.com"),
+            Some("ada@example.org")
+        ));
+    }
+}

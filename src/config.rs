@@ -1,0 +1,628 @@
+//! Typed settings, layered: `config/default.toml` -> `config/{APP_ENV}.toml` -> environment.
+//!
+//! The TOML layers are compiled into the binary (a container needs nothing but its
+//! environment). Environment variables are applied by hand from one table, so that
+//! both spellings XWMS's material uses work, and so that a bad value stops the start
+//! with one line naming the variable, not a config-key path.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use actix_web::cookie::Key;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+/// Where the app runs. Development relaxes what production insists on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+impl AppEnv {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppEnv::Development => "development",
+            AppEnv::Production => "production",
+        }
+    }
+}
+
+impl std::str::FromStr for AppEnv {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "development" | "dev" | "local" => Ok(AppEnv::Development),
+            "production" | "prod" => Ok(AppEnv::Production),
+            other => Err(format!(
+                "unknown value {other:?}; use development or production"
+            )),
+        }
+    }
+}
+
+/// A start-up configuration problem, always naming the variable to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// The whole configuration of one running app.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub env: AppEnv,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub xwms: XwmsSettings,
+    pub session: SessionSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// 0 means one worker per CPU core.
+    pub workers: usize,
+}
+
+#[derive(Clone)]
+pub struct DatabaseSettings {
+    /// May carry a password, so it is treated as a secret.
+    pub url: SecretString,
+    pub max_connections: usize,
+    pub acquire_timeout: Duration,
+    pub statement_timeout: Duration,
+    pub create_if_missing: bool,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url_password(self.url.expose_secret()))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("create_if_missing", &self.create_if_missing)
+            .finish()
+    }
+}
+
+/// The credentials XWMS issues for a registered domain.
+#[derive(Debug, Clone)]
+pub struct XwmsCredentials {
+    pub client_id: String,
+    /// `SecretString` prints as `[REDACTED]`, so `Debug` of the settings is safe to log.
+    pub client_secret: SecretString,
+    pub client_domain: String,
+}
+
+/// How the callback token is tied to the browser session that started the login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginBinding {
+    /// The callback token must be the token `sign-token` issued to this session.
+    Token,
+    /// Any pending login in this session is enough (for a provider whose callback
+    /// token differs from the one `sign-token` returned).
+    Session,
+}
+
+#[derive(Debug, Clone)]
+pub struct XwmsSettings {
+    pub api_url: Url,
+    /// `None` means: no real XWMS configured, use the sandbox (if allowed).
+    pub credentials: Option<XwmsCredentials>,
+    /// `None` means `http://localhost:{port}/xwms/validateToken`, filled in once the
+    /// port is known (see `startup`).
+    pub redirect_uri: Option<Url>,
+    pub timeout: Duration,
+    pub login_binding: LoginBinding,
+    pub login_max_age: Duration,
+    pub sandbox_allowed: bool,
+}
+
+impl XwmsSettings {
+    /// True when the built-in stand-in for XWMS serves the logins.
+    pub fn uses_sandbox(&self) -> bool {
+        self.credentials.is_none()
+    }
+}
+
+#[derive(Clone)]
+pub struct SessionSettings {
+    /// `None` in development: a random key is generated at start (sessions end on restart).
+    pub key: Option<Key>,
+    pub cookie_secure: bool,
+}
+
+impl fmt::Debug for SessionSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionSettings")
+            .field("key", &self.key.as_ref().map(|_| "[REDACTED]"))
+            .field("cookie_secure", &self.cookie_secure)
+            .finish()
+    }
+}
+
+/// The TOML layers, as written in `config/*.toml`.
+#[derive(Debug, Deserialize)]
+struct FileSettings {
+    server: FileServer,
+    database: FileDatabase,
+    xwms: FileXwms,
+    session: FileSession,
+}
+
+#[derive(Debug, Deserialize)]
+struct FileServer {
+    host: String,
+    port: u16,
+    workers: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct FileDatabase {
+    url: String,
+    max_connections: usize,
+    acquire_timeout_ms: u64,
+    statement_timeout_ms: u64,
+    create_if_missing: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct FileXwms {
+    api_url: String,
+    timeout_ms: u64,
+    login_binding: String,
+    login_max_age_secs: u64,
+    sandbox: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct FileSession {
+    cookie_secure: bool,
+}
+
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const DEVELOPMENT_TOML: &str = include_str!("../config/development.toml");
+const PRODUCTION_TOML: &str = include_str!("../config/production.toml");
+
+/// Session keys shorter than this are refused: actix signs and encrypts with 64 bytes.
+pub const SESSION_KEY_MIN_BYTES: usize = 64;
+
+impl Settings {
+    /// Reads `APP_ENV` and the rest of the process environment.
+    pub fn load() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from the TOML layers and a variable lookup. Tests pass a map here
+    /// instead of touching the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        // An empty variable counts as unset: `.env.example` is copied with blanks.
+        let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let first_of = |names: &[&'static str]| {
+            names
+                .iter()
+                .find_map(|name| var(name).map(|value| (*name, value)))
+        };
+
+        let env: AppEnv = match var("APP_ENV") {
+            Some(value) => value
+                .parse()
+                .map_err(|problem| ConfigError::new("APP_ENV", problem))?,
+            None => AppEnv::Development,
+        };
+        let env_toml = match env {
+            AppEnv::Development => DEVELOPMENT_TOML,
+            AppEnv::Production => PRODUCTION_TOML,
+        };
+        let file: FileSettings = config::Config::builder()
+            .add_source(config::File::from_str(
+                DEFAULT_TOML,
+                config::FileFormat::Toml,
+            ))
+            .add_source(config::File::from_str(env_toml, config::FileFormat::Toml))
+            .build()
+            .and_then(|layers| layers.try_deserialize())
+            .map_err(|err| ConfigError::new("config/*.toml", err.to_string()))?;
+
+        let parse_number = |name: &'static str, fallback: u64| -> Result<u64, ConfigError> {
+            match var(name) {
+                Some(value) => value.trim().parse().map_err(|_| {
+                    ConfigError::new(name, format!("{value:?} is not a whole number"))
+                }),
+                None => Ok(fallback),
+            }
+        };
+        let parse_bool = |name: &'static str, fallback: bool| -> Result<bool, ConfigError> {
+            match var(name) {
+                Some(value) => match value.trim().to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" | "on" => Ok(true),
+                    "0" | "false" | "no" | "off" => Ok(false),
+                    _ => Err(ConfigError::new(
+                        name,
+                        format!("{value:?} is not true or false"),
+                    )),
+                },
+                None => Ok(fallback),
+            }
+        };
+
+        // Server
+        let host = var("HOST").unwrap_or(file.server.host);
+        let port = u16::try_from(parse_number("PORT", file.server.port.into())?)
+            .map_err(|_| ConfigError::new("PORT", "must be between 0 and 65535"))?;
+        let workers = parse_number("WORKERS", file.server.workers as u64)? as usize;
+        format!("{host}:{port}")
+            .parse::<SocketAddr>()
+            .or_else(|_| {
+                // A host name such as `localhost` is fine too; only reject garbage.
+                if host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+                {
+                    Ok(SocketAddr::from(([127, 0, 0, 1], port)))
+                } else {
+                    Err(ConfigError::new(
+                        "HOST",
+                        format!("{host:?} is not a host name or IP address"),
+                    ))
+                }
+            })?;
+
+        // Database
+        let database_url = var("DATABASE_URL").unwrap_or(file.database.url);
+        let parsed = Url::parse(&database_url)
+            .map_err(|err| ConfigError::new("DATABASE_URL", format!("not a URL ({err})")))?;
+        if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        if parsed.path().trim_start_matches('/').is_empty() {
+            return Err(ConfigError::new("DATABASE_URL", "names no database"));
+        }
+        let max_connections = parse_number(
+            "DATABASE_MAX_CONNECTIONS",
+            file.database.max_connections as u64,
+        )? as usize;
+        if max_connections == 0 {
+            return Err(ConfigError::new(
+                "DATABASE_MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
+        let database = DatabaseSettings {
+            url: SecretString::from(database_url),
+            max_connections,
+            acquire_timeout: Duration::from_millis(parse_number(
+                "DATABASE_ACQUIRE_TIMEOUT_MS",
+                file.database.acquire_timeout_ms,
+            )?),
+            statement_timeout: Duration::from_millis(parse_number(
+                "DATABASE_STATEMENT_TIMEOUT_MS",
+                file.database.statement_timeout_ms,
+            )?),
+            create_if_missing: parse_bool(
+                "DATABASE_CREATE_IF_MISSING",
+                file.database.create_if_missing,
+            )?,
+        };
+
+        // XWMS
+        let (api_url_name, api_url) = first_of(&["XWMS_API_URL", "XWMS_API_URI"])
+            .unwrap_or(("XWMS_API_URL", file.xwms.api_url));
+        let api_url = parse_base_url(api_url_name, &api_url)?;
+        let client_id = first_of(&["XWMS_CLIENT_ID"]);
+        let client_secret = first_of(&["XWMS_CLIENT_SECRET"]);
+        let client_domain = first_of(&["XWMS_CLIENT_DOMAIN", "XWMS_DOMAIN"]);
+        let credentials = match (client_id, client_secret, client_domain) {
+            (None, None, None) => None,
+            (Some((_, id)), Some((_, secret)), Some((_, domain))) => Some(XwmsCredentials {
+                client_id: id.trim().to_owned(),
+                client_secret: SecretString::from(secret.trim().to_owned()),
+                client_domain: domain.trim().to_owned(),
+            }),
+            (id, secret, _) => {
+                let missing = if id.is_none() {
+                    "XWMS_CLIENT_ID"
+                } else if secret.is_none() {
+                    "XWMS_CLIENT_SECRET"
+                } else {
+                    "XWMS_CLIENT_DOMAIN"
+                };
+                return Err(ConfigError::new(
+                    missing,
+                    "missing; XWMS_CLIENT_ID, XWMS_CLIENT_SECRET and XWMS_CLIENT_DOMAIN go together",
+                ));
+            }
+        };
+        let redirect_uri = match var("XWMS_REDIRECT_URI") {
+            Some(value) => {
+                let url = Url::parse(value.trim()).map_err(|err| {
+                    ConfigError::new("XWMS_REDIRECT_URI", format!("not an absolute URL ({err})"))
+                })?;
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    return Err(ConfigError::new(
+                        "XWMS_REDIRECT_URI",
+                        "must be an http:// or https:// URL",
+                    ));
+                }
+                Some(url)
+            }
+            None => None,
+        };
+        let login_binding = match var("XWMS_LOGIN_BINDING")
+            .unwrap_or(file.xwms.login_binding)
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "token" => LoginBinding::Token,
+            "session" => LoginBinding::Session,
+            other => {
+                return Err(ConfigError::new(
+                    "XWMS_LOGIN_BINDING",
+                    format!("{other:?}: use token or session"),
+                ));
+            }
+        };
+        let sandbox_allowed = parse_bool("XWMS_SANDBOX", file.xwms.sandbox)?;
+        if credentials.is_none() && !sandbox_allowed {
+            return Err(ConfigError::new(
+                "XWMS_CLIENT_ID",
+                match env {
+                    AppEnv::Production => {
+                        "missing; production needs real XWMS credentials (or XWMS_SANDBOX=true for a demo)"
+                    }
+                    AppEnv::Development => "missing, and XWMS_SANDBOX=false turns the sandbox off",
+                },
+            ));
+        }
+        let timeout = Duration::from_millis(parse_number("XWMS_TIMEOUT_MS", file.xwms.timeout_ms)?);
+        if timeout.is_zero() {
+            return Err(ConfigError::new("XWMS_TIMEOUT_MS", "must be above 0"));
+        }
+        let xwms = XwmsSettings {
+            api_url,
+            credentials,
+            redirect_uri,
+            timeout,
+            login_binding,
+            login_max_age: Duration::from_secs(file.xwms.login_max_age_secs),
+            sandbox_allowed,
+        };
+
+        // Session
+        let key = match var("SESSION_KEY") {
+            Some(value) => Some(parse_session_key(&value)?),
+            // A demo (sandbox) in production may run with a generated key; real logins may not.
+            None if env == AppEnv::Production && !xwms.uses_sandbox() => {
+                return Err(ConfigError::new(
+                    "SESSION_KEY",
+                    "missing; production needs a key of at least 64 bytes (see README: openssl rand -base64 64)",
+                ));
+            }
+            None => None,
+        };
+        let session = SessionSettings {
+            key,
+            cookie_secure: parse_bool("SESSION_COOKIE_SECURE", file.session.cookie_secure)?,
+        };
+
+        Ok(Settings {
+            env,
+            server: ServerSettings {
+                host,
+                port,
+                workers,
+            },
+            database,
+            xwms,
+            session,
+        })
+    }
+}
+
+/// Parses the XWMS base URL and makes sure it ends in `/`, so that
+/// `join("sign-token")` keeps the `/api` segment.
+pub fn parse_base_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let mut url = Url::parse(value.trim())
+        .map_err(|err| ConfigError::new(variable, format!("not an absolute URL ({err})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::new(
+            variable,
+            "must be an http:// or https:// URL",
+        ));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// Accepts the key as base64 (what `openssl rand -base64 64` prints) or as raw text.
+fn parse_session_key(value: &str) -> Result<Key, ConfigError> {
+    use base64::Engine as _;
+    let value = value.trim();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .ok()
+        .filter(|decoded| decoded.len() >= SESSION_KEY_MIN_BYTES)
+        .unwrap_or_else(|| value.as_bytes().to_vec());
+    if bytes.len() < SESSION_KEY_MIN_BYTES {
+        return Err(ConfigError::new(
+            "SESSION_KEY",
+            format!(
+                "too short: {} bytes, at least {SESSION_KEY_MIN_BYTES} needed (openssl rand -base64 64)",
+                bytes.len()
+            ),
+        ));
+    }
+    Key::try_from(bytes.as_slice())
+        .map_err(|_| ConfigError::new("SESSION_KEY", "could not be used as a key"))
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for logs.
+pub fn redact_url_password(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "[unparseable URL]".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings_from(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(move |name| vars.get(name).cloned())
+    }
+
+    fn error_variable(pairs: &[(&str, &str)]) -> &'static str {
+        match settings_from(pairs) {
+            Err(err) => err.variable,
+            Ok(_) => "no error",
+        }
+    }
+
+    const LONG_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123";
+
+    #[test]
+    fn development_without_credentials_uses_the_sandbox() {
+        let settings = settings_from(&[]).unwrap();
+        assert_eq!(settings.env, AppEnv::Development);
+        assert!(settings.xwms.uses_sandbox());
+        assert_eq!(settings.server.port, 3000);
+        assert!(!settings.session.cookie_secure);
+        assert!(settings.database.create_if_missing);
+    }
+
+    #[test]
+    fn both_spellings_of_the_xwms_variables_are_accepted() {
+        let settings = settings_from(&[
+            ("XWMS_CLIENT_ID", "id"),
+            ("XWMS_CLIENT_SECRET", "secret"),
+            ("XWMS_DOMAIN", "example.com"),
+            ("XWMS_API_URI", "https://xwms.example/api"),
+        ])
+        .unwrap();
+        let credentials = settings.xwms.credentials.unwrap();
+        assert_eq!(credentials.client_domain, "example.com");
+        assert_eq!(settings.xwms.api_url.as_str(), "https://xwms.example/api/");
+    }
+
+    #[test]
+    fn the_api_url_gets_its_trailing_slash_so_joins_keep_the_api_segment() {
+        let url = parse_base_url("XWMS_API_URL", "https://xwms.nl/api").unwrap();
+        assert_eq!(
+            url.join("sign-token").unwrap().as_str(),
+            "https://xwms.nl/api/sign-token"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        assert_eq!(error_variable(&[("PORT", "abc")]), "PORT");
+        assert_eq!(error_variable(&[("PORT", "70000")]), "PORT");
+        assert_eq!(error_variable(&[("APP_ENV", "staging")]), "APP_ENV");
+        assert_eq!(
+            error_variable(&[("DATABASE_URL", "mysql://x/y")]),
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            error_variable(&[("XWMS_API_URL", "not a url")]),
+            "XWMS_API_URL"
+        );
+        assert_eq!(
+            error_variable(&[("XWMS_REDIRECT_URI", "ftp://x/cb")]),
+            "XWMS_REDIRECT_URI"
+        );
+        assert_eq!(
+            error_variable(&[("XWMS_LOGIN_BINDING", "email")]),
+            "XWMS_LOGIN_BINDING"
+        );
+        assert_eq!(error_variable(&[("SESSION_KEY", "short")]), "SESSION_KEY");
+        assert_eq!(error_variable(&[("XWMS_SANDBOX", "maybe")]), "XWMS_SANDBOX");
+    }
+
+    #[test]
+    fn partial_credentials_name_the_missing_one() {
+        assert_eq!(
+            error_variable(&[
+                ("XWMS_CLIENT_ID", "id"),
+                ("XWMS_CLIENT_DOMAIN", "example.com")
+            ]),
+            "XWMS_CLIENT_SECRET"
+        );
+    }
+
+    #[test]
+    fn production_refuses_the_sandbox_unless_explicitly_enabled() {
+        assert_eq!(
+            error_variable(&[("APP_ENV", "production")]),
+            "XWMS_CLIENT_ID"
+        );
+        let demo = settings_from(&[("APP_ENV", "production"), ("XWMS_SANDBOX", "true")]).unwrap();
+        assert!(demo.xwms.uses_sandbox());
+        assert!(demo.session.cookie_secure);
+    }
+
+    #[test]
+    fn production_with_real_credentials_needs_a_session_key() {
+        let real = [
+            ("APP_ENV", "production"),
+            ("XWMS_CLIENT_ID", "id"),
+            ("XWMS_CLIENT_SECRET", "secret"),
+            ("XWMS_CLIENT_DOMAIN", "example.com"),
+        ];
+        assert_eq!(error_variable(&real), "SESSION_KEY");
+        let mut with_key = real.to_vec();
+        with_key.push(("SESSION_KEY", LONG_KEY));
+        assert!(settings_from(&with_key).unwrap().session.key.is_some());
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let settings = settings_from(&[
+            ("XWMS_CLIENT_ID", "id"),
+            ("XWMS_CLIENT_SECRET", "very-secret-value"),
+            ("XWMS_CLIENT_DOMAIN", "example.com"),
+            ("SESSION_KEY", LONG_KEY),
+            ("DATABASE_URL", "postgres://app:db-password@db/app"),
+        ])
+        .unwrap();
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("very-secret-value"), "{printed}");
+        assert!(!printed.contains(LONG_KEY), "{printed}");
+        assert!(!printed.contains("db-password"), "{printed}");
+        assert!(printed.contains("REDACTED"));
+    }
+}

@@ -1,0 +1,218 @@
+//! PostgreSQL access: the async pool, embedded migrations, and database creation.
+//!
+//! Queries go through diesel-async, so a slow query waits on a socket instead of
+//! blocking an actix worker thread. Migrations use Diesel's sync harness on a thread
+//! of their own, once, at start.
+
+pub mod models;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+use secrecy::ExposeSecret;
+use url::Url;
+
+use crate::config::DatabaseSettings;
+
+pub type DbPool = Pool<AsyncPgConnection>;
+pub type DbConnection = Object<AsyncPgConnection>;
+
+/// The SQL files under `migrations/`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// How long we wait for PostgreSQL to accept a new connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why the database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("no database connection available: {0}")]
+    Unavailable(String),
+    #[error("query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl From<PoolError> for DbError {
+    fn from(err: PoolError) -> Self {
+        DbError::Unavailable(err.to_string())
+    }
+}
+
+impl DbError {
+    /// True when the failure is PostgreSQL being unreachable or shutting connections down,
+    /// which deserves a 503 ("try again"), not a 500.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            DbError::Unavailable(_) => true,
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
+            DbError::Query(Error::DatabaseError(_, info)) => {
+                // 57014 query_canceled (statement timeout), 57P01 admin_shutdown, 08* connection.
+                let message = info.message();
+                message.contains("statement timeout")
+                    || message.contains("terminating connection")
+                    || message.contains("connection")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Builds the bounded pool. No connection is opened here; the first query does that.
+pub fn build_pool(settings: &DatabaseSettings) -> Result<DbPool, DbError> {
+    let statement_timeout_ms = settings.statement_timeout.as_millis();
+    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    // Every new connection gets a statement timeout, so a stuck query ends as an error
+    // instead of holding a pool slot forever.
+    manager_config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        async move {
+            let mut conn =
+                tokio::time::timeout(CONNECT_TIMEOUT, AsyncPgConnection::establish(&url))
+                    .await
+                    .map_err(|_| {
+                        diesel::ConnectionError::BadConnection("connect timed out".into())
+                    })??;
+            diesel::sql_query(format!("SET statement_timeout = {statement_timeout_ms}"))
+                .execute(&mut conn)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        settings.url.expose_secret(),
+        manager_config,
+    );
+    Pool::builder(manager)
+        .max_size(settings.max_connections)
+        .wait_timeout(Some(settings.acquire_timeout))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .recycle_timeout(Some(settings.acquire_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|err| DbError::Unavailable(err.to_string()))
+}
+
+/// Checks out a connection, waiting at most the configured acquire timeout.
+pub async fn connection(pool: &DbPool) -> Result<DbConnection, DbError> {
+    Ok(pool.get().await?)
+}
+
+/// `SELECT 1`, for `/health`.
+pub async fn ping(pool: &DbPool) -> Result<(), DbError> {
+    let mut conn = connection(pool).await?;
+    diesel::select(1.into_sql::<diesel::sql_types::Integer>())
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// Runs the embedded migrations that have not run yet.
+///
+/// Diesel's migration harness is synchronous, so it runs on a thread of its own (with
+/// its own small runtime) and the caller awaits the result. PostgreSQL's transactional
+/// DDL plus Diesel's migration table make this safe when several replicas start at once:
+/// see the deployment notes in the README.
+pub async fn run_migrations(database_url: &str) -> Result<usize, String> {
+    let url = database_url.to_owned();
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let outcome = (|| {
+            use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+            let mut conn =
+                <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+                    .map_err(|err| err.to_string())?;
+            // One migrator at a time, even across replicas; released when the connection closes.
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query("SELECT pg_advisory_lock(72101)"),
+                &mut conn,
+            )
+            .map_err(|err| err.to_string())?;
+            conn.run_pending_migrations(MIGRATIONS)
+                .map(|versions| versions.len())
+                .map_err(|err| err.to_string())
+        })();
+        let _ = done.send(outcome);
+    });
+    result
+        .await
+        .map_err(|_| "the migration thread stopped unexpectedly".to_owned())?
+}
+
+/// Creates the database named in `database_url` when it does not exist yet
+/// (development convenience, and the test harness). Returns true if it was created.
+pub async fn create_database_if_missing(database_url: &str) -> Result<bool, String> {
+    let (maintenance_url, name) = split_database_url(database_url)?;
+    let mut conn = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        AsyncPgConnection::establish(&maintenance_url),
+    )
+    .await
+    .map_err(|_| "connecting to PostgreSQL timed out".to_owned())?
+    .map_err(|err| format!("connecting to PostgreSQL: {err}"))?;
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let found: Found =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .get_result(&mut conn)
+            .await
+            .map_err(|err| err.to_string())?;
+    if found.exists {
+        return Ok(false);
+    }
+    match diesel::sql_query(format!("CREATE DATABASE {}", quote_identifier(&name)))
+        .execute(&mut conn)
+        .await
+    {
+        Ok(_) => Ok(true),
+        // Another process created it between our check and our CREATE: fine.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(err) => Err(format!("creating database {name}: {err}")),
+    }
+}
+
+/// Drops a database (test harness clean-up), closing any connection still open to it.
+pub async fn drop_database(database_url: &str) -> Result<(), String> {
+    let (maintenance_url, name) = split_database_url(database_url)?;
+    let mut conn = AsyncPgConnection::establish(&maintenance_url)
+        .await
+        .map_err(|err| err.to_string())?;
+    diesel::sql_query(format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        quote_identifier(&name)
+    ))
+    .execute(&mut conn)
+    .await
+    .map_err(|err| err.to_string())?;
+    Ok(())
+}
+
+/// `postgres://h/app` -> (`postgres://h/postgres`, `app`).
+fn split_database_url(database_url: &str) -> Result<(String, String), String> {
+    let mut url = Url::parse(database_url).map_err(|err| format!("DATABASE_URL: {err}"))?;
+    let name = url.path().trim_start_matches('/').to_owned();
+    if name.is_empty() {
+        return Err("DATABASE_URL names no database".to_owned());
+    }
+    url.set_path("/postgres");
+    Ok((url.to_string(), name))
+}
+
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

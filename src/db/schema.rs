@@ -1,0 +1,27 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        email_verified -> Bool,
+        picture_url -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    xwms_connections (id) {
+        id -> Int8,
+        user_id -> Int8,
+        sub -> Text,
+        created_at -> Timestamptz,
+        last_login_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(xwms_connections -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(users, xwms_connections,);

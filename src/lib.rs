@@ -1,0 +1,13 @@
+//! xwms-starter: "Log in with XWMS" for actix-web, askama and Diesel on PostgreSQL.
+//!
+//! Data flows route -> (session, XWMS client, accounts) -> db -> template. The rule the
+//! whole crate teaches lives in [`accounts`]: link accounts by `sub`, never by email.
+
+pub mod accounts;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod routes;
+pub mod session;
+pub mod startup;
+pub mod xwms;

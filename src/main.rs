@@ -1,0 +1,33 @@
+//! Starts the app: logging, settings, then the server until it is stopped.
+
+use xwms_starter::config::Settings;
+use xwms_starter::startup::Application;
+
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    // A git-ignored `.env` is read when present; real environment variables win.
+    let _ = dotenvy::dotenv();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("{err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(err) => {
+            log::error!("start-up failed: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match app.run_until_stopped().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            log::error!("server stopped with an error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

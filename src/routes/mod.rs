@@ -1,0 +1,57 @@
+//! HTTP routes, one module per area, and what every page's layout needs.
+
+pub mod auth;
+pub mod health;
+pub mod home;
+pub mod profile;
+pub mod static_files;
+
+use std::time::Duration;
+
+use actix_session::SessionExt;
+use actix_web::{HttpRequest, web};
+use url::Url;
+
+use crate::config::LoginBinding;
+use crate::db::DbPool;
+use crate::session::TypedSession;
+
+/// Shared by every worker: what the handlers need besides the per-worker XWMS client.
+pub struct AppState {
+    pub pool: DbPool,
+    /// Where XWMS sends the browser back. From configuration, never from request headers:
+    /// a forged `Host` header must not be able to point XWMS at another site.
+    pub redirect_uri: Url,
+    pub login_binding: LoginBinding,
+    pub login_max_age: Duration,
+    /// True when the built-in sandbox stands in for XWMS: every page says so.
+    pub sandbox: bool,
+}
+
+/// What the layout (`templates/base.html`) shows on every page.
+pub struct PageContext {
+    pub sandbox: bool,
+    pub signed_in_as: Option<String>,
+    /// The logout form's CSRF token, present when signed in.
+    pub csrf_token: Option<String>,
+}
+
+impl PageContext {
+    pub fn from_http_request(req: &HttpRequest) -> Self {
+        let sandbox = req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|state| state.sandbox);
+        let session = TypedSession::from_session(req.get_session());
+        let signed_in = matches!(session.user_id(), Ok(Some(_)));
+        PageContext {
+            sandbox,
+            signed_in_as: signed_in
+                .then(|| session.display_name().ok().flatten())
+                .flatten()
+                .or_else(|| signed_in.then(|| "your XWMS account".to_owned())),
+            csrf_token: signed_in
+                .then(|| session.csrf_token().ok().flatten())
+                .flatten(),
+        }
+    }
+}

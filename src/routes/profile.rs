@@ -1,0 +1,58 @@
+//! The profile: the local account and the XWMS identity linked to it, and why.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use crate::accounts::{Account, find_account};
+use crate::error::AppError;
+use crate::routes::home::html_response;
+use crate::routes::{AppState, PageContext};
+use crate::session::{LoginSummary, TypedSession};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/profile", web::get().to(profile));
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    page: PageContext,
+    account: Account,
+    last_login: LoginSummary,
+}
+
+impl ProfilePage {
+    fn email_or_none(email: &Option<String>) -> &str {
+        email.as_deref().unwrap_or("none")
+    }
+}
+
+async fn profile(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
+    let Some(user_id) = session.user_id()? else {
+        return Ok(redirect_home());
+    };
+    let Some(account) = find_account(&state.pool, user_id).await? else {
+        // The account was deleted while this session lived: end the session.
+        session.log_out();
+        return Ok(redirect_home());
+    };
+    let html = ProfilePage {
+        page: PageContext::from_http_request(&req),
+        account,
+        last_login: session.last_login()?.unwrap_or_default(),
+    }
+    .render()?;
+    Ok(html_response(html))
+}
+
+fn redirect_home() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}

@@ -1,0 +1,250 @@
+//! Builds the application: database, provider, session, middleware and routes.
+//!
+//! `Application::build` does everything that can fail (migrations, binding the port)
+//! before it returns, so a misconfigured app stops at start with a clear message, and
+//! tests can bind port 0 and ask which port they got.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger};
+use actix_web::{App, HttpServer, web};
+use secrecy::ExposeSecret;
+use url::Url;
+
+use crate::config::{AppEnv, Settings};
+use crate::db;
+use crate::error::{AppError, render_error_page};
+use crate::routes::{self, AppState};
+use crate::xwms::sandbox::{self, SANDBOX_PATH, Sandbox};
+use crate::xwms::{XwmsClient, XwmsConfig};
+
+/// Why the app could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(String),
+    #[error("could not listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("could not build a URL: {0}")]
+    Url(#[from] url::ParseError),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let database_url = settings.database.url.expose_secret().to_owned();
+        if settings.database.create_if_missing
+            && db::create_database_if_missing(&database_url)
+                .await
+                .map_err(StartupError::Database)?
+        {
+            log::info!("created the database named in DATABASE_URL");
+        }
+        let applied = db::run_migrations(&database_url)
+            .await
+            .map_err(StartupError::Database)?;
+        if applied > 0 {
+            log::info!("applied {applied} database migration(s)");
+        }
+        let pool = db::build_pool(&settings.database)
+            .map_err(|err| StartupError::Database(err.to_string()))?;
+
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let local = listener.local_addr().map_err(|source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = local.port();
+
+        let redirect_uri = match settings.xwms.redirect_uri.clone() {
+            Some(uri) => uri,
+            None => default_redirect_uri(port)?,
+        };
+
+        // The provider: real XWMS, or the sandbox served by this very app. Either way the
+        // login code gets an `XwmsClient` that speaks HTTP to it.
+        let (xwms_config, sandbox) = match &settings.xwms.credentials {
+            Some(credentials) => (
+                XwmsConfig {
+                    api_url: settings.xwms.api_url.clone(),
+                    credentials: credentials.clone(),
+                    timeout: settings.xwms.timeout,
+                },
+                None,
+            ),
+            None => {
+                let mut public_origin = redirect_uri.clone();
+                public_origin.set_path("/");
+                public_origin.set_query(None);
+                public_origin.set_fragment(None);
+                let sandbox = Sandbox::new(public_origin);
+                let api_url = sandbox_api_url(local)?;
+                log::warn!(
+                    "no XWMS credentials configured: logins use the built-in SANDBOX (not real XWMS) at {api_url}"
+                );
+                (
+                    XwmsConfig {
+                        api_url,
+                        credentials: sandbox.credentials(),
+                        timeout: settings.xwms.timeout,
+                    },
+                    Some(web::Data::new(sandbox)),
+                )
+            }
+        };
+        let xwms_config = Arc::new(xwms_config);
+
+        let session_key = settings.session.key.clone().unwrap_or_else(|| {
+            log::warn!(
+                "SESSION_KEY is not set: using a random key; sessions end when the app restarts"
+            );
+            Key::generate()
+        });
+        let cookie_secure = settings.session.cookie_secure;
+        let hsts = settings.env == AppEnv::Production && cookie_secure;
+
+        let state = web::Data::new(AppState {
+            pool,
+            redirect_uri: redirect_uri.clone(),
+            login_binding: settings.xwms.login_binding,
+            login_max_age: settings.xwms.login_max_age,
+            sandbox: sandbox.is_some(),
+        });
+
+        let mut server = HttpServer::new(move || {
+            let sandbox = sandbox.clone();
+            App::new()
+                // Innermost: turns every error response into the site's error page.
+                .wrap(ErrorHandlers::new().default_handler(render_error_page))
+                .wrap(session_middleware(session_key.clone(), cookie_secure))
+                .wrap(security_headers(hsts))
+                .wrap(request_logger())
+                .app_data(state.clone())
+                // awc::Client is not Send: one per worker, built here.
+                .app_data(web::Data::new(XwmsClient::new(xwms_config.clone())))
+                .app_data(web::JsonConfig::default().limit(16 * 1024))
+                .app_data(web::FormConfig::default().limit(16 * 1024))
+                .configure(routes::home::configure)
+                .configure(routes::auth::configure)
+                .configure(routes::profile::configure)
+                .configure(routes::health::configure)
+                .configure(routes::static_files::configure)
+                .configure(|cfg| {
+                    if let Some(sandbox) = sandbox {
+                        cfg.app_data(sandbox);
+                        sandbox::configure(cfg);
+                    }
+                })
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+                }))
+        })
+        .shutdown_timeout(10);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind { address, source })?
+            .run();
+
+        log::info!(
+            "xwms-starter ({}) listening on http://{local}; XWMS callback: {redirect_uri}",
+            settings.env.as_str()
+        );
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (graceful shutdown).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// XWMS's documented example callback, on whatever port we got.
+fn default_redirect_uri(port: u16) -> Result<Url, url::ParseError> {
+    Url::parse(&format!("http://localhost:{port}/xwms/validateToken"))
+}
+
+/// The sandbox's API as the app's own XWMS client reaches it: over loopback HTTP.
+fn sandbox_api_url(local: SocketAddr) -> Result<Url, url::ParseError> {
+    let ip = match local.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    Url::parse(&format!(
+        "http://{}{SANDBOX_PATH}/api/",
+        SocketAddr::new(ip, local.port())
+    ))
+}
+
+fn session_middleware(key: Key, secure: bool) -> SessionMiddleware<CookieSessionStore> {
+    // `__Host-` makes browsers refuse the cookie unless it is Secure, host-only and
+    // Path=/, so a sibling subdomain cannot plant one.
+    let name = if secure {
+        "__Host-xwms_session"
+    } else {
+        "xwms_session"
+    };
+    SessionMiddleware::builder(CookieSessionStore::default(), key)
+        .cookie_name(name.to_owned())
+        .cookie_secure(secure)
+        .cookie_http_only(true)
+        // Lax, not Strict: the callback is a top-level navigation coming from XWMS,
+        // and Strict would drop the cookie holding the pending login.
+        .cookie_same_site(SameSite::Lax)
+        .cookie_path("/".to_owned())
+        .cookie_content_security(CookieContentSecurity::Private)
+        .session_lifecycle(BrowserSession::default())
+        .build()
+}
+
+fn security_headers(hsts: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"));
+    if hsts {
+        headers.add((
+            "Strict-Transport-Security",
+            "max-age=31536000; includeSubDomains",
+        ))
+    } else {
+        headers
+    }
+}
+
+/// Logs method, path, status, size and time. Never the query string: on the callback
+/// it holds the login token, and actix's default format would log it.
+fn request_logger() -> Logger {
+    Logger::new("%{method}xi %{path}xi %s %b %Dms")
+        .custom_request_replace("method", |req| req.method().to_string())
+        .custom_request_replace("path", |req| req.path().to_owned())
+}

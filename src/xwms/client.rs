@@ -1,0 +1,501 @@
+//! The XWMS API client: three calls, one envelope, and every way they can fail.
+//!
+//! Everything XWMS sends is untrusted input. It is parsed by pure functions
+//! (`parse_sign_token`, `parse_verified_user`) that accept the shapes XWMS is known
+//! to send (`data` flat or nested, `sub` as string or number, `data: []` from PHP)
+//! and refuse the rest with a typed error.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use crate::config::XwmsCredentials;
+
+/// Largest response body we read from XWMS. A login answer is a few hundred bytes;
+/// anything near this limit is broken or hostile.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// Longest `sub` we store. XWMS ids are short; a huge one is refused, not truncated,
+/// because a truncated id could collide with another person's.
+pub const MAX_SUB_CHARS: usize = 255;
+const MAX_NAME_CHARS: usize = 200;
+const MAX_EMAIL_CHARS: usize = 254;
+const MAX_PICTURE_CHARS: usize = 2048;
+
+/// What is needed to build a client; shared by every worker.
+#[derive(Debug, Clone)]
+pub struct XwmsConfig {
+    pub api_url: Url,
+    pub credentials: XwmsCredentials,
+    pub timeout: Duration,
+}
+
+/// Talks to XWMS (or the sandbox, which speaks the same protocol).
+///
+/// `awc::Client` is not `Send`, so each actix worker builds its own in the app factory.
+#[derive(Clone)]
+pub struct XwmsClient {
+    http: awc::Client,
+    config: Arc<XwmsConfig>,
+}
+
+/// Why a call to XWMS did not give us what we need.
+#[derive(Debug, thiserror::Error)]
+pub enum XwmsError {
+    #[error("XWMS did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("could not reach XWMS: {0}")]
+    Unreachable(String),
+    /// The call reached XWMS and XWMS said no (error envelope or 4xx).
+    #[error("XWMS refused the request (HTTP {status}): {message}")]
+    Refused { status: u16, message: String },
+    /// XWMS answered with a 5xx.
+    #[error("XWMS failed (HTTP {status})")]
+    ServerError { status: u16 },
+    #[error("XWMS answered with a redirect (HTTP {status}); redirects are never followed")]
+    Redirected { status: u16 },
+    #[error("XWMS's answer was larger than {MAX_RESPONSE_BYTES} bytes")]
+    TooLarge,
+    #[error("XWMS's answer could not be used: {0}")]
+    InvalidResponse(String),
+}
+
+/// The answer to `sign-token`: where to send the browser, and the token to expect back.
+pub struct SignedToken {
+    pub token: SecretString,
+    pub login_url: Url,
+}
+
+impl fmt::Debug for SignedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedToken")
+            .field("token", &"[REDACTED]")
+            .field("login_url", &self.login_url.origin().ascii_serialization())
+            .finish()
+    }
+}
+
+/// The person XWMS vouches for, cleaned up: everything here is safe to store and show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XwmsUser {
+    /// XWMS's stable user id: the only thing accounts are linked by.
+    pub sub: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    /// Only http(s) URLs survive; anything else (`javascript:`, `data:`) is dropped.
+    pub picture: Option<String>,
+}
+
+impl XwmsClient {
+    pub fn new(config: Arc<XwmsConfig>) -> Self {
+        let http = awc::Client::builder()
+            // A redirect would carry our client secret to another host: never follow one.
+            .disable_redirects()
+            .timeout(config.timeout)
+            .connector(awc::Connector::new().timeout(config.timeout))
+            .finish();
+        Self { http, config }
+    }
+
+    /// `GET info`: used by `/health` to tell whether XWMS answers.
+    pub async fn info(&self) -> Result<(), XwmsError> {
+        self.call(actix_web::http::Method::GET, "info", None)
+            .await
+            .map(|_| ())
+    }
+
+    /// `POST sign-token`: starts a login. XWMS remembers `redirect_url` and returns the
+    /// URL of its login page, which the browser is sent to.
+    pub async fn sign_token(&self, redirect_url: &Url) -> Result<SignedToken, XwmsError> {
+        let body = serde_json::json!({ "redirect_url": redirect_url.as_str() });
+        let data = self
+            .call(actix_web::http::Method::POST, "sign-token", Some(body))
+            .await?;
+        parse_sign_token(&data)
+    }
+
+    /// `POST sign-token-verify`: trades the callback token for the person's data.
+    ///
+    /// Tokens are single use, so this is never retried: a retry after a lost answer
+    /// would be refused by XWMS anyway and would only hide the first failure.
+    pub async fn verify_token(
+        &self,
+        token: &str,
+        redirect_url: &Url,
+    ) -> Result<XwmsUser, XwmsError> {
+        let body = serde_json::json!({ "token": token, "redirect_url": redirect_url.as_str() });
+        let data = self
+            .call(
+                actix_web::http::Method::POST,
+                "sign-token-verify",
+                Some(body),
+            )
+            .await?;
+        parse_verified_user(&data)
+    }
+
+    /// One call: headers, JSON body, a total time budget, a body size limit, the envelope.
+    async fn call(
+        &self,
+        method: actix_web::http::Method,
+        endpoint: &str,
+        body: Option<Value>,
+    ) -> Result<Value, XwmsError> {
+        let url = self
+            .config
+            .api_url
+            .join(endpoint)
+            .map_err(|err| XwmsError::InvalidResponse(format!("bad endpoint URL: {err}")))?;
+        let credentials = &self.config.credentials;
+        let request = self
+            .http
+            .request(method, url.as_str())
+            .insert_header(("Accept", "application/json"))
+            .insert_header(("X-Client-Id", credentials.client_id.as_str()))
+            .insert_header(("X-Client-Secret", credentials.client_secret.expose_secret()))
+            .insert_header(("X-Client-Domain", credentials.client_domain.as_str()));
+
+        // One budget for everything: connecting, headers, and a body that may trickle in.
+        let budget = self.config.timeout;
+        let exchange = async {
+            let mut response = match body {
+                Some(json) => request.send_json(&json).await,
+                None => request.send().await,
+            }
+            .map_err(|err| match err {
+                awc::error::SendRequestError::Timeout => XwmsError::Timeout(budget),
+                other => XwmsError::Unreachable(other.to_string()),
+            })?;
+            let status = response.status();
+            let bytes =
+                response
+                    .body()
+                    .limit(MAX_RESPONSE_BYTES)
+                    .await
+                    .map_err(|err| match err {
+                        awc::error::PayloadError::Overflow => XwmsError::TooLarge,
+                        other => XwmsError::Unreachable(format!("reading the answer: {other}")),
+                    })?;
+            Ok::<_, XwmsError>((status, bytes))
+        };
+        let (status, bytes) = tokio::time::timeout(budget, exchange)
+            .await
+            .map_err(|_| XwmsError::Timeout(budget))??;
+        parse_envelope(status, &bytes)
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    status: String,
+    #[serde(default)]
+    message: Option<Value>,
+    #[serde(default)]
+    data: Value,
+    /// Some XWMS answers put the login URL at the top level.
+    #[serde(default)]
+    redirect_url: Option<Value>,
+}
+
+/// Checks the HTTP status and the envelope; returns the envelope with `data` normalised.
+/// Any non-2xx and any `status` other than `"success"` is a failure.
+pub fn parse_envelope(status: StatusCode, body: &[u8]) -> Result<Value, XwmsError> {
+    if status.is_redirection() {
+        return Err(XwmsError::Redirected {
+            status: status.as_u16(),
+        });
+    }
+    if status.is_server_error() {
+        return Err(XwmsError::ServerError {
+            status: status.as_u16(),
+        });
+    }
+    let envelope: Envelope = match serde_json::from_slice(body) {
+        Ok(envelope) => envelope,
+        Err(_) if !status.is_success() => {
+            return Err(XwmsError::Refused {
+                status: status.as_u16(),
+                message: "no readable message".to_owned(),
+            });
+        }
+        Err(err) => {
+            return Err(XwmsError::InvalidResponse(format!(
+                "not the JSON envelope XWMS sends ({err})"
+            )));
+        }
+    };
+    if !status.is_success() || envelope.status != "success" {
+        let message = envelope
+            .message
+            .as_ref()
+            .and_then(Value::as_str)
+            .map(|text| truncate_chars(text.trim(), 200))
+            .filter(|text| !text.is_empty())
+            .unwrap_or_else(|| "no message".to_owned());
+        return Err(XwmsError::Refused {
+            status: status.as_u16(),
+            message,
+        });
+    }
+    // PHP sends an empty object as `[]`; treat it, and null, as `{}`.
+    let data = match envelope.data {
+        Value::Object(map) => Value::Object(map),
+        _ => Value::Object(Default::default()),
+    };
+    let mut normalised = serde_json::Map::new();
+    normalised.insert("data".to_owned(), data);
+    if let Some(redirect_url) = envelope.redirect_url {
+        normalised.insert("redirect_url".to_owned(), redirect_url);
+    }
+    Ok(Value::Object(normalised))
+}
+
+/// `data.url`, else a top-level `redirect_url`, else `data.redirect_url` (what the
+/// official clients accept); it must be an absolute http(s) URL.
+pub fn parse_sign_token(envelope: &Value) -> Result<SignedToken, XwmsError> {
+    let data = &envelope["data"];
+    let url_text = [
+        &data["url"],
+        &envelope["redirect_url"],
+        &data["redirect_url"],
+    ]
+    .into_iter()
+    .find_map(|candidate| candidate.as_str().filter(|text| !text.trim().is_empty()))
+    .ok_or_else(|| XwmsError::InvalidResponse("no login URL in sign-token answer".into()))?;
+    let login_url = Url::parse(url_text.trim())
+        .map_err(|_| XwmsError::InvalidResponse("the login URL is not an absolute URL".into()))?;
+    if !matches!(login_url.scheme(), "http" | "https") || login_url.host_str().is_none() {
+        return Err(XwmsError::InvalidResponse(
+            "the login URL is not http(s); refusing to redirect there".into(),
+        ));
+    }
+    let token = data["token"]
+        .as_str()
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| XwmsError::InvalidResponse("no token in sign-token answer".into()))?;
+    Ok(SignedToken {
+        token: SecretString::from(token.to_owned()),
+        login_url,
+    })
+}
+
+/// The user may come flat in `data` or nested in `data.user`. A missing or unusable
+/// `sub` is an error; everything else is optional and cleaned.
+pub fn parse_verified_user(envelope: &Value) -> Result<XwmsUser, XwmsError> {
+    let data = &envelope["data"];
+    let user = if data["user"].is_object() {
+        &data["user"]
+    } else {
+        data
+    };
+    let sub = match &user["sub"] {
+        Value::String(text) => text.trim().to_owned(),
+        Value::Number(number) => number.to_string(),
+        Value::Null => return Err(XwmsError::InvalidResponse("no sub in the user data".into())),
+        _ => {
+            return Err(XwmsError::InvalidResponse(
+                "sub is neither a string nor a number".into(),
+            ));
+        }
+    };
+    if sub.is_empty() {
+        return Err(XwmsError::InvalidResponse("sub is empty".into()));
+    }
+    if sub.chars().count() > MAX_SUB_CHARS {
+        return Err(XwmsError::InvalidResponse(format!(
+            "sub is longer than {MAX_SUB_CHARS} characters"
+        )));
+    }
+    if sub.chars().any(char::is_control) {
+        return Err(XwmsError::InvalidResponse(
+            "sub contains control characters".into(),
+        ));
+    }
+
+    let text = |key: &str| {
+        user[key]
+            .as_str()
+            .map(|value| {
+                value
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect::<String>()
+            })
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    };
+    let name = text("name")
+        .or_else(|| {
+            let joined = [text("given_name"), text("family_name")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            (!joined.is_empty()).then_some(joined)
+        })
+        .map(|name| truncate_chars(&name, MAX_NAME_CHARS));
+    // An address that long or without an @ is not one we would ever mail; drop it.
+    let email = text("email")
+        .filter(|email| email.chars().count() <= MAX_EMAIL_CHARS && email.contains('@'));
+    let email_verified = match &user["email_verified"] {
+        Value::Bool(flag) => *flag,
+        Value::Number(number) => number.as_i64() == Some(1),
+        Value::String(text) => matches!(text.as_str(), "1" | "true"),
+        _ => false,
+    } && email.is_some();
+    let picture = text("picture").filter(|picture| {
+        picture.len() <= MAX_PICTURE_CHARS
+            && Url::parse(picture)
+                .map(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
+                .unwrap_or(false)
+    });
+    Ok(XwmsUser {
+        sub,
+        name,
+        email,
+        email_verified,
+        picture,
+    })
+}
+
+fn truncate_chars(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+impl XwmsError {
+    /// The HTTP status our own page answers with when this happens during a login.
+    pub fn status_for_user(&self) -> StatusCode {
+        match self {
+            XwmsError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn envelope(body: Value) -> Result<Value, XwmsError> {
+        parse_envelope(StatusCode::OK, body.to_string().as_bytes())
+    }
+
+    #[test]
+    fn a_success_envelope_with_php_empty_data_is_an_empty_object() {
+        let parsed = envelope(json!({"status": "success", "message": "", "data": []})).unwrap();
+        assert_eq!(parsed["data"], json!({}));
+    }
+
+    #[test]
+    fn error_and_fatal_envelopes_are_refusals_even_with_http_200() {
+        for status in ["error", "fatal"] {
+            let err = envelope(json!({"status": status, "message": "Invalid token", "data": {}}))
+                .unwrap_err();
+            assert!(
+                matches!(err, XwmsError::Refused { ref message, .. } if message == "Invalid token")
+            );
+        }
+    }
+
+    #[test]
+    fn non_json_and_5xx_and_redirects_are_distinct_failures() {
+        assert!(matches!(
+            parse_envelope(StatusCode::OK, b"<html>oops</html>"),
+            Err(XwmsError::InvalidResponse(_))
+        ));
+        assert!(matches!(
+            parse_envelope(StatusCode::BAD_GATEWAY, b"{}"),
+            Err(XwmsError::ServerError { status: 502 })
+        ));
+        assert!(matches!(
+            parse_envelope(StatusCode::FOUND, b""),
+            Err(XwmsError::Redirected { status: 302 })
+        ));
+    }
+
+    #[test]
+    fn the_login_url_falls_back_to_redirect_url_fields() {
+        let top = envelope(json!({"status":"success","redirect_url":"https://xwms.nl/login/1","data":{"token":"t"}})).unwrap();
+        assert_eq!(
+            parse_sign_token(&top).unwrap().login_url.as_str(),
+            "https://xwms.nl/login/1"
+        );
+        let nested = envelope(json!({"status":"success","data":{"token":"t","redirect_url":"https://xwms.nl/login/2"}})).unwrap();
+        assert_eq!(
+            parse_sign_token(&nested).unwrap().login_url.as_str(),
+            "https://xwms.nl/login/2"
+        );
+        let none = envelope(json!({"status":"success","data":{"token":"t"}})).unwrap();
+        assert!(parse_sign_token(&none).is_err());
+    }
+
+    #[test]
+    fn a_javascript_login_url_is_refused() {
+        let evil =
+            envelope(json!({"status":"success","data":{"token":"t","url":"javascript:alert(1)"}}))
+                .unwrap();
+        assert!(matches!(
+            parse_sign_token(&evil),
+            Err(XwmsError::InvalidResponse(_))
+        ));
+    }
+
+    #[test]
+    fn sub_may_be_a_string_or_a_number_flat_or_nested() {
+        let flat = envelope(json!({"status":"success","data":{"sub":"xwms-user-1234"}})).unwrap();
+        assert_eq!(parse_verified_user(&flat).unwrap().sub, "xwms-user-1234");
+        let nested = envelope(json!({"status":"success","data":{"user":{"sub":12345}}})).unwrap();
+        assert_eq!(parse_verified_user(&nested).unwrap().sub, "12345");
+    }
+
+    #[test]
+    fn a_missing_empty_or_huge_sub_is_refused() {
+        for data in [
+            json!({}),
+            json!({"sub": ""}),
+            json!({"sub": "  "}),
+            json!({"sub": "x".repeat(10_000)}),
+            json!({"sub": true}),
+        ] {
+            let parsed = envelope(json!({"status":"success","data":data})).unwrap();
+            assert!(parse_verified_user(&parsed).is_err(), "{data}");
+        }
+    }
+
+    #[test]
+    fn untrusted_fields_are_cleaned() {
+        let parsed = envelope(json!({"status":"success","data":{
+            "sub": "1",
+            "name": "x".repeat(5000),
+            "email": "not-an-email",
+            "email_verified": true,
+            "picture": "javascript:alert(1)"
+        }}))
+        .unwrap();
+        let user = parse_verified_user(&parsed).unwrap();
+        assert_eq!(user.name.unwrap().chars().count(), MAX_NAME_CHARS);
+        assert_eq!(user.email, None);
+        assert!(!user.email_verified, "no email, so nothing is verified");
+        assert_eq!(user.picture, None);
+    }
+
+    #[test]
+    fn a_missing_name_is_built_from_given_and_family_name() {
+        let parsed = envelope(
+            json!({"status":"success","data":{"sub":"1","given_name":"Ada","family_name":null}}),
+        )
+        .unwrap();
+        assert_eq!(
+            parse_verified_user(&parsed).unwrap().name.as_deref(),
+            Some("Ada")
+        );
+    }
+}
