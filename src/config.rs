@@ -404,7 +404,10 @@ impl Settings {
             redirect_uri,
             timeout,
             login_binding,
-            login_max_age: Duration::from_secs(file.xwms.login_max_age_secs),
+            login_max_age: Duration::from_secs(parse_number(
+                "XWMS_LOGIN_MAX_AGE_SECS",
+                file.xwms.login_max_age_secs,
+            )?),
             sandbox_allowed,
         };
 

@@ -147,7 +147,7 @@ fn describe(error: Option<&AppError>, status: StatusCode) -> (&'static str, Stri
         Some(AppError::LoginRefused(LoginRefusal::Expired)) => (
             "Login took too long",
             text(
-                "This login was started more than 10 minutes ago. For your safety it has expired; please start again.",
+                "This login was not finished in time. For your safety it has expired; please start again.",
             ),
             true,
         ),

@@ -25,9 +25,9 @@ use crate::xwms::{XwmsClient, XwmsError};
 const MAX_TOKEN_CHARS: usize = 2048;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/xwms/auth", web::get().to(start_login))
-        .route("/xwms/validateToken", web::get().to(finish_login))
-        .route("/logout", web::post().to(log_out));
+    cfg.service(web::resource("/xwms/auth").route(web::get().to(start_login)))
+        .service(web::resource("/xwms/validateToken").route(web::get().to(finish_login)))
+        .service(web::resource("/logout").route(web::post().to(log_out)));
 }
 
 /// (1)+(2) Asks XWMS for a login URL and sends the browser there.

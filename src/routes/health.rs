@@ -12,7 +12,7 @@ use crate::routes::AppState;
 use crate::xwms::XwmsClient;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health));
+    cfg.service(web::resource("/health").route(web::get().to(health)));
 }
 
 #[derive(Serialize)]

@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::routes::PageContext;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home));
+    cfg.service(web::resource("/").route(web::get().to(home)));
 }
 
 #[derive(Template)]

@@ -11,7 +11,7 @@ use crate::routes::{AppState, PageContext};
 use crate::session::{LoginSummary, TypedSession};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/profile", web::get().to(profile));
+    cfg.service(web::resource("/profile").route(web::get().to(profile)));
 }
 
 #[derive(Template)]

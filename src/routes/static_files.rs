@@ -19,8 +19,8 @@ const FILES: &[(&str, &str, &[u8])] = &[
 ];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/static/{file}", web::get().to(static_file))
-        .route("/favicon.ico", web::get().to(favicon));
+    cfg.service(web::resource("/static/{file}").route(web::get().to(static_file)))
+        .service(web::resource("/favicon.ico").route(web::get().to(favicon)));
 }
 
 async fn static_file(file: web::Path<String>) -> Result<HttpResponse, AppError> {

@@ -112,11 +112,16 @@ impl Sandbox {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(SANDBOX_PATH)
-            .route("/api/info", web::get().to(info))
-            .route("/api/sign-token", web::post().to(sign_token))
-            .route("/api/sign-token-verify", web::post().to(sign_token_verify))
-            .route("/login/{request_id}", web::get().to(login_page))
-            .route("/login/{request_id}", web::post().to(login_submit)),
+            .service(web::resource("/api/info").route(web::get().to(info)))
+            .service(web::resource("/api/sign-token").route(web::post().to(sign_token)))
+            .service(
+                web::resource("/api/sign-token-verify").route(web::post().to(sign_token_verify)),
+            )
+            .service(
+                web::resource("/login/{request_id}")
+                    .route(web::get().to(login_page))
+                    .route(web::post().to(login_submit)),
+            ),
     );
 }
 

@@ -1,0 +1,304 @@
+//! Every way a login can fail gets a clear page with the right status, and no account
+//! is created or half-created.
+
+use std::time::Duration;
+
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{
+    FAKE_LOGIN_URL, Provider, browser, fake_sign_token, fake_verify, location, spawn_app,
+    spawn_app_with, testid, verified_user,
+};
+
+async fn assert_error_page(response: reqwest::Response, status: u16, says: &str) {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    let html = response.text().await.unwrap();
+    assert!(html.contains(says), "page should say {says:?}:\n{html}");
+    assert!(
+        !testid(&html, "reference").is_empty(),
+        "a reference id is shown"
+    );
+    assert!(html.contains("XWMS Starter"), "the site layout is used");
+}
+
+#[actix_web::test]
+async fn a_callback_without_a_token_gets_400() {
+    let app = spawn_app().await;
+    app.start_login_with(&app.client).await;
+
+    let response = app.get("/xwms/validateToken").await;
+
+    assert_error_page(response, 400, "without a login token").await;
+}
+
+#[actix_web::test]
+async fn a_provider_failure_message_is_shown_with_a_way_to_start_again() {
+    let app = spawn_app().await;
+    let callback = app
+        .sandbox_callback_with(
+            &app.client,
+            &[("persona", "ada"), ("outcome", "provider_error")],
+        )
+        .await;
+    assert!(!callback.contains("token="));
+
+    let response = app.client.get(&callback).send().await.unwrap();
+
+    assert_eq!(response.status(), 400);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("XWMS said: “The sandbox simulated an XWMS error"));
+    assert!(
+        html.contains("href=\"/xwms/auth\""),
+        "offers to start again"
+    );
+    assert_eq!(app.count("users").await, 0);
+}
+
+#[actix_web::test]
+async fn a_token_xwms_rejects_gets_401() {
+    let app = spawn_app().await;
+    let callback = app
+        .sandbox_callback_with(
+            &app.client,
+            &[("persona", "ada"), ("outcome", "invalid_token")],
+        )
+        .await;
+
+    let response = app.client.get(&callback).send().await.unwrap();
+
+    assert_error_page(response, 401, "XWMS did not accept this login").await;
+    assert_eq!(app.count("users").await, 0);
+}
+
+#[actix_web::test]
+async fn a_reused_callback_url_is_refused_without_asking_xwms_again() {
+    let xwms = MockServer::start().await;
+    fake_sign_token(&xwms, "token-used-once").await;
+    fake_verify(&xwms, verified_user("sub-1", "a@example.com"), 1).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+    assert_eq!(app.start_login_with(&app.client).await, FAKE_LOGIN_URL);
+    let first = app.get("/xwms/validateToken?token=token-used-once").await;
+    assert_eq!(first.status(), 303);
+
+    let again = app.get("/xwms/validateToken?token=token-used-once").await;
+
+    assert_error_page(again, 400, "already used").await;
+    // `expect(1)` on the verify mock is checked when `xwms` drops.
+}
+
+#[actix_web::test]
+async fn a_callback_in_a_browser_that_did_not_start_the_login_is_refused() {
+    let app = spawn_app().await;
+    let victim_link = app
+        .sandbox_callback_with(
+            &app.client,
+            &[("persona", "mallory"), ("outcome", "success")],
+        )
+        .await;
+
+    // The link is opened in another browser (login CSRF, or a copied link).
+    let other = browser();
+    let response = other.get(&victim_link).send().await.unwrap();
+
+    assert_error_page(response, 400, "not started in this browser").await;
+    assert_eq!(app.count("users").await, 0);
+}
+
+#[actix_web::test]
+async fn a_token_other_than_the_one_issued_is_refused_before_xwms_is_asked() {
+    let xwms = MockServer::start().await;
+    fake_sign_token(&xwms, "issued-token").await;
+    fake_verify(&xwms, verified_user("sub-1", "a@example.com"), 0).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+    app.start_login_with(&app.client).await;
+
+    let response = app.get("/xwms/validateToken?token=attacker-token").await;
+
+    assert_error_page(response, 400, "not valid here").await;
+}
+
+#[actix_web::test]
+async fn session_binding_accepts_a_different_callback_token_for_a_pending_login() {
+    let xwms = MockServer::start().await;
+    fake_sign_token(&xwms, "issued-token").await;
+    fake_verify(&xwms, verified_user("sub-1", "a@example.com"), 1).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[("XWMS_LOGIN_BINDING", "session")]).await;
+    app.start_login_with(&app.client).await;
+
+    let response = app.get("/xwms/validateToken?token=a-different-token").await;
+
+    assert_eq!(response.status(), 303);
+    assert_eq!(app.count("users").await, 1);
+}
+
+#[actix_web::test]
+async fn a_pending_login_older_than_the_limit_is_refused() {
+    let xwms = MockServer::start().await;
+    fake_sign_token(&xwms, "slow-token").await;
+    fake_verify(&xwms, verified_user("sub-1", "a@example.com"), 0).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[("XWMS_LOGIN_MAX_AGE_SECS", "1")]).await;
+    app.start_login_with(&app.client).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    let response = app.get("/xwms/validateToken?token=slow-token").await;
+
+    assert_error_page(response, 400, "it has expired").await;
+}
+
+async fn login_against(xwms_verify: ResponseTemplate) -> (reqwest::Response, i64) {
+    let xwms = MockServer::start().await;
+    fake_sign_token(&xwms, "tok").await;
+    fake_verify(&xwms, xwms_verify, 1).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+    app.start_login_with(&app.client).await;
+    let response = app.get("/xwms/validateToken?token=tok").await;
+    let users = app.count("users").await;
+    (response, users)
+}
+
+#[actix_web::test]
+async fn an_xwms_5xx_at_verify_gets_502_and_creates_nothing() {
+    let (response, users) = login_against(ResponseTemplate::new(503)).await;
+    assert_error_page(response, 502, "XWMS had a problem").await;
+    assert_eq!(users, 0);
+}
+
+#[actix_web::test]
+async fn an_xwms_error_envelope_at_verify_gets_401() {
+    let envelope = json!({"status": "error", "message": "Invalid token", "data": {}});
+    let (response, users) = login_against(ResponseTemplate::new(200).set_body_json(envelope)).await;
+    assert_error_page(response, 401, "XWMS did not accept this login").await;
+    assert_eq!(users, 0);
+}
+
+#[actix_web::test]
+async fn a_non_json_answer_gets_502() {
+    let html = ResponseTemplate::new(200).set_body_string("<html>maintenance</html>");
+    let (response, users) = login_against(html).await;
+    assert_error_page(response, 502, "XWMS had a problem").await;
+    assert_eq!(users, 0);
+}
+
+#[actix_web::test]
+async fn a_verified_user_without_a_sub_gets_502_and_creates_nothing() {
+    let no_sub = ResponseTemplate::new(200)
+        .set_body_json(json!({"status": "success", "data": {"email": "x@example.com"}}));
+    let (response, users) = login_against(no_sub).await;
+    assert_error_page(response, 502, "XWMS had a problem").await;
+    assert_eq!(users, 0);
+}
+
+#[actix_web::test]
+async fn an_xwms_that_does_not_answer_in_time_gets_504() {
+    let slow = verified_user("sub-1", "a@example.com").set_delay(Duration::from_secs(3));
+    let started = std::time::Instant::now();
+    let (response, users) = login_against(slow).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(2900),
+        "the 1 s budget is kept"
+    );
+    assert_error_page(response, 504, "did not answer in time").await;
+    assert_eq!(users, 0);
+}
+
+#[actix_web::test]
+async fn an_xwms_error_at_sign_token_gets_502() {
+    let xwms = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/sign-token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"status": "error", "message": "Unknown client", "data": []})),
+        )
+        .mount(&xwms)
+        .await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+
+    let response = app.get("/xwms/auth").await;
+
+    assert_error_page(response, 502, "XWMS had a problem").await;
+}
+
+#[actix_web::test]
+async fn a_login_url_that_is_not_http_is_never_redirected_to() {
+    let xwms = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/sign-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": "success",
+            "data": {"token": "t", "url": "javascript:alert(document.cookie)"}
+        })))
+        .mount(&xwms)
+        .await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+
+    let response = app.get("/xwms/auth").await;
+
+    assert!(response.headers().get("location").is_none());
+    assert_error_page(response, 502, "XWMS had a problem").await;
+}
+
+#[actix_web::test]
+async fn a_redirect_from_xwms_is_not_followed() {
+    let xwms = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/sign-token"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/steal", elsewhere.uri())),
+        )
+        .mount(&xwms)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+
+    let response = app.get("/xwms/auth").await;
+
+    assert_error_page(response, 502, "XWMS had a problem").await;
+}
+
+#[actix_web::test]
+async fn the_database_being_down_gets_503_not_500() {
+    let app = spawn_app().await;
+    let callback = app
+        .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
+        .await;
+    app.take_database_down().await;
+
+    let started = std::time::Instant::now();
+    let response = app.client.get(&callback).send().await.unwrap();
+
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "answers within seconds"
+    );
+    assert_error_page(response, 503, "temporarily unavailable").await;
+    let health = app.get("/health").await;
+    assert_eq!(health.status(), 503);
+    let body: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(body["database"]["ok"], false);
+    assert_eq!(body["xwms"]["ok"], true);
+}
+
+#[actix_web::test]
+async fn the_start_of_login_leads_to_the_provider_login_page() {
+    let app = spawn_app().await;
+    let response = app.get("/xwms/auth").await;
+    assert_eq!(response.status(), 303);
+    let login_page = location(response.headers());
+    assert!(login_page.starts_with(&format!(
+        "http://localhost:{}/sandbox/xwms/login/",
+        app.port
+    )));
+}

@@ -1,0 +1,371 @@
+//! The test harness: a real app on a random port, a fresh PostgreSQL database per test
+//! (created here, dropped when the test ends), and either the built-in sandbox or a
+//! fake XWMS (wiremock) as the provider, always over real HTTP.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, Once, OnceLock};
+
+use diesel::QueryableByName;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::json;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+use xwms_starter::config::Settings;
+use xwms_starter::db;
+use xwms_starter::startup::Application;
+
+/// The PostgreSQL server tests create their databases on.
+fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+// ---------------------------------------------------------------------------------
+// Log capture: every log line of every app in this test binary, so tests can assert
+// what is (and is not) logged. `TEST_LOG=1` also prints them.
+
+static LOG_LINES: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+
+struct CapturingLogger;
+
+impl log::Log for CapturingLogger {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Debug
+    }
+
+    fn log(&self, record: &log::Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let line = format!("{} {}: {}", record.level(), record.target(), record.args());
+        if std::env::var_os("TEST_LOG").is_some() {
+            eprintln!("{line}");
+        }
+        if let Some(lines) = LOG_LINES.get() {
+            lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn init_logging() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        LOG_LINES.get_or_init(|| Mutex::new(Vec::new()));
+        if log::set_boxed_logger(Box::new(CapturingLogger)).is_ok() {
+            log::set_max_level(log::LevelFilter::Debug);
+        }
+    });
+}
+
+/// Every line logged so far by any app in this test binary.
+pub fn captured_logs() -> Vec<String> {
+    LOG_LINES
+        .get()
+        .map(|lines| lines.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------
+
+/// Which XWMS the app talks to.
+pub enum Provider<'a> {
+    /// The built-in sandbox (no credentials configured).
+    Sandbox,
+    /// A fake XWMS answering under `{uri}/api/`.
+    Fake(&'a MockServer),
+}
+
+pub const FAKE_CLIENT_ID: &str = "test-client";
+pub const FAKE_CLIENT_SECRET: &str = "test-client-secret-value";
+pub const FAKE_DOMAIN: &str = "example.com";
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    /// A browser: keeps cookies, does not follow redirects.
+    pub client: reqwest::Client,
+    pub database_url: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Provider::Sandbox, &[]).await
+}
+
+/// Starts the app with extra environment variables (e.g. `("XWMS_TIMEOUT_MS", "500")`).
+pub async fn spawn_app_with(provider: Provider<'_>, extra_env: &[(&str, &str)]) -> TestApp {
+    init_logging();
+    let database_name = format!("xwms_test_{}", random_suffix());
+    let mut database_url = url::Url::parse(&server_url()).expect("TEST_DATABASE_URL is a URL");
+    database_url.set_path(&database_name);
+    let database_url = database_url.to_string();
+    assert!(
+        db::create_database_if_missing(&database_url)
+            .await
+            .expect("create test database")
+    );
+
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), database_url.clone()),
+        ("HOST".into(), "127.0.0.1".into()),
+        ("PORT".into(), "0".into()),
+        ("WORKERS".into(), "2".into()),
+        ("XWMS_TIMEOUT_MS".into(), "1000".into()),
+    ]);
+    if let Provider::Fake(server) = &provider {
+        env.insert("XWMS_API_URL".into(), format!("{}/api", server.uri()));
+        env.insert("XWMS_CLIENT_ID".into(), FAKE_CLIENT_ID.into());
+        env.insert("XWMS_CLIENT_SECRET".into(), FAKE_CLIENT_SECRET.into());
+        env.insert("XWMS_CLIENT_DOMAIN".into(), FAKE_DOMAIN.into());
+    }
+    for (key, value) in extra_env {
+        env.insert((*key).to_owned(), (*value).to_owned());
+    }
+    let settings = Settings::from_lookup(|name| env.get(name).cloned()).expect("test settings");
+    let app = Application::build(settings).await.expect("app starts");
+    let port = app.port();
+    actix_web::rt::spawn(app.run_until_stopped());
+
+    TestApp {
+        address: format!("http://localhost:{port}"),
+        port,
+        client: browser(),
+        database_url,
+    }
+}
+
+/// A new browser: its own cookie jar, redirects not followed.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("reqwest client")
+}
+
+fn random_suffix() -> String {
+    use rand::Rng;
+    let bytes: [u8; 8] = rand::rng().random();
+    hex::encode(bytes)
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Drop the database on a thread of its own: Drop cannot await, and the test's
+        // runtime may be shutting down.
+        let url = self.database_url.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            if let Err(err) = runtime.block_on(db::drop_database(&url)) {
+                eprintln!("could not drop test database: {err}");
+            }
+        })
+        .join();
+    }
+}
+
+pub fn location(headers: &HeaderMap) -> String {
+    headers
+        .get(LOCATION)
+        .expect("a Location header")
+        .to_str()
+        .expect("ASCII location")
+        .to_owned()
+}
+
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.contains("xwms_session="))
+        .map(|value| value.split(';').next().unwrap_or_default().to_owned())
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.get_with(&self.client, path).await
+    }
+
+    pub async fn get_with(&self, browser: &reqwest::Client, path: &str) -> reqwest::Response {
+        browser.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// `GET /xwms/auth` in `browser`: returns the provider's login URL.
+    pub async fn start_login_with(&self, browser: &reqwest::Client) -> String {
+        let response = self.get_with(browser, "/xwms/auth").await;
+        assert_eq!(response.status(), 303, "start of login redirects");
+        location(response.headers())
+    }
+
+    /// Starts a login in `browser` and submits the sandbox's login form; returns the
+    /// callback URL (with its token) that the sandbox sends the browser to.
+    pub async fn sandbox_callback_with(
+        &self,
+        browser: &reqwest::Client,
+        form: &[(&str, &str)],
+    ) -> String {
+        let login_page = self.start_login_with(browser).await;
+        assert!(login_page.contains("/sandbox/xwms/login/"), "{login_page}");
+        let page = browser.get(&login_page).send().await.expect("login page");
+        assert_eq!(page.status(), 200);
+        let response = browser
+            .post(&login_page)
+            .form(form)
+            .send()
+            .await
+            .expect("submit");
+        assert_eq!(response.status(), 303, "sandbox redirects back to the app");
+        location(response.headers())
+    }
+
+    /// Logs `browser` in as a sandbox persona; returns the callback's response.
+    pub async fn login_as_with(
+        &self,
+        browser: &reqwest::Client,
+        persona: &str,
+    ) -> reqwest::Response {
+        let callback = self
+            .sandbox_callback_with(browser, &[("persona", persona), ("outcome", "success")])
+            .await;
+        browser.get(&callback).send().await.expect("callback")
+    }
+
+    pub async fn login_as(&self, persona: &str) -> reqwest::Response {
+        self.login_as_with(&self.client, persona).await
+    }
+
+    pub async fn profile_html(&self) -> String {
+        let response = self.get("/profile").await;
+        assert_eq!(response.status(), 200, "profile is shown");
+        response.text().await.expect("profile body")
+    }
+
+    /// The CSRF token of the logout form on a page of the signed-in `browser`.
+    pub async fn logout_token_with(&self, browser: &reqwest::Client) -> String {
+        let html = self
+            .get_with(browser, "/")
+            .await
+            .text()
+            .await
+            .expect("home");
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = html.find(marker).expect("a logout form on the page") + marker.len();
+        html[start..start + 64].to_owned()
+    }
+
+    pub async fn db(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.database_url)
+            .await
+            .expect("test database connection")
+    }
+
+    /// `SELECT count(*) FROM {table}`.
+    pub async fn count(&self, table: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            count: i64,
+        }
+        let mut conn = self.db().await;
+        diesel::sql_query(format!("SELECT count(*) AS count FROM {table}"))
+            .get_result::<Count>(&mut conn)
+            .await
+            .expect("count")
+            .count
+    }
+
+    /// Makes PostgreSQL refuse this app's database, as if it had gone away.
+    pub async fn take_database_down(&self) {
+        let name = self
+            .database_url
+            .rsplit('/')
+            .next()
+            .expect("db name")
+            .to_owned();
+        let mut conn = AsyncPgConnection::establish(&server_url())
+            .await
+            .expect("server");
+        diesel::sql_query(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"))
+            .execute(&mut conn)
+            .await
+            .expect("disallow connections");
+        diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("terminate connections");
+    }
+}
+
+/// Value found between `data-testid="{id}">` and the next `<`.
+pub fn testid(html: &str, id: &str) -> String {
+    let marker = format!("data-testid=\"{id}\">");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {id} in page"))
+        + marker.len();
+    html[start..]
+        .split('<')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+// ---------------------------------------------------------------------------------
+// The fake XWMS.
+
+pub const FAKE_LOGIN_URL: &str = "https://xwms.example/login/abc";
+
+/// Mounts `sign-token` answering with `token`; it only answers calls that carry our
+/// credentials headers, so a missing header shows up as a failed login.
+pub async fn fake_sign_token(server: &MockServer, token: &str) {
+    Mock::given(method("POST"))
+        .and(path("/api/sign-token"))
+        .and(header("X-Client-Id", FAKE_CLIENT_ID))
+        .and(header("X-Client-Secret", FAKE_CLIENT_SECRET))
+        .and(header("X-Client-Domain", FAKE_DOMAIN))
+        .and(header("Accept", "application/json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": "success",
+            "message": "Token signed",
+            "data": {
+                "client_id": FAKE_CLIENT_ID,
+                "token": token,
+                "expires_at": "2030-01-01T00:00:00Z",
+                "url": FAKE_LOGIN_URL,
+            }
+        })))
+        .mount(server)
+        .await;
+}
+
+/// Mounts `sign-token-verify` with the given answer, expected `calls` times.
+pub async fn fake_verify(server: &MockServer, response: ResponseTemplate, calls: u64) {
+    Mock::given(method("POST"))
+        .and(path("/api/sign-token-verify"))
+        .and(header("X-Client-Secret", FAKE_CLIENT_SECRET))
+        .respond_with(response)
+        .expect(calls)
+        .mount(server)
+        .await;
+}
+
+pub fn verified_user(sub: &str, email: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "status": "success",
+        "message": "Token verified",
+        "data": { "sub": sub, "name": "Fake Person", "email": email, "email_verified": true }
+    }))
+}

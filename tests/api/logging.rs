@@ -1,0 +1,70 @@
+//! Tokens are secrets: they must never reach the log.
+
+use serde_json::json;
+use wiremock::{MockServer, ResponseTemplate};
+
+use crate::helpers::{
+    Provider, captured_logs, fake_sign_token, fake_verify, spawn_app_with, verified_user,
+};
+
+#[actix_web::test]
+async fn the_token_and_client_secret_never_appear_in_the_log() {
+    const TOKEN: &str = "tok-SECRET-3f9a1c7e";
+    const BAD_TOKEN: &str = "tok-FORGED-77aa21";
+    let xwms = MockServer::start().await;
+    fake_sign_token(&xwms, TOKEN).await;
+    fake_verify(&xwms, verified_user("sub-log", "log@example.com"), 1).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+
+    // A successful login, a forged callback, and a replay.
+    app.start_login_with(&app.client).await;
+    let ok = app.get(&format!("/xwms/validateToken?token={TOKEN}")).await;
+    assert_eq!(ok.status(), 303);
+    app.start_login_with(&app.client).await;
+    assert_eq!(
+        app.get(&format!("/xwms/validateToken?token={BAD_TOKEN}"))
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        app.get(&format!("/xwms/validateToken?token={TOKEN}"))
+            .await
+            .status(),
+        400
+    );
+
+    let logs = captured_logs();
+    assert!(
+        logs.iter()
+            .any(|line| line.contains("GET /xwms/validateToken 303")),
+        "the callback itself is logged (path only)"
+    );
+    for line in &logs {
+        assert!(!line.contains(TOKEN), "token in log: {line}");
+        assert!(!line.contains(BAD_TOKEN), "token in log: {line}");
+        assert!(
+            !line.contains(crate::helpers::FAKE_CLIENT_SECRET),
+            "secret in log: {line}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_token_rejected_by_xwms_is_not_logged_either() {
+    const TOKEN: &str = "tok-REJECTED-8c2d";
+    let xwms = MockServer::start().await;
+    fake_sign_token(&xwms, TOKEN).await;
+    let refusal = ResponseTemplate::new(401)
+        .set_body_json(json!({"status": "error", "message": "Invalid token", "data": {}}));
+    fake_verify(&xwms, refusal, 1).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+    app.start_login_with(&app.client).await;
+
+    let response = app.get(&format!("/xwms/validateToken?token={TOKEN}")).await;
+
+    assert_eq!(response.status(), 401);
+    let page = response.text().await.unwrap();
+    assert!(!page.contains(TOKEN), "the token is not shown on the page");
+    assert!(captured_logs().iter().all(|line| !line.contains(TOKEN)));
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real app over HTTP, a fresh PostgreSQL database per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod callback_errors;
+mod helpers;
+mod logging;
+mod login_flow;
+mod pages;
+mod session;

@@ -1,0 +1,75 @@
+//! Pages, headers and health.
+
+use crate::helpers::spawn_app;
+
+#[actix_web::test]
+async fn unknown_paths_get_the_site_layout_404() {
+    let app = spawn_app().await;
+
+    let response = app.get("/no/such/page").await;
+
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Page not found"));
+    assert!(html.contains("<header class=\"site-header\">"));
+    assert!(html.contains("Sandbox: not real XWMS"));
+}
+
+#[actix_web::test]
+async fn framework_errors_like_a_wrong_method_get_the_error_page_too() {
+    let app = spawn_app().await;
+
+    let response = app.client.delete(app.url("/")).send().await.unwrap();
+
+    assert_eq!(response.status(), 405);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Not allowed"), "{html}");
+}
+
+#[actix_web::test]
+async fn every_response_carries_the_security_headers_error_pages_included() {
+    let app = spawn_app().await;
+    for path in ["/", "/no/such/page", "/health", "/static/style.css"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'"), "{path}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert!(headers.contains_key("referrer-policy"), "{path}");
+        assert!(
+            !headers.contains_key("strict-transport-security"),
+            "no HSTS in development"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn health_reports_the_database_and_xwms_separately() {
+    let app = spawn_app().await;
+
+    let response = app.get("/health").await;
+
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"]["ok"], true);
+    assert_eq!(body["xwms"]["ok"], true);
+    assert_eq!(body["provider"], "sandbox");
+}
+
+#[actix_web::test]
+async fn the_stylesheet_is_served_from_the_binary() {
+    let app = spawn_app().await;
+    let response = app.get("/static/style.css").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/css; charset=utf-8"
+    );
+    assert_eq!(app.get("/static/nope.css").await.status(), 404);
+}
