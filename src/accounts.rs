@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
+use crate::activity::{EventKind, record_event};
+use crate::client_info::ClientInfo;
 use crate::db::models::{NewXwmsConnection, User, UserProfile, XwmsConnection};
 use crate::db::schema::{users, xwms_connections};
 use crate::db::{self, DbError, DbPool};
@@ -23,6 +25,8 @@ const LINK_ATTEMPTS: usize = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkedAccount {
     pub user_id: i64,
+    /// The user's current session epoch; the new session carries it (see `session`).
+    pub session_epoch: i32,
     pub created: bool,
     /// Set when XWMS sent a different email than the one stored for this `sub`.
     pub email_change: Option<EmailChange>,
@@ -64,15 +68,19 @@ impl From<diesel::result::Error> for AttemptError {
 ///   affects no row, this transaction rolls back (so no orphan user is left behind)
 ///   and the retry finds the winner's account.
 ///
+/// Each branch writes exactly one security event in the same transaction:
+/// `account_created`, `login`, or `email_changed`.
+///
 /// There is deliberately no lookup by email anywhere here.
 pub async fn link_account_by_sub(
     pool: &DbPool,
     identity: &XwmsUser,
+    client: &ClientInfo,
 ) -> Result<LinkedAccount, DbError> {
     let mut conn = db::connection(pool).await?;
     for _ in 0..LINK_ATTEMPTS {
         let attempt = conn
-            .transaction(async |conn| link_in_transaction(conn, identity).await)
+            .transaction(async |conn| link_in_transaction(conn, identity, client).await)
             .await;
         match attempt {
             Ok(linked) => return Ok(linked),
@@ -88,6 +96,7 @@ pub async fn link_account_by_sub(
 async fn link_in_transaction(
     conn: &mut AsyncPgConnection,
     identity: &XwmsUser,
+    client: &ClientInfo,
 ) -> Result<LinkedAccount, AttemptError> {
     let profile = UserProfile {
         name: identity.name.as_deref(),
@@ -107,9 +116,9 @@ async fn link_in_transaction(
         .optional()?;
 
     if let Some(connection) = existing {
-        let previous_email: Option<String> = users::table
+        let (previous_email, session_epoch): (Option<String>, i32) = users::table
             .find(connection.user_id)
-            .select(users::email)
+            .select((users::email, users::session_epoch))
             .for_update()
             .first(conn)
             .await?;
@@ -126,8 +135,36 @@ async fn link_in_transaction(
                 from: previous_email,
                 to: identity.email.clone(),
             });
+        match &email_change {
+            Some(change) => {
+                let detail = format!(
+                    "from {} to {}",
+                    change.from.as_deref().unwrap_or("none"),
+                    change.to.as_deref().unwrap_or("none")
+                );
+                record_event(
+                    conn,
+                    Some(connection.user_id),
+                    EventKind::EmailChanged,
+                    Some(&detail),
+                    client,
+                )
+                .await?
+            }
+            None => {
+                record_event(
+                    conn,
+                    Some(connection.user_id),
+                    EventKind::Login,
+                    None,
+                    client,
+                )
+                .await?
+            }
+        }
         return Ok(LinkedAccount {
             user_id: connection.user_id,
+            session_epoch,
             created: false,
             email_change,
         });
@@ -151,8 +188,10 @@ async fn link_in_transaction(
     if claimed == 0 {
         return Err(AttemptError::LostRace);
     }
+    record_event(conn, Some(user_id), EventKind::AccountCreated, None, client).await?;
     Ok(LinkedAccount {
         user_id,
+        session_epoch: 0,
         created: true,
         email_change: None,
     })
@@ -165,6 +204,36 @@ fn same_email(a: Option<&str>, b: Option<&str>) -> bool {
         (None, None) => true,
         _ => false,
     }
+}
+
+/// Logout: bumps the user's session epoch, so every session cookie issued before (on any
+/// device, and every copy of it) is refused from now on, and records the event.
+pub async fn end_all_sessions(
+    pool: &DbPool,
+    user_id: i64,
+    client: &ClientInfo,
+) -> Result<(), DbError> {
+    let mut conn = db::connection(pool).await?;
+    conn.transaction(async |conn| {
+        diesel::update(users::table.find(user_id))
+            .set(users::session_epoch.eq(users::session_epoch + 1))
+            .execute(conn)
+            .await?;
+        record_event(conn, Some(user_id), EventKind::Logout, None, client).await
+    })
+    .await?;
+    Ok(())
+}
+
+/// The user's current session epoch; `None` if the user no longer exists.
+pub async fn session_epoch(pool: &DbPool, user_id: i64) -> Result<Option<i32>, DbError> {
+    let mut conn = db::connection(pool).await?;
+    Ok(users::table
+        .find(user_id)
+        .select(users::session_epoch)
+        .first(&mut conn)
+        .await
+        .optional()?)
 }
 
 /// Loads the account behind a session's user id; `None` if it no longer exists.

@@ -69,6 +69,15 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub xwms: XwmsSettings,
     pub session: SessionSettings,
+    pub security: SecuritySettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecuritySettings {
+    pub rate_limit_per_minute: u32,
+    pub rate_limit_burst: u32,
+    /// Proxies whose `X-Forwarded-For` is believed; empty means none.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +155,8 @@ pub struct SessionSettings {
     /// `None` in development: a random key is generated at start (sessions end on restart).
     pub key: Option<Key>,
     pub cookie_secure: bool,
+    pub idle_timeout: Duration,
+    pub absolute_timeout: Duration,
 }
 
 impl fmt::Debug for SessionSettings {
@@ -153,6 +164,8 @@ impl fmt::Debug for SessionSettings {
         f.debug_struct("SessionSettings")
             .field("key", &self.key.as_ref().map(|_| "[REDACTED]"))
             .field("cookie_secure", &self.cookie_secure)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("absolute_timeout", &self.absolute_timeout)
             .finish()
     }
 }
@@ -164,6 +177,14 @@ struct FileSettings {
     database: FileDatabase,
     xwms: FileXwms,
     session: FileSession,
+    security: FileSecurity,
+}
+
+#[derive(Debug, Deserialize)]
+struct FileSecurity {
+    rate_limit_per_minute: u32,
+    rate_limit_burst: u32,
+    trusted_proxies: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +215,8 @@ struct FileXwms {
 #[derive(Debug, Deserialize)]
 struct FileSession {
     cookie_secure: bool,
+    idle_timeout_secs: u64,
+    absolute_timeout_secs: u64,
 }
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -426,6 +449,42 @@ impl Settings {
         let session = SessionSettings {
             key,
             cookie_secure: parse_bool("SESSION_COOKIE_SECURE", file.session.cookie_secure)?,
+            idle_timeout: Duration::from_secs(parse_number(
+                "SESSION_IDLE_TIMEOUT_SECS",
+                file.session.idle_timeout_secs,
+            )?),
+            absolute_timeout: Duration::from_secs(parse_number(
+                "SESSION_ABSOLUTE_TIMEOUT_SECS",
+                file.session.absolute_timeout_secs,
+            )?),
+        };
+
+        // Security
+        let per_minute = |name: &'static str, fallback: u32| -> Result<u32, ConfigError> {
+            let value = parse_number(name, fallback.into())?;
+            u32::try_from(value)
+                .ok()
+                .filter(|value| *value > 0)
+                .ok_or_else(|| ConfigError::new(name, "must be between 1 and 4294967295"))
+        };
+        let trusted_proxies = var("TRUSTED_PROXIES")
+            .unwrap_or(file.security.trusted_proxies)
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry.parse().map_err(|_| {
+                    ConfigError::new("TRUSTED_PROXIES", format!("{entry:?} is not an IP address"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let security = SecuritySettings {
+            rate_limit_per_minute: per_minute(
+                "RATE_LIMIT_PER_MINUTE",
+                file.security.rate_limit_per_minute,
+            )?,
+            rate_limit_burst: per_minute("RATE_LIMIT_BURST", file.security.rate_limit_burst)?,
+            trusted_proxies,
         };
 
         Ok(Settings {
@@ -438,6 +497,7 @@ impl Settings {
             database,
             xwms,
             session,
+            security,
         })
     }
 }
@@ -574,6 +634,14 @@ mod tests {
         );
         assert_eq!(error_variable(&[("SESSION_KEY", "short")]), "SESSION_KEY");
         assert_eq!(error_variable(&[("XWMS_SANDBOX", "maybe")]), "XWMS_SANDBOX");
+        assert_eq!(
+            error_variable(&[("TRUSTED_PROXIES", "10.0.0.1, proxy")]),
+            "TRUSTED_PROXIES"
+        );
+        assert_eq!(
+            error_variable(&[("RATE_LIMIT_BURST", "0")]),
+            "RATE_LIMIT_BURST"
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! whole crate teaches lives in [`accounts`]: link accounts by `sub`, never by email.
 
 pub mod accounts;
+pub mod activity;
+pub mod client_info;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::accounts::EmailChange;
 
-const USER_ID: &str = "user_id";
+const SIGNED_IN: &str = "signed_in";
 const DISPLAY_NAME: &str = "display_name";
 const CSRF_TOKEN: &str = "csrf";
 const PENDING_LOGIN: &str = "pending_login";
@@ -30,13 +30,16 @@ const LAST_LOGIN: &str = "last_login";
 pub struct PendingLogin {
     token_sha256: String,
     started_at: i64,
+    /// Where to go after the login: a same-site path, already validated.
+    pub next: Option<String>,
 }
 
 impl PendingLogin {
-    pub fn new(token: &str) -> Self {
+    pub fn new(token: &str, next: Option<String>) -> Self {
         Self {
             token_sha256: sha256_hex(token),
             started_at: Utc::now().timestamp(),
+            next,
         }
     }
 
@@ -47,6 +50,17 @@ impl PendingLogin {
     pub fn matches_token(&self, token: &str) -> bool {
         self.token_sha256 == sha256_hex(token)
     }
+}
+
+/// Who is signed in, and the times the server checks the session's lifetime against.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub user_id: i64,
+    /// Must equal `users.session_epoch`; logout bumps it, killing every copy of this cookie.
+    pub epoch: i32,
+    /// Unix seconds: the login (absolute limit) and the last request (idle limit).
+    pub signed_in_at: i64,
+    pub seen_at: i64,
 }
 
 /// What the last login changed, shown on the profile for the rest of the session.
@@ -67,7 +81,17 @@ impl TypedSession {
     }
 
     pub fn user_id(&self) -> Result<Option<i64>, SessionGetError> {
-        self.0.get(USER_ID)
+        Ok(self.signed_in()?.map(|signed_in| signed_in.user_id))
+    }
+
+    pub fn signed_in(&self) -> Result<Option<SignedIn>, SessionGetError> {
+        self.0.get(SIGNED_IN)
+    }
+
+    /// Records that the session was used now (for the idle limit).
+    pub fn touch(&self, mut signed_in: SignedIn, now: i64) -> Result<(), SessionInsertError> {
+        signed_in.seen_at = now;
+        self.0.insert(SIGNED_IN, signed_in)
     }
 
     pub fn display_name(&self) -> Result<Option<String>, SessionGetError> {
@@ -100,6 +124,7 @@ impl TypedSession {
     pub fn log_in(
         &self,
         user_id: i64,
+        session_epoch: i32,
         display_name: &str,
         summary: LoginSummary,
     ) -> Result<(), SessionInsertError> {
@@ -107,7 +132,16 @@ impl TypedSession {
         self.0.clear();
         self.0.renew();
         let display_name: String = display_name.chars().take(MAX_DISPLAY_NAME_CHARS).collect();
-        self.0.insert(USER_ID, user_id)?;
+        let now = Utc::now().timestamp();
+        self.0.insert(
+            SIGNED_IN,
+            SignedIn {
+                user_id,
+                epoch: session_epoch,
+                signed_in_at: now,
+                seen_at: now,
+            },
+        )?;
         self.0.insert(DISPLAY_NAME, display_name)?;
         self.0.insert(CSRF_TOKEN, random_token())?;
         self.0.insert(LAST_LOGIN, summary)?;
@@ -144,3 +178,53 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
+
+/// Middleware: enforces the signed-in session's limits on the server, on every request.
+///
+/// A cookie is only worth something while (1) it was used within the idle limit,
+/// (2) the login is younger than the absolute limit, and (3) its epoch still equals the
+/// user's `session_epoch` (logout bumps it). Otherwise the session is ended and the
+/// request goes on as anonymous. A cookie copied before logout is therefore worthless
+/// after it, although the cookie store keeps no server-side session list.
+pub async fn enforce_session_limits(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::web;
+
+    let path = req.path();
+    let exempt =
+        path.starts_with("/static/") || path == "/health" || path.starts_with("/sandbox/xwms/api/");
+    if !exempt {
+        let state = req
+            .app_data::<web::Data<crate::routes::AppState>>()
+            .cloned();
+        let session = TypedSession(req.get_session());
+        if let (Some(state), Ok(Some(signed_in))) = (state, session.signed_in()) {
+            let now = Utc::now().timestamp();
+            let idle = now - signed_in.seen_at;
+            let age = now - signed_in.signed_in_at;
+            let within_limits = idle >= 0
+                && age >= 0
+                && (idle as u64) < state.session_idle_timeout.as_secs()
+                && (age as u64) < state.session_absolute_timeout.as_secs();
+            let current = within_limits
+                && crate::accounts::session_epoch(&state.pool, signed_in.user_id)
+                    .await
+                    .map_err(crate::error::AppError::from)?
+                    == Some(signed_in.epoch);
+            if !current {
+                session.log_out();
+            } else if now - signed_in.seen_at >= SEEN_AT_RESOLUTION_SECS {
+                // Refresh the idle clock at most once a minute, not on every request.
+                session
+                    .touch(signed_in, now)
+                    .map_err(crate::error::AppError::from)?;
+            }
+        }
+    }
+    next.call(req).await
+}
+
+/// How stale `seen_at` may get before the cookie is rewritten.
+const SEEN_AT_RESOLUTION_SECS: i64 = 60;

@@ -7,20 +7,24 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 
+use actix_governor::GovernorConfigBuilder;
 use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity};
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::client_info::ClientIpKey;
 use crate::config::{AppEnv, Settings};
 use crate::db;
 use crate::error::{AppError, render_error_page};
 use crate::routes::{self, AppState};
+use crate::session::enforce_session_limits;
 use crate::xwms::sandbox::{self, SANDBOX_PATH, Sandbox};
 use crate::xwms::{XwmsClient, XwmsConfig};
 
@@ -34,6 +38,8 @@ pub enum StartupError {
         address: String,
         source: std::io::Error,
     },
+    #[error("invalid rate limit settings")]
+    RateLimit,
     #[error("could not build a URL: {0}")]
     Url(#[from] url::ParseError),
 }
@@ -120,18 +126,27 @@ impl Application {
         let cookie_secure = settings.session.cookie_secure;
         let hsts = settings.env == AppEnv::Production && cookie_secure;
 
+        let trusted_proxies = Arc::new(settings.security.trusted_proxies.clone());
+        let rate_limit = rate_limit(&settings, trusted_proxies.clone())?;
         let state = web::Data::new(AppState {
             pool,
             redirect_uri: redirect_uri.clone(),
             login_binding: settings.xwms.login_binding,
             login_max_age: settings.xwms.login_max_age,
             sandbox: sandbox.is_some(),
+            session_idle_timeout: settings.session.idle_timeout,
+            session_absolute_timeout: settings.session.absolute_timeout,
+            trusted_proxies,
+            // Stable across restarts when SESSION_KEY is set, so hashes stay comparable.
+            ip_hash_salt: Sha256::digest([b"ip-hash:".as_slice(), session_key.master()].concat())
+                .to_vec(),
         });
 
         let mut server = HttpServer::new(move || {
             let sandbox = sandbox.clone();
             App::new()
-                // Innermost: turns every error response into the site's error page.
+                .wrap(from_fn(enforce_session_limits))
+                // Turns every error response into the site's error page.
                 .wrap(ErrorHandlers::new().default_handler(render_error_page))
                 .wrap(session_middleware(session_key.clone(), cookie_secure))
                 .wrap(security_headers(hsts))
@@ -142,7 +157,7 @@ impl Application {
                 .app_data(web::JsonConfig::default().limit(16 * 1024))
                 .app_data(web::FormConfig::default().limit(16 * 1024))
                 .configure(routes::home::configure)
-                .configure(routes::auth::configure)
+                .configure(|cfg| routes::auth::configure(cfg, &rate_limit))
                 .configure(routes::profile::configure)
                 .configure(routes::health::configure)
                 .configure(routes::static_files::configure)
@@ -198,6 +213,30 @@ fn sandbox_api_url(local: SocketAddr) -> Result<Url, url::ParseError> {
         "http://{}{SANDBOX_PATH}/api/",
         SocketAddr::new(ip, local.port())
     ))
+}
+
+/// The per-client-IP limit on starting and finishing logins. One limiter, shared by all
+/// workers (the config holds it behind an `Arc`).
+pub type RateLimit = actix_governor::GovernorConfig<
+    ClientIpKey,
+    actix_governor::governor::middleware::NoOpMiddleware<
+        actix_governor::governor::clock::QuantaInstant,
+    >,
+>;
+
+fn rate_limit(
+    settings: &Settings,
+    trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+) -> Result<RateLimit, StartupError> {
+    let per_minute = u64::from(settings.security.rate_limit_per_minute);
+    GovernorConfigBuilder::default()
+        .key_extractor(ClientIpKey { trusted_proxies })
+        .period(std::time::Duration::from_micros(
+            60_000_000 / per_minute.max(1),
+        ))
+        .burst_size(settings.security.rate_limit_burst)
+        .finish()
+        .ok_or(StartupError::RateLimit)
 }
 
 fn session_middleware(key: Key, secure: bool) -> SessionMiddleware<CookieSessionStore> {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::schema::{users, xwms_connections};
+use super::schema::{security_events, users, xwms_connections};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -17,6 +17,7 @@ pub struct User {
     pub picture_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub session_epoch: i32,
 }
 
 #[derive(Debug, Insertable, AsChangeset)]
@@ -46,4 +47,27 @@ pub struct XwmsConnection {
 pub struct NewXwmsConnection<'a> {
     pub user_id: i64,
     pub sub: &'a str,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = security_events)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct SecurityEvent {
+    pub id: i64,
+    pub user_id: Option<i64>,
+    pub kind: String,
+    pub detail: Option<String>,
+    pub ip_hash: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = security_events)]
+pub struct NewSecurityEvent<'a> {
+    pub user_id: Option<i64>,
+    pub kind: &'a str,
+    pub detail: Option<&'a str>,
+    pub ip_hash: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
 }

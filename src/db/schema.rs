@@ -9,6 +9,7 @@ diesel::table! {
         picture_url -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        session_epoch -> Int4,
     }
 }
 
@@ -22,6 +23,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    security_events (id) {
+        id -> Int8,
+        user_id -> Nullable<Int8>,
+        kind -> Text,
+        detail -> Nullable<Text>,
+        ip_hash -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(security_events -> users (user_id));
 diesel::joinable!(xwms_connections -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, xwms_connections,);
+diesel::allow_tables_to_appear_in_same_query!(security_events, users, xwms_connections,);

@@ -9,25 +9,44 @@
 //! browser <--303 /profile-- app
 //! ```
 
+use actix_governor::Governor;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::accounts::link_account_by_sub;
+use crate::accounts::{end_all_sessions, link_account_by_sub};
+use crate::activity::record_refused_login;
+use crate::client_info::ClientInfo;
 use crate::config::LoginBinding;
 use crate::error::{AppError, LoginRefusal};
 use crate::routes::AppState;
 use crate::session::{LoginSummary, PendingLogin, TypedSession, constant_time_eq};
+use crate::startup::RateLimit;
 use crate::xwms::{XwmsClient, XwmsError};
 
 /// Longest callback token we pass on to XWMS; anything longer is not an XWMS token.
 const MAX_TOKEN_CHARS: usize = 2048;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/xwms/auth").route(web::get().to(start_login)))
-        .service(web::resource("/xwms/validateToken").route(web::get().to(finish_login)))
-        .service(web::resource("/logout").route(web::post().to(log_out)));
+/// The two login steps share one per-IP rate limit (429 with `Retry-After` past it).
+pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &RateLimit) {
+    cfg.service(
+        web::resource("/xwms/auth")
+            .wrap(Governor::new(rate_limit))
+            .route(web::get().to(start_login)),
+    )
+    .service(
+        web::resource("/xwms/validateToken")
+            .wrap(Governor::new(rate_limit))
+            .route(web::get().to(finish_login)),
+    )
+    .service(web::resource("/logout").route(web::post().to(log_out)));
+}
+
+#[derive(Deserialize)]
+struct StartQuery {
+    /// Where to return after the login; honoured only for same-site paths.
+    next: Option<String>,
 }
 
 /// (1)+(2) Asks XWMS for a login URL and sends the browser there.
@@ -35,14 +54,20 @@ async fn start_login(
     state: web::Data<AppState>,
     xwms: web::Data<XwmsClient>,
     session: TypedSession,
+    query: web::Query<StartQuery>,
 ) -> Result<HttpResponse, AppError> {
+    // An unsafe `next` is not an error, just ignored: the login goes home afterwards.
+    let next = query
+        .into_inner()
+        .next
+        .map(|raw| safe_next_path(&raw).unwrap_or_else(|| "/".to_owned()));
     let signed = xwms
         .sign_token(&state.redirect_uri)
         .await
         .map_err(AppError::Xwms)?;
     // XWMS has no `state` parameter, so the session remembers which token it issued:
     // the callback is only accepted in this browser, once, within the time limit.
-    session.start_login(PendingLogin::new(signed.token.expose_secret()))?;
+    session.start_login(PendingLogin::new(signed.token.expose_secret(), next))?;
     // `parse_sign_token` already refused anything but an absolute http(s) URL.
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, signed.login_url.as_str()))
@@ -67,13 +92,35 @@ async fn finish_login(
     state: web::Data<AppState>,
     xwms: web::Data<XwmsClient>,
     session: TypedSession,
+    client: ClientInfo,
     query: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, AppError> {
+    let outcome = verify_and_link(&state, &xwms, &session, &client, query.into_inner()).await;
+    // A refused login changes nothing else, so its event stands alone.
+    if let Err(
+        err @ (AppError::MissingToken { .. }
+        | AppError::LoginRefused(_)
+        | AppError::TokenRejected(_)),
+    ) = &outcome
+        && let Err(db_err) = record_refused_login(&state.pool, &err.to_string(), &client).await
+    {
+        log::warn!("could not record a refused login: {db_err}");
+    }
+    outcome
+}
+
+async fn verify_and_link(
+    state: &AppState,
+    xwms: &XwmsClient,
+    session: &TypedSession,
+    client: &ClientInfo,
+    query: CallbackQuery,
 ) -> Result<HttpResponse, AppError> {
     let CallbackQuery {
         token,
         xwmsmessage_status,
         xwmsmessage_message,
-    } = query.into_inner();
+    } = query;
     // Whatever happens next, this login attempt is used up.
     let pending = session.take_pending_login()?;
 
@@ -110,7 +157,7 @@ async fn finish_login(
         })?;
 
     // (5) The heart of it: the account is found by `sub`, never by email.
-    let linked = link_account_by_sub(&state.pool, &identity).await?;
+    let linked = link_account_by_sub(&state.pool, &identity, client).await?;
     log::info!(
         "login user_id={} created={} email_changed={}",
         linked.user_id,
@@ -125,6 +172,7 @@ async fn finish_login(
         .unwrap_or("XWMS user");
     session.log_in(
         linked.user_id,
+        linked.session_epoch,
         display_name,
         LoginSummary {
             account_created: linked.created,
@@ -132,8 +180,9 @@ async fn finish_login(
         },
     )?;
 
+    let destination = pending.next.unwrap_or_else(|| "/profile".to_owned());
     Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/profile"))
+        .insert_header((header::LOCATION, destination))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         // The callback URL holds the token: no Referer may carry it anywhere.
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
@@ -145,23 +194,118 @@ struct LogoutForm {
     csrf_token: String,
 }
 
-/// Ends the local session (XWMS has no logout endpoint). Requires the session's CSRF
-/// token, so another site cannot log people out.
+/// Ends the session (XWMS has no logout endpoint) on every device: the user's session
+/// epoch is bumped, so copies of the cookie die too. Requires the session's CSRF token
+/// and refuses cross-site requests, so another site cannot log people out.
 async fn log_out(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
     session: TypedSession,
+    client: ClientInfo,
     form: Option<web::Form<LogoutForm>>,
 ) -> Result<HttpResponse, AppError> {
-    if session.user_id()?.is_some() {
+    if is_cross_site(&req, &state) {
+        return Err(AppError::Forbidden("cross-site logout request"));
+    }
+    if let Some(user_id) = session.user_id()? {
         let expected = session.csrf_token()?;
         let sent = form.as_ref().map(|form| form.csrf_token.as_str());
         match (expected.as_deref(), sent) {
             (Some(expected), Some(sent)) if constant_time_eq(expected, sent) => {}
             _ => return Err(AppError::Forbidden("logout without a valid CSRF token")),
         }
+        end_all_sessions(&state.pool, user_id, &client).await?;
     }
     session.log_out();
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
+}
+
+/// True for a request another site made the browser send: `Sec-Fetch-Site: cross-site`,
+/// or an `Origin` that is not ours (our origin is the callback URL's, from configuration).
+fn is_cross_site(req: &actix_web::HttpRequest, state: &AppState) -> bool {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    if header("sec-fetch-site") == Some("cross-site") {
+        return true;
+    }
+    match header("origin") {
+        None => false,
+        Some(origin) => origin != state.redirect_uri.origin().ascii_serialization(),
+    }
+}
+
+/// Longest `next` path we keep.
+const MAX_NEXT_CHARS: usize = 512;
+
+/// Returns `raw` if it is a same-site path (`/profile?tab=1`), else `None`.
+///
+/// Refused: anything not starting with one `/` (`//evil`, `https://evil`), backslashes
+/// (`/\evil`, which browsers treat as `//evil`), control characters and whitespace
+/// (raw or percent-encoded), and anything that still looks like one of those once
+/// percent-decoded (`/%2F%2Fevil`).
+pub fn safe_next_path(raw: &str) -> Option<String> {
+    fn acceptable(path: &str) -> bool {
+        path.starts_with('/')
+            && !path.starts_with("//")
+            && !path.contains('\\')
+            && !path.chars().any(char::is_control)
+    }
+    if raw.is_empty()
+        || raw.len() > MAX_NEXT_CHARS
+        || raw.chars().any(char::is_whitespace)
+        || !acceptable(raw)
+    {
+        return None;
+    }
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()?;
+    if !acceptable(&decoded) {
+        return None;
+    }
+    // Final word to a real URL parser: joined onto our origin, it must stay there.
+    let base = url::Url::parse("http://app.invalid/").ok()?;
+    let joined = base.join(raw).ok()?;
+    (joined.origin() == base.origin()).then(|| raw.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next_path;
+
+    #[test]
+    fn same_site_paths_are_kept() {
+        for path in ["/", "/profile", "/profile?tab=activity", "/a/b%20c"] {
+            assert_eq!(safe_next_path(path).as_deref(), Some(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn anything_that_could_leave_the_site_is_refused() {
+        for path in [
+            "",
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "http:/evil",
+            "evil.example",
+            "/%2F%2Fevil.example",
+            "/%5Cevil.example",
+            "%2F%2Fevil",
+            "/\t/evil",
+            "/ /evil",
+            "/%0d%0aSet-Cookie:x",
+            "/%09/evil",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next_path(path), None, "{path:?}");
+        }
+        assert_eq!(safe_next_path(&format!("/{}", "a".repeat(600))), None);
+    }
 }

@@ -26,6 +26,11 @@ pub struct AppState {
     pub login_max_age: Duration,
     /// True when the built-in sandbox stands in for XWMS: every page says so.
     pub sandbox: bool,
+    pub session_idle_timeout: Duration,
+    pub session_absolute_timeout: Duration,
+    pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
+    /// Salt for hashing client IPs in the activity log.
+    pub ip_hash_salt: Vec<u8>,
 }
 
 /// What the layout (`templates/base.html`) shows on every page.

@@ -5,6 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use crate::accounts::{Account, find_account};
+use crate::activity::{EventKind, recent_events};
+use crate::db::models::SecurityEvent;
 use crate::error::AppError;
 use crate::routes::home::html_response;
 use crate::routes::{AppState, PageContext};
@@ -20,11 +22,19 @@ struct ProfilePage {
     page: PageContext,
     account: Account,
     last_login: LoginSummary,
+    activity: Vec<SecurityEvent>,
 }
+
+/// How many recent security events the profile lists.
+const RECENT_ACTIVITY: i64 = 10;
 
 impl ProfilePage {
     fn email_or_none(email: &Option<String>) -> &str {
         email.as_deref().unwrap_or("none")
+    }
+
+    fn describe_event(kind: &str) -> &'static str {
+        EventKind::describe(kind)
     }
 }
 
@@ -41,10 +51,12 @@ async fn profile(
         session.log_out();
         return Ok(redirect_home());
     };
+    let activity = recent_events(&state.pool, user_id, RECENT_ACTIVITY).await?;
     let html = ProfilePage {
         page: PageContext::from_http_request(&req),
         account,
         last_login: session.last_login()?.unwrap_or_default(),
+        activity,
     }
     .render()?;
     Ok(html_response(html))

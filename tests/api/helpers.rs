@@ -77,6 +77,8 @@ pub enum Provider<'a> {
     Sandbox,
     /// A fake XWMS answering under `{uri}/api/`.
     Fake(&'a MockServer),
+    /// A hand-written fake XWMS at this base URL (`http://127.0.0.1:port`).
+    At(String),
 }
 
 pub const FAKE_CLIENT_ID: &str = "test-client";
@@ -114,9 +116,17 @@ pub async fn spawn_app_with(provider: Provider<'_>, extra_env: &[(&str, &str)]) 
         ("PORT".into(), "0".into()),
         ("WORKERS".into(), "2".into()),
         ("XWMS_TIMEOUT_MS".into(), "1000".into()),
+        // Tests log in many times from one address; the rate-limit tests lower these.
+        ("RATE_LIMIT_PER_MINUTE".into(), "100000".into()),
+        ("RATE_LIMIT_BURST".into(), "100000".into()),
     ]);
-    if let Provider::Fake(server) = &provider {
-        env.insert("XWMS_API_URL".into(), format!("{}/api", server.uri()));
+    let fake_uri = match &provider {
+        Provider::Sandbox => None,
+        Provider::Fake(server) => Some(server.uri()),
+        Provider::At(uri) => Some(uri.clone()),
+    };
+    if let Some(uri) = fake_uri {
+        env.insert("XWMS_API_URL".into(), format!("{uri}/api"));
         env.insert("XWMS_CLIENT_ID".into(), FAKE_CLIENT_ID.into());
         env.insert("XWMS_CLIENT_SECRET".into(), FAKE_CLIENT_SECRET.into());
         env.insert("XWMS_CLIENT_DOMAIN".into(), FAKE_DOMAIN.into());
@@ -135,6 +145,14 @@ pub async fn spawn_app_with(provider: Provider<'_>, extra_env: &[(&str, &str)]) 
         client: browser(),
         database_url,
     }
+}
+
+/// A client without a cookie jar, for replaying a cookie by hand.
+pub fn bare_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("reqwest client")
 }
 
 /// A new browser: its own cookie jar, redirects not followed.
@@ -306,6 +324,54 @@ impl TestApp {
         .execute(&mut conn)
         .await
         .expect("terminate connections");
+    }
+
+    /// Undoes `take_database_down`.
+    pub async fn bring_database_back(&self) {
+        let name = self.database_name();
+        let mut conn = AsyncPgConnection::establish(&server_url())
+            .await
+            .expect("server");
+        diesel::sql_query(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))
+            .execute(&mut conn)
+            .await
+            .expect("allow connections");
+    }
+
+    fn database_name(&self) -> String {
+        self.database_url
+            .rsplit('/')
+            .next()
+            .expect("db name")
+            .to_owned()
+    }
+
+    /// Runs one SQL statement on the test database (test fixtures, fault injection).
+    pub async fn execute_sql(&self, sql: &str) {
+        let mut conn = self.db().await;
+        diesel::sql_query(sql)
+            .execute(&mut conn)
+            .await
+            .expect("test SQL");
+    }
+
+    /// `(kind, user_id)` of every security event, oldest first.
+    pub async fn events(&self) -> Vec<(String, Option<i64>)> {
+        #[derive(QueryableByName)]
+        struct Event {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            kind: String,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+            user_id: Option<i64>,
+        }
+        let mut conn = self.db().await;
+        diesel::sql_query("SELECT kind, user_id FROM security_events ORDER BY id")
+            .load::<Event>(&mut conn)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|event| (event.kind, event.user_id))
+            .collect()
     }
 }
 

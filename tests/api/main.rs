@@ -1,9 +1,11 @@
 //! Integration tests: the real app over HTTP, a fresh PostgreSQL database per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod activity;
 mod callback_errors;
 mod helpers;
 mod logging;
 mod login_flow;
 mod pages;
 mod session;
+mod threats;

@@ -1,0 +1,107 @@
+//! The security activity log: an append-only record of identity events.
+//!
+//! Events that record a change (account created, login, email changed, logout) are
+//! written with the same connection, inside the same transaction, as the change, so
+//! the log and the data can never disagree. A refused login changes nothing and is
+//! written on its own.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::client_info::ClientInfo;
+use crate::db::models::{NewSecurityEvent, SecurityEvent};
+use crate::db::schema::security_events;
+use crate::db::{self, DbError, DbPool};
+
+/// The kinds of event, as stored in `security_events.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    AccountCreated,
+    Login,
+    EmailChanged,
+    LoginRefused,
+    Logout,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::AccountCreated => "account_created",
+            EventKind::Login => "login",
+            EventKind::EmailChanged => "email_changed",
+            EventKind::LoginRefused => "login_refused",
+            EventKind::Logout => "logout",
+        }
+    }
+
+    /// How the profile page names an event.
+    pub fn describe(kind: &str) -> &'static str {
+        match kind {
+            "account_created" => "Account created (first login)",
+            "login" => "Logged in",
+            "email_changed" => "Logged in; email changed at XWMS",
+            "login_refused" => "Login refused",
+            "logout" => "Logged out (all sessions ended)",
+            _ => "Other event",
+        }
+    }
+}
+
+/// Writes one event with `conn`; call it inside the transaction of the change it records.
+pub async fn record_event(
+    conn: &mut AsyncPgConnection,
+    user_id: Option<i64>,
+    kind: EventKind,
+    detail: Option<&str>,
+    client: &ClientInfo,
+) -> QueryResult<()> {
+    let detail = detail.map(|text| text.chars().take(500).collect::<String>());
+    diesel::insert_into(security_events::table)
+        .values(NewSecurityEvent {
+            user_id,
+            kind: kind.as_str(),
+            detail: detail.as_deref(),
+            ip_hash: client.ip_hash.as_deref(),
+            user_agent: client.user_agent.as_deref(),
+        })
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records a refused login (nothing else changes, so it stands alone).
+pub async fn record_refused_login(
+    pool: &DbPool,
+    reason: &str,
+    client: &ClientInfo,
+) -> Result<(), DbError> {
+    let mut conn = db::connection(pool).await?;
+    record_event(
+        &mut conn,
+        None,
+        EventKind::LoginRefused,
+        Some(reason),
+        client,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The user's most recent events, newest first.
+pub async fn recent_events(
+    pool: &DbPool,
+    user_id: i64,
+    limit: i64,
+) -> Result<Vec<SecurityEvent>, DbError> {
+    let mut conn = db::connection(pool).await?;
+    Ok(security_events::table
+        .filter(security_events::user_id.eq(user_id))
+        .order((
+            security_events::created_at.desc(),
+            security_events::id.desc(),
+        ))
+        .limit(limit)
+        .select(SecurityEvent::as_select())
+        .load(&mut conn)
+        .await?)
+}

@@ -1,0 +1,157 @@
+//! Who is asking: the client IP (trusting `X-Forwarded-For` only from configured proxies)
+//! and user agent, for rate limits and the security activity log.
+
+use std::future::{Ready, ready};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_governor::{KeyExtractor, SimpleKeyExtractionError};
+use actix_web::dev::{Payload, ServiceRequest};
+use actix_web::http::header::{HeaderMap, USER_AGENT};
+use actix_web::{FromRequest, HttpRequest, web};
+use sha2::{Digest, Sha256};
+
+use crate::routes::AppState;
+
+const MAX_USER_AGENT_CHARS: usize = 300;
+
+/// The client's IP address.
+///
+/// `X-Forwarded-For` is only believed when the direct peer is a configured trusted
+/// proxy; then the rightmost address that is not itself a trusted proxy is the client.
+/// Anyone else could send any `X-Forwarded-For` to get a fresh rate-limit bucket.
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|entry| entry.trim().parse::<IpAddr>())
+        .collect::<Result<_, _>>()
+        // A malformed header from a trusted proxy: fall back to the proxy itself.
+        .unwrap_or_default();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !trusted.contains(ip))
+            .unwrap_or(peer),
+    )
+}
+
+/// What the activity log records about a request.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// SHA-256 of salt + IP, hex; never the address itself.
+    pub ip_hash: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    pub fn from_http_request(req: &HttpRequest) -> Self {
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return ClientInfo::default();
+        };
+        let ip = client_ip(
+            req.peer_addr().map(|addr| addr.ip()),
+            req.headers(),
+            &state.trusted_proxies,
+        );
+        let user_agent = req
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| {
+                value
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(MAX_USER_AGENT_CHARS)
+                    .collect()
+            });
+        ClientInfo {
+            ip_hash: ip.map(|ip| {
+                let mut hasher = Sha256::new();
+                hasher.update(&state.ip_hash_salt);
+                hasher.update(ip.to_string().as_bytes());
+                hex::encode(hasher.finalize())
+            }),
+            user_agent,
+        }
+    }
+}
+
+impl FromRequest for ClientInfo {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(Ok(ClientInfo::from_http_request(req)))
+    }
+}
+
+/// Rate-limit key: the client IP as resolved above.
+#[derive(Debug, Clone)]
+pub struct ClientIpKey {
+    pub trusted_proxies: Arc<Vec<IpAddr>>,
+}
+
+impl KeyExtractor for ClientIpKey {
+    type Key = IpAddr;
+    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
+
+    fn extract(&self, req: &ServiceRequest) -> Result<Self::Key, Self::KeyExtractionError> {
+        client_ip(
+            req.peer_addr().map(|addr| addr.ip()),
+            req.headers(),
+            &self.trusted_proxies,
+        )
+        .ok_or_else(|| SimpleKeyExtractionError::new("could not tell the client's address"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn headers(xff: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(
+            HeaderName::from_static("x-forwarded-for"),
+            HeaderValue::from_str(xff).unwrap(),
+        );
+        map
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_an_untrusted_peer() {
+        let found = client_ip(Some(ip("203.0.113.9")), &headers("1.2.3.4"), &[]);
+        assert_eq!(found, Some(ip("203.0.113.9")));
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_the_rightmost_untrusted_address_is_the_client() {
+        let trusted = [ip("10.0.0.2"), ip("10.0.0.3")];
+        // The client may prepend anything; only what our proxies appended counts.
+        let found = client_ip(
+            Some(ip("10.0.0.2")),
+            &headers("6.6.6.6, 198.51.100.7, 10.0.0.3"),
+            &trusted,
+        );
+        assert_eq!(found, Some(ip("198.51.100.7")));
+    }
+
+    #[test]
+    fn a_malformed_forwarded_for_from_a_trusted_proxy_falls_back_to_the_proxy() {
+        let trusted = [ip("10.0.0.2")];
+        let found = client_ip(Some(ip("10.0.0.2")), &headers("not-an-ip"), &trusted);
+        assert_eq!(found, Some(ip("10.0.0.2")));
+    }
+}

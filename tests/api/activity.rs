@@ -1,0 +1,92 @@
+//! The security activity log: one event per linking branch, refusals and logouts
+//! recorded, append-only, shown on the profile.
+
+use crate::helpers::{browser, spawn_app};
+
+#[actix_web::test]
+async fn each_branch_of_the_linking_code_writes_exactly_one_event() {
+    let app = spawn_app().await;
+
+    app.login_as("ada").await; // new sub
+    app.login_as("ada").await; // returning, same email
+    app.login_as("ada-new-email").await; // returning, email changed
+
+    let events = app.events().await;
+    let kinds: Vec<&str> = events.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(kinds, ["account_created", "login", "email_changed"]);
+    assert!(events.iter().all(|(_, user)| user.is_some()));
+}
+
+#[actix_web::test]
+async fn a_refused_login_is_recorded_without_guessing_who_it_was() {
+    let app = spawn_app().await;
+    let link = app
+        .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
+        .await;
+
+    let other = browser();
+    assert_eq!(other.get(&link).send().await.unwrap().status(), 400);
+
+    assert_eq!(app.events().await, [("login_refused".to_owned(), None)]);
+}
+
+#[actix_web::test]
+async fn logout_is_recorded_with_a_hashed_ip_and_the_user_agent() {
+    let app = spawn_app().await;
+    app.login_as("ada").await;
+    let token = app.logout_token_with(&app.client).await;
+
+    app.client
+        .post(app.url("/logout"))
+        .header("User-Agent", "activity-test-agent")
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+
+    let kinds: Vec<String> = app
+        .events()
+        .await
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect();
+    assert_eq!(kinds, ["account_created", "logout"]);
+    assert_eq!(
+        app.count("security_events WHERE kind = 'logout' AND user_agent = 'activity-test-agent' AND length(ip_hash) = 64 AND ip_hash NOT LIKE '%127.0.0.1%'")
+            .await,
+        1
+    );
+}
+
+#[actix_web::test]
+async fn the_activity_log_is_append_only() {
+    let app = spawn_app().await;
+    app.login_as("ada").await;
+    let mut conn = app.db().await;
+    use diesel_async::RunQueryDsl;
+
+    let update = diesel::sql_query("UPDATE security_events SET kind = 'login'")
+        .execute(&mut conn)
+        .await;
+    let delete = diesel::sql_query("DELETE FROM security_events")
+        .execute(&mut conn)
+        .await;
+
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    assert!(delete.unwrap_err().to_string().contains("append-only"));
+    assert_eq!(app.count("security_events").await, 1);
+}
+
+#[actix_web::test]
+async fn the_profile_shows_recent_activity() {
+    let app = spawn_app().await;
+    app.login_as("ada").await;
+    app.login_as("ada-new-email").await;
+
+    let html = app.profile_html().await;
+
+    assert!(html.contains("Recent security activity"));
+    assert!(html.contains("data-kind=\"account_created\""));
+    assert!(html.contains("data-kind=\"email_changed\""));
+    assert!(html.contains("from ada@example.com to ada.lovelace@example.org"));
+}
