@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
@@ -42,6 +43,15 @@ pub struct XwmsConfig {
 pub struct XwmsClient {
     http: awc::Client,
     config: Arc<XwmsConfig>,
+}
+
+impl fmt::Debug for XwmsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `XwmsConfig`'s Debug redacts the secret (it is a `SecretString`).
+        f.debug_struct("XwmsClient")
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 /// Why a call to XWMS did not give us what we need.
@@ -140,6 +150,33 @@ impl XwmsClient {
         parse_verified_user(&data)
     }
 
+    /// The request for one endpoint, with XWMS's headers. The secret header is marked
+    /// sensitive, so `Debug` of the request prints `Sensitive` instead of the secret.
+    fn prepare(
+        &self,
+        method: actix_web::http::Method,
+        endpoint: &str,
+    ) -> Result<awc::ClientRequest, XwmsError> {
+        let url = self
+            .config
+            .api_url
+            .join(endpoint)
+            .map_err(|err| XwmsError::InvalidResponse(format!("bad endpoint URL: {err}")))?;
+        let credentials = &self.config.credentials;
+        let mut secret =
+            HeaderValue::from_str(credentials.client_secret.expose_secret()).map_err(|_| {
+                XwmsError::InvalidResponse("the client secret is not a valid header".into())
+            })?;
+        secret.set_sensitive(true);
+        Ok(self
+            .http
+            .request(method, url.as_str())
+            .insert_header(("Accept", "application/json"))
+            .insert_header(("X-Client-Id", credentials.client_id.as_str()))
+            .insert_header(("X-Client-Secret", secret))
+            .insert_header(("X-Client-Domain", credentials.client_domain.as_str())))
+    }
+
     /// One call: headers, JSON body, a total time budget, a body size limit, the envelope.
     async fn call(
         &self,
@@ -147,19 +184,7 @@ impl XwmsClient {
         endpoint: &str,
         body: Option<Value>,
     ) -> Result<Value, XwmsError> {
-        let url = self
-            .config
-            .api_url
-            .join(endpoint)
-            .map_err(|err| XwmsError::InvalidResponse(format!("bad endpoint URL: {err}")))?;
-        let credentials = &self.config.credentials;
-        let request = self
-            .http
-            .request(method, url.as_str())
-            .insert_header(("Accept", "application/json"))
-            .insert_header(("X-Client-Id", credentials.client_id.as_str()))
-            .insert_header(("X-Client-Secret", credentials.client_secret.expose_secret()))
-            .insert_header(("X-Client-Domain", credentials.client_domain.as_str()));
+        let request = self.prepare(method, endpoint)?;
 
         // One budget for everything: connecting, headers, and a body that may trickle in.
         let budget = self.config.timeout;
@@ -383,6 +408,27 @@ impl XwmsError {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[actix_web::test]
+    async fn debug_of_an_outbound_request_never_shows_the_client_secret() {
+        let client = XwmsClient::new(Arc::new(XwmsConfig {
+            api_url: Url::parse("https://xwms.example/api/").unwrap(),
+            credentials: XwmsCredentials {
+                client_id: "id".into(),
+                client_secret: SecretString::from("the-client-secret".to_owned()),
+                client_domain: "example.com".into(),
+            },
+            timeout: Duration::from_secs(1),
+        }));
+
+        let request = client
+            .prepare(actix_web::http::Method::POST, "sign-token")
+            .unwrap();
+
+        let printed = format!("{request:?} {client:?}");
+        assert!(printed.contains("x-client-id"), "{printed}");
+        assert!(!printed.contains("the-client-secret"), "{printed}");
+    }
 
     fn envelope(body: Value) -> Result<Value, XwmsError> {
         parse_envelope(StatusCode::OK, body.to_string().as_bytes())

@@ -8,7 +8,7 @@ use crate::helpers::{
 };
 
 #[actix_web::test]
-async fn the_token_and_client_secret_never_appear_in_the_log() {
+async fn threat_token_leakage_the_token_and_client_secret_never_appear_in_the_log() {
     const TOKEN: &str = "tok-SECRET-3f9a1c7e";
     const BAD_TOKEN: &str = "tok-FORGED-77aa21";
     let xwms = MockServer::start().await;
@@ -51,7 +51,7 @@ async fn the_token_and_client_secret_never_appear_in_the_log() {
 }
 
 #[actix_web::test]
-async fn a_token_rejected_by_xwms_is_not_logged_either() {
+async fn threat_token_leakage_a_rejected_token_is_in_no_log_line_and_no_page() {
     const TOKEN: &str = "tok-REJECTED-8c2d";
     let xwms = MockServer::start().await;
     fake_sign_token(&xwms, TOKEN).await;

@@ -1,5 +1,5 @@
 //! Integration tests: the real app over HTTP, a fresh PostgreSQL database per test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod activity;
 mod callback_errors;
