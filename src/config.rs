@@ -70,6 +70,14 @@ pub struct Settings {
     pub xwms: XwmsSettings,
     pub session: SessionSettings,
     pub security: SecuritySettings,
+    pub metrics: MetricsSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// When set, `/metrics` is served only with `Authorization: Bearer <token>`.
+    pub token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +186,12 @@ struct FileSettings {
     xwms: FileXwms,
     session: FileSession,
     security: FileSecurity,
+    metrics: FileMetrics,
+}
+
+#[derive(Debug, Deserialize)]
+struct FileMetrics {
+    enabled: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -487,6 +501,11 @@ impl Settings {
             trusted_proxies,
         };
 
+        let metrics = MetricsSettings {
+            enabled: parse_bool("METRICS_ENABLED", file.metrics.enabled)?,
+            token: var("METRICS_TOKEN").map(|token| SecretString::from(token.trim().to_owned())),
+        };
+
         Ok(Settings {
             env,
             server: ServerSettings {
@@ -498,6 +517,7 @@ impl Settings {
             xwms,
             session,
             security,
+            metrics,
         })
     }
 }

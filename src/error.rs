@@ -62,6 +62,24 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// A short, stable label for metrics (`xwms_logins_failed_total{reason=...}`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AppError::NotFound => "not_found",
+            AppError::MissingToken { .. } => "missing_token",
+            AppError::LoginRefused(LoginRefusal::Expired) => "expired",
+            AppError::LoginRefused(_) => "login_csrf",
+            AppError::TokenRejected(_) => "token_rejected",
+            AppError::Xwms(XwmsError::Timeout(_)) => "xwms_timeout",
+            AppError::Xwms(_) => "xwms_error",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::DatabaseUnavailable(_) => "database_unavailable",
+            AppError::Internal(_) => "internal",
+        }
+    }
+}
+
 impl From<DbError> for AppError {
     fn from(err: DbError) -> Self {
         if err.is_unavailable() {

@@ -23,6 +23,7 @@ use crate::client_info::ClientIpKey;
 use crate::config::{AppEnv, Settings};
 use crate::db;
 use crate::error::{AppError, render_error_page};
+use crate::metrics::{Metrics, MetricsAccess};
 use crate::routes::{self, AppState};
 use crate::session::enforce_session_limits;
 use crate::xwms::sandbox::{self, SANDBOX_PATH, Sandbox};
@@ -38,6 +39,8 @@ pub enum StartupError {
         address: String,
         source: std::io::Error,
     },
+    #[error("metrics: {0}")]
+    Metrics(String),
     #[error("invalid rate limit settings")]
     RateLimit,
     #[error("could not build a URL: {0}")]
@@ -126,6 +129,14 @@ impl Application {
         let cookie_secure = settings.session.cookie_secure;
         let hsts = settings.env == AppEnv::Production && cookie_secure;
 
+        let metrics =
+            Arc::new(Metrics::new().map_err(|err| StartupError::Metrics(err.to_string()))?);
+        let metrics_access =
+            web::Data::new(match (&settings.metrics.token, settings.metrics.enabled) {
+                (Some(token), _) => MetricsAccess::Token(token.clone()),
+                (None, true) => MetricsAccess::Open,
+                (None, false) => MetricsAccess::Off,
+            });
         let trusted_proxies = Arc::new(settings.security.trusted_proxies.clone());
         let rate_limit = rate_limit(&settings, trusted_proxies.clone())?;
         let state = web::Data::new(AppState {
@@ -153,7 +164,12 @@ impl Application {
                 .wrap(request_logger())
                 .app_data(state.clone())
                 // awc::Client is not Send: one per worker, built here.
-                .app_data(web::Data::new(XwmsClient::new(xwms_config.clone())))
+                .app_data(web::Data::new(XwmsClient::new(
+                    xwms_config.clone(),
+                    metrics.clone(),
+                )))
+                .app_data(web::Data::from(metrics.clone()))
+                .app_data(metrics_access.clone())
                 .app_data(web::JsonConfig::default().limit(16 * 1024))
                 .app_data(web::FormConfig::default().limit(16 * 1024))
                 .configure(routes::home::configure)
@@ -161,6 +177,7 @@ impl Application {
                 .configure(routes::profile::configure)
                 .configure(routes::health::configure)
                 .configure(routes::static_files::configure)
+                .configure(crate::metrics::configure)
                 .configure(|cfg| {
                     if let Some(sandbox) = sandbox {
                         cfg.app_data(sandbox);

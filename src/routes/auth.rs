@@ -20,6 +20,7 @@ use crate::activity::record_refused_login;
 use crate::client_info::ClientInfo;
 use crate::config::LoginBinding;
 use crate::error::{AppError, LoginRefusal};
+use crate::metrics::Metrics;
 use crate::routes::AppState;
 use crate::session::{LoginSummary, PendingLogin, TypedSession, constant_time_eq};
 use crate::startup::RateLimit;
@@ -53,12 +54,26 @@ struct StartQuery {
 async fn start_login(
     state: web::Data<AppState>,
     xwms: web::Data<XwmsClient>,
+    metrics: web::Data<Metrics>,
     session: TypedSession,
     query: web::Query<StartQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let outcome = redirect_to_xwms(&state, &xwms, &session, query.into_inner()).await;
+    match &outcome {
+        Ok(_) => metrics.login_started(),
+        Err(err) => metrics.login_failed(err.reason()),
+    }
+    outcome
+}
+
+async fn redirect_to_xwms(
+    state: &AppState,
+    xwms: &XwmsClient,
+    session: &TypedSession,
+    query: StartQuery,
+) -> Result<HttpResponse, AppError> {
     // An unsafe `next` is not an error, just ignored: the login goes home afterwards.
     let next = query
-        .into_inner()
         .next
         .map(|raw| safe_next_path(&raw).unwrap_or_else(|| "/".to_owned()));
     let signed = xwms
@@ -93,9 +108,15 @@ async fn finish_login(
     xwms: web::Data<XwmsClient>,
     session: TypedSession,
     client: ClientInfo,
+    metrics: web::Data<Metrics>,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, AppError> {
     let outcome = verify_and_link(&state, &xwms, &session, &client, query.into_inner()).await;
+    match &outcome {
+        Ok((_, account_created)) => metrics.login_succeeded(*account_created),
+        Err(err) => metrics.login_failed(err.reason()),
+    }
+    let outcome = outcome.map(|(response, _)| response);
     // A refused login changes nothing else, so its event stands alone.
     if let Err(
         err @ (AppError::MissingToken { .. }
@@ -115,7 +136,7 @@ async fn verify_and_link(
     session: &TypedSession,
     client: &ClientInfo,
     query: CallbackQuery,
-) -> Result<HttpResponse, AppError> {
+) -> Result<(HttpResponse, bool), AppError> {
     let CallbackQuery {
         token,
         xwmsmessage_status,
@@ -181,12 +202,13 @@ async fn verify_and_link(
     )?;
 
     let destination = pending.next.unwrap_or_else(|| "/profile".to_owned());
-    Ok(HttpResponse::SeeOther()
+    let response = HttpResponse::SeeOther()
         .insert_header((header::LOCATION, destination))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         // The callback URL holds the token: no Referer may carry it anywhere.
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .finish())
+        .finish();
+    Ok((response, linked.created))
 }
 
 #[derive(Deserialize)]

@@ -17,6 +17,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::config::XwmsCredentials;
+use crate::metrics::Metrics;
 
 /// Largest response body we read from XWMS. A login answer is a few hundred bytes;
 /// anything near this limit is broken or hostile.
@@ -43,6 +44,7 @@ pub struct XwmsConfig {
 pub struct XwmsClient {
     http: awc::Client,
     config: Arc<XwmsConfig>,
+    metrics: Arc<Metrics>,
 }
 
 impl fmt::Debug for XwmsClient {
@@ -103,14 +105,18 @@ pub struct XwmsUser {
 }
 
 impl XwmsClient {
-    pub fn new(config: Arc<XwmsConfig>) -> Self {
+    pub fn new(config: Arc<XwmsConfig>, metrics: Arc<Metrics>) -> Self {
         let http = awc::Client::builder()
             // A redirect would carry our client secret to another host: never follow one.
             .disable_redirects()
             .timeout(config.timeout)
             .connector(awc::Connector::new().timeout(config.timeout))
             .finish();
-        Self { http, config }
+        Self {
+            http,
+            config,
+            metrics,
+        }
     }
 
     /// `GET info`: used by `/health` to tell whether XWMS answers.
@@ -179,6 +185,19 @@ impl XwmsClient {
 
     /// One call: headers, JSON body, a total time budget, a body size limit, the envelope.
     async fn call(
+        &self,
+        method: actix_web::http::Method,
+        endpoint: &str,
+        body: Option<Value>,
+    ) -> Result<Value, XwmsError> {
+        let started = std::time::Instant::now();
+        let outcome = self.exchange(method, endpoint, body).await;
+        self.metrics
+            .xwms_call(endpoint, outcome.is_ok(), started.elapsed());
+        outcome
+    }
+
+    async fn exchange(
         &self,
         method: actix_web::http::Method,
         endpoint: &str,
@@ -411,15 +430,18 @@ mod tests {
 
     #[actix_web::test]
     async fn debug_of_an_outbound_request_never_shows_the_client_secret() {
-        let client = XwmsClient::new(Arc::new(XwmsConfig {
-            api_url: Url::parse("https://xwms.example/api/").unwrap(),
-            credentials: XwmsCredentials {
-                client_id: "id".into(),
-                client_secret: SecretString::from("the-client-secret".to_owned()),
-                client_domain: "example.com".into(),
-            },
-            timeout: Duration::from_secs(1),
-        }));
+        let client = XwmsClient::new(
+            Arc::new(XwmsConfig {
+                api_url: Url::parse("https://xwms.example/api/").unwrap(),
+                credentials: XwmsCredentials {
+                    client_id: "id".into(),
+                    client_secret: SecretString::from("the-client-secret".to_owned()),
+                    client_domain: "example.com".into(),
+                },
+                timeout: Duration::from_secs(1),
+            }),
+            Arc::new(Metrics::new().unwrap()),
+        );
 
         let request = client
             .prepare(actix_web::http::Method::POST, "sign-token")

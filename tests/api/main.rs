@@ -6,6 +6,7 @@ mod callback_errors;
 mod helpers;
 mod logging;
 mod login_flow;
+mod metrics;
 mod pages;
 mod session;
 mod threats;
