@@ -1,0 +1,234 @@
+//! What a person does: log in, log out, come back, hit a failure, follow a stolen link.
+
+use crate::helpers::{TestApp, browser as http_client, location, spawn_app};
+use crate::support::Browser;
+
+const HOME: &str = "Log in with XWMS";
+const SANDBOX: &str = "XWMS sandbox login";
+const PROFILE: &str = "Your profile";
+const ADA: &str = "Ada Lovelace (returning user)";
+const ADA_NEW_EMAIL: &str = "Ada Lovelace, with a changed email";
+
+/// From the home page through the sandbox's login page to the profile, as `persona`.
+async fn log_in(browser: &Browser, app: &TestApp, persona: &str) {
+    browser.open(&app.url("/")).await;
+    browser.wait_for_heading(HOME).await;
+    browser.click_link("Login with XWMS").await;
+    browser.wait_for_heading(SANDBOX).await;
+    browser.choose(persona).await;
+    browser.choose("Log me in").await;
+    browser.click_button("Continue").await;
+    browser.wait_for_heading(PROFILE).await;
+}
+
+#[actix_web::test]
+async fn a_first_login_via_a_persona_shows_the_linked_identity_on_the_profile() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+
+    browser.open(&app.url("/")).await;
+    browser.wait_for_heading(HOME).await;
+    assert!(browser.text().await.contains("Sandbox: not real XWMS"));
+    browser.screenshot("home").await;
+    browser.click_link("Login with XWMS").await;
+    browser.wait_for_heading(SANDBOX).await;
+    assert!(browser.path().await.starts_with("/sandbox/xwms/login/"));
+    browser.screenshot("sandbox-login").await;
+    browser.choose(ADA).await;
+    browser.click_button("Continue").await;
+
+    browser.wait_for_heading(PROFILE).await;
+    assert_eq!(browser.path().await, "/profile");
+    assert_eq!(browser.testid("sub").await, "sandbox-ada");
+    assert_eq!(browser.testid("email").await, "ada@example.com");
+    let page = browser.text().await;
+    assert!(page.contains("a new local account was created"), "{page}");
+    assert!(page.contains("Signed in as Ada Lovelace"), "{page}");
+    assert!(
+        !browser.url().await.as_str().contains("token="),
+        "the token is not left in the address bar"
+    );
+    browser.screenshot("profile").await;
+
+    browser.open(&app.url("/")).await;
+    browser.wait_for_heading(HOME).await;
+    assert!(browser.text().await.contains("View your profile"));
+    browser.screenshot("home-signed-in").await;
+}
+
+#[actix_web::test]
+async fn logging_out_returns_to_the_home_page_with_the_login_button() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    log_in(&browser, &app, ADA).await;
+
+    browser.click_button("Log out").await;
+
+    browser.wait_for_heading(HOME).await;
+    assert_eq!(browser.path().await, "/");
+    let page = browser.text().await;
+    assert!(page.contains("Login with XWMS"), "{page}");
+    assert!(!page.contains("Signed in as"), "{page}");
+    browser.open(&app.url("/profile")).await;
+    browser.wait_for_heading(HOME).await;
+    assert_eq!(
+        browser.path().await,
+        "/",
+        "the profile is gone with the session"
+    );
+}
+
+#[actix_web::test]
+async fn a_returning_login_with_a_changed_email_keeps_the_same_account() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    log_in(&browser, &app, ADA).await;
+    let first_id = browser.testid("user-id").await;
+    browser.click_button("Log out").await;
+    browser.wait_for_heading(HOME).await;
+
+    log_in(&browser, &app, ADA_NEW_EMAIL).await;
+
+    assert_eq!(browser.testid("user-id").await, first_id, "same local user");
+    assert_eq!(browser.testid("sub").await, "sandbox-ada");
+    assert_eq!(browser.testid("email").await, "ada.lovelace@example.org");
+    let page = browser.text().await;
+    assert!(page.contains("Your email changed"), "{page}");
+    assert!(
+        page.contains("from ada@example.com to ada.lovelace@example.org"),
+        "{page}"
+    );
+    assert!(!page.contains("a new local account was created"), "{page}");
+    browser.screenshot("profile-email-changed").await;
+}
+
+#[actix_web::test]
+async fn a_provider_failure_shows_a_friendly_error_page_whose_link_starts_again() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+
+    // XWMS reports an error and sends the browser back without a token.
+    browser.open(&app.url("/")).await;
+    browser.click_link("Login with XWMS").await;
+    browser.wait_for_heading(SANDBOX).await;
+    browser.choose(ADA).await;
+    browser.choose("Fail: XWMS reports an error").await;
+    browser.click_button("Continue").await;
+
+    browser.wait_for_heading("Login not completed").await;
+    let page = browser.text().await;
+    assert!(
+        page.contains("The sandbox simulated an XWMS error"),
+        "{page}"
+    );
+    assert!(!page.contains("sandbox-ada"), "{page}");
+    browser.screenshot("error-login").await;
+
+    browser.click_link("Try logging in again").await;
+    browser.wait_for_heading(SANDBOX).await;
+
+    // XWMS crashes when the app checks the token.
+    browser.choose(ADA).await;
+    browser
+        .choose("Fail: XWMS crashes when the app checks the token")
+        .await;
+    browser.click_button("Continue").await;
+
+    browser.wait_for_heading("XWMS had a problem").await;
+    let page = browser.text().await;
+    assert!(page.contains("Nothing was changed"), "{page}");
+    assert!(
+        !page.to_lowercase().contains("internal server error"),
+        "{page}"
+    );
+    browser.screenshot("error-provider-crash").await;
+    browser.click_link("Try logging in again").await;
+    browser.wait_for_heading(SANDBOX).await;
+    assert!(browser.path().await.starts_with("/sandbox/xwms/login/"));
+}
+
+#[actix_web::test]
+async fn a_login_link_opened_in_another_browser_is_refused_and_logs_in_neither() {
+    let app = spawn_app().await;
+    let browser_a = Browser::start().await;
+    let browser_b = Browser::start().await;
+
+    // Browser A starts a login; the login link it would follow is copied instead.
+    browser_a.open(&app.url("/")).await;
+    browser_a.click_link("Login with XWMS").await;
+    browser_a.wait_for_heading(SANDBOX).await;
+    let form = browser_a
+        .client()
+        .find(fantoccini::Locator::Css("form[method=post]"))
+        .await
+        .expect("the sandbox login form");
+    let action = form
+        .prop("action")
+        .await
+        .expect("form action")
+        .expect("an absolute form action");
+    let answer = http_client()
+        .post(&action)
+        .form(&[("persona", "ada"), ("outcome", "success")])
+        .send()
+        .await
+        .expect("submit the sandbox form");
+    assert_eq!(answer.status(), 303);
+    let callback = location(answer.headers());
+    assert!(
+        callback.contains("/xwms/validateToken?token="),
+        "{callback}"
+    );
+
+    // Browser B, another profile, opens the copied link.
+    browser_b.open(&callback).await;
+
+    browser_b
+        .wait_for_heading("This login link is not valid here")
+        .await;
+    let page = browser_b.text().await;
+    assert!(!page.contains("sandbox-ada"), "{page}");
+    assert!(!page.contains("Signed in as"), "{page}");
+    browser_b.screenshot("error-link-refused").await;
+    browser_b.open(&app.url("/profile")).await;
+    browser_b.wait_for_heading(HOME).await;
+    assert_eq!(browser_b.path().await, "/", "browser B is not logged in");
+
+    browser_a.open(&app.url("/profile")).await;
+    browser_a.wait_for_heading(HOME).await;
+    assert_eq!(browser_a.path().await, "/", "browser A is not logged in");
+    assert!(browser_a.text().await.contains("Login with XWMS"));
+}
+
+#[actix_web::test]
+async fn the_back_button_after_logout_shows_no_private_data() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    log_in(&browser, &app, ADA).await;
+    browser.open(&app.url("/")).await;
+    browser.wait_for_heading(HOME).await;
+    browser.click_link("View your profile").await;
+    browser.wait_for_heading(PROFILE).await;
+    assert_eq!(browser.testid("sub").await, "sandbox-ada");
+    browser.click_button("Log out").await;
+    browser.wait_for_heading(HOME).await;
+
+    browser.back().await;
+
+    // The profile is not in the cache (no-store): it is fetched again and, for an
+    // anonymous visitor, redirects home.
+    browser.wait_for_heading(HOME).await;
+    let page = browser.text().await;
+    let source = browser.source().await;
+    for private in ["sandbox-ada", "ada@example.com", "Ada Lovelace"] {
+        assert!(
+            !page.contains(private),
+            "{private} shown after logout: {page}"
+        );
+        assert!(
+            !source.contains(private),
+            "{private} in the page after logout"
+        );
+    }
+    assert!(page.contains("Login with XWMS"), "{page}");
+}
