@@ -149,6 +149,9 @@ pub struct XwmsSettings {
     pub login_binding: LoginBinding,
     pub login_max_age: Duration,
     pub sandbox_allowed: bool,
+    /// The secret the sandbox expects; random at each start when unset. Set it to run a
+    /// sandbox as a separate provider process (the benchmark does).
+    pub sandbox_client_secret: Option<SecretString>,
 }
 
 impl XwmsSettings {
@@ -446,6 +449,8 @@ impl Settings {
                 file.xwms.login_max_age_secs,
             )?),
             sandbox_allowed,
+            sandbox_client_secret: var("XWMS_SANDBOX_CLIENT_SECRET")
+                .map(|secret| SecretString::from(secret.trim().to_owned())),
         };
 
         // Session

@@ -9,6 +9,7 @@ pub mod client_info;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod healthcheck;
 pub mod metrics;
 pub mod routes;
 pub mod session;

@@ -7,6 +7,17 @@ use xwms_starter::startup::Application;
 async fn main() -> std::process::ExitCode {
     // A git-ignored `.env` is read when present; real environment variables win.
     let _ = dotenvy::dotenv();
+    // `xwms-starter healthcheck`: for container health checks (the image has no curl).
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return match xwms_starter::healthcheck::probe(xwms_starter::healthcheck::configured_port())
+        {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(problem) => {
+                eprintln!("{problem}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 
     let settings = match Settings::load() {

@@ -103,7 +103,8 @@ impl Application {
                 public_origin.set_path("/");
                 public_origin.set_query(None);
                 public_origin.set_fragment(None);
-                let sandbox = Sandbox::new(public_origin);
+                let sandbox =
+                    Sandbox::new(public_origin, settings.xwms.sandbox_client_secret.clone());
                 let api_url = sandbox_api_url(local)?;
                 log::warn!(
                     "no XWMS credentials configured: logins use the built-in SANDBOX (not real XWMS) at {api_url}"
@@ -248,8 +249,8 @@ fn rate_limit(
     let per_minute = u64::from(settings.security.rate_limit_per_minute);
     GovernorConfigBuilder::default()
         .key_extractor(ClientIpKey { trusted_proxies })
-        .period(std::time::Duration::from_micros(
-            60_000_000 / per_minute.max(1),
+        .period(std::time::Duration::from_nanos(
+            (60_000_000_000 / per_minute.max(1)).max(1),
         ))
         .burst_size(settings.security.rate_limit_burst)
         .finish()

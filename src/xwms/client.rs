@@ -394,11 +394,18 @@ pub fn parse_verified_user(envelope: &Value) -> Result<XwmsUser, XwmsError> {
         Value::String(text) => matches!(text.as_str(), "1" | "true"),
         _ => false,
     } && email.is_some();
-    let picture = text("picture").filter(|picture| {
-        picture.len() <= MAX_PICTURE_CHARS
-            && Url::parse(picture)
-                .map(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
-                .unwrap_or(false)
+    // Kept only as an absolute http(s) URL, stored in the parser's normalised form: a
+    // scheme-relative trick such as `https:./x` would otherwise render as a link to us.
+    let picture = text("picture").and_then(|picture| {
+        let lower = picture.get(..8).unwrap_or(&picture).to_ascii_lowercase();
+        if picture.len() > MAX_PICTURE_CHARS
+            || !(lower.starts_with("http://") || lower.starts_with("https://"))
+        {
+            return None;
+        }
+        let url = Url::parse(&picture).ok()?;
+        (matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty()))
+            .then(|| url.to_string())
     });
     Ok(XwmsUser {
         sub,
@@ -553,6 +560,32 @@ mod tests {
         assert_eq!(user.email, None);
         assert!(!user.email_verified, "no email, so nothing is verified");
         assert_eq!(user.picture, None);
+    }
+
+    #[test]
+    fn a_picture_must_be_an_absolute_http_url_and_is_stored_normalised() {
+        for (picture, kept) in [
+            (
+                "https://cdn.xwms.nl/a.png",
+                Some("https://cdn.xwms.nl/a.png"),
+            ),
+            (
+                "HTTPS://CDN.xwms.nl/a.png",
+                Some("https://cdn.xwms.nl/a.png"),
+            ),
+            ("https:./cdn.xwms.nl/a.png", None),
+            ("http:evil.example/x.png", None),
+            ("//evil.example/x.png", None),
+            ("data:image/png;base64,AAAA", None),
+        ] {
+            let parsed =
+                envelope(json!({"status":"success","data":{"sub":"1","picture":picture}})).unwrap();
+            assert_eq!(
+                parse_verified_user(&parsed).unwrap().picture.as_deref(),
+                kept,
+                "{picture}"
+            );
+        }
     }
 
     #[test]

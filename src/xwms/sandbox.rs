@@ -29,6 +29,8 @@ use crate::session::{constant_time_eq, random_token};
 
 /// Where the sandbox lives in the app's URL space.
 pub const SANDBOX_PATH: &str = "/sandbox/xwms";
+/// The client id the sandbox issues.
+pub const SANDBOX_CLIENT_ID: &str = "sandbox-client";
 /// Sandbox tokens live as long as this; older ones are refused and swept.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// Open logins kept at most, so a flood of `sign-token` calls cannot grow memory forever.
@@ -65,12 +67,13 @@ pub struct Sandbox {
 impl Sandbox {
     /// `public_origin` is the origin of the configured redirect URI: the browser reaches
     /// the sandbox's login page on the same site as the app.
-    pub fn new(public_origin: Url) -> Self {
+    /// `client_secret`: the secret callers must send; `None` picks a random one.
+    pub fn new(public_origin: Url, client_secret: Option<SecretString>) -> Self {
         Sandbox {
             credentials: XwmsCredentials {
-                client_id: "sandbox-client".to_owned(),
-                // A fresh secret each start: the sandbox checks it like XWMS would.
-                client_secret: SecretString::from(random_token()),
+                client_id: SANDBOX_CLIENT_ID.to_owned(),
+                // Random unless configured: the sandbox checks it like XWMS would.
+                client_secret: client_secret.unwrap_or_else(|| SecretString::from(random_token())),
                 client_domain: public_origin.host_str().unwrap_or("localhost").to_owned(),
             },
             public_origin,

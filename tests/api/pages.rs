@@ -55,3 +55,23 @@ async fn the_stylesheet_is_served_from_the_binary() {
     );
     assert_eq!(app.get("/static/nope.css").await.status(), 404);
 }
+
+#[actix_web::test]
+async fn the_healthcheck_command_passes_against_a_healthy_app_and_fails_without_one() {
+    let app = spawn_app().await;
+    let port = app.port;
+
+    let healthy =
+        actix_web::rt::task::spawn_blocking(move || xwms_starter::healthcheck::probe(port))
+            .await
+            .unwrap();
+    let unused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nobody = xwms_starter::healthcheck::probe(unused);
+
+    assert_eq!(healthy, Ok(()));
+    assert!(nobody.is_err());
+}
