@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
@@ -68,6 +70,11 @@ impl DbError {
 pub fn build_pool(settings: &DatabaseSettings) -> Result<DbPool, DbError> {
     let statement_timeout_ms = settings.statement_timeout.as_millis();
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    // `Fast`: a pooled connection is reused unless it is closed or mid-transaction,
+    // without a `SELECT 1` round trip per checkout (the default). A connection that
+    // PostgreSQL dropped shows up as closed, so recovery after a restart still works
+    // (tested in `threat_database_down_mid_run_...`); measured in BENCHMARKS.md.
+    manager_config.recycling_method = RecyclingMethod::Fast;
     // Every new connection gets a statement timeout, so a stuck query ends as an error
     // instead of holding a pool slot forever.
     manager_config.custom_setup = Box::new(move |url| {
