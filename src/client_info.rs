@@ -92,6 +92,19 @@ impl FromRequest for ClientInfo {
     }
 }
 
+/// One bucket per IPv4 address, but per IPv6 /64: a single client usually holds a
+/// whole /64 and could otherwise take a fresh bucket for every request.
+pub fn rate_limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(segments.into())
+        }
+    }
+}
+
 /// Rate-limit key: the client IP as resolved above.
 #[derive(Debug, Clone)]
 pub struct ClientIpKey {
@@ -108,6 +121,7 @@ impl KeyExtractor for ClientIpKey {
             req.headers(),
             &self.trusted_proxies,
         )
+        .map(rate_limit_key)
         .ok_or_else(|| SimpleKeyExtractionError::new("could not tell the client's address"))
     }
 }
@@ -146,6 +160,19 @@ mod tests {
             &trusted,
         );
         assert_eq!(found, Some(ip("198.51.100.7")));
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_slash_64() {
+        assert_eq!(
+            rate_limit_key(ip("2001:db8:1:2:aaaa::1")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(
+            rate_limit_key(ip("2001:db8:1:2:bbbb::9")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(rate_limit_key(ip("198.51.100.7")), ip("198.51.100.7"));
     }
 
     #[test]

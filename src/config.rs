@@ -288,6 +288,14 @@ impl Settings {
                 None => Ok(fallback),
             }
         };
+        // Durations and limits where 0 would mean "never works" (or, for PostgreSQL's
+        // statement_timeout, "no limit at all").
+        let parse_positive = |name: &'static str, fallback: u64| -> Result<u64, ConfigError> {
+            match parse_number(name, fallback)? {
+                0 => Err(ConfigError::new(name, "must be above 0")),
+                value => Ok(value),
+            }
+        };
         let parse_bool = |name: &'static str, fallback: bool| -> Result<bool, ConfigError> {
             match var(name) {
                 Some(value) => match value.trim().to_ascii_lowercase().as_str() {
@@ -350,11 +358,11 @@ impl Settings {
         let database = DatabaseSettings {
             url: SecretString::from(database_url),
             max_connections,
-            acquire_timeout: Duration::from_millis(parse_number(
+            acquire_timeout: Duration::from_millis(parse_positive(
                 "DATABASE_ACQUIRE_TIMEOUT_MS",
                 file.database.acquire_timeout_ms,
             )?),
-            statement_timeout: Duration::from_millis(parse_number(
+            statement_timeout: Duration::from_millis(parse_positive(
                 "DATABASE_STATEMENT_TIMEOUT_MS",
                 file.database.statement_timeout_ms,
             )?),
@@ -422,6 +430,35 @@ impl Settings {
                 ));
             }
         };
+        if env == AppEnv::Production && credentials.is_some() && redirect_uri.is_none() {
+            return Err(ConfigError::new(
+                "XWMS_REDIRECT_URI",
+                "missing; production with real XWMS needs the public callback URL registered at XWMS",
+            ));
+        }
+        if let Some(credentials) = &credentials {
+            // They travel as HTTP headers: find a stray newline now, not at the first login.
+            let header_safe = |value: &str| {
+                value
+                    .bytes()
+                    .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+            };
+            for (name, value) in [
+                ("XWMS_CLIENT_ID", credentials.client_id.as_str()),
+                (
+                    "XWMS_CLIENT_SECRET",
+                    credentials.client_secret.expose_secret(),
+                ),
+                ("XWMS_CLIENT_DOMAIN", credentials.client_domain.as_str()),
+            ] {
+                if !header_safe(value) {
+                    return Err(ConfigError::new(
+                        name,
+                        "contains characters not allowed in an HTTP header",
+                    ));
+                }
+            }
+        }
         let sandbox_allowed = parse_bool("XWMS_SANDBOX", file.xwms.sandbox)?;
         if credentials.is_none() && !sandbox_allowed {
             return Err(ConfigError::new(
@@ -444,7 +481,7 @@ impl Settings {
             redirect_uri,
             timeout,
             login_binding,
-            login_max_age: Duration::from_secs(parse_number(
+            login_max_age: Duration::from_secs(parse_positive(
                 "XWMS_LOGIN_MAX_AGE_SECS",
                 file.xwms.login_max_age_secs,
             )?),
@@ -465,14 +502,23 @@ impl Settings {
             }
             None => None,
         };
+        // Secure cookies only travel over https: with an http callback (a local demo) the
+        // pending-login cookie would never come back, so the default follows the scheme.
+        let callback_is_https = xwms
+            .redirect_uri
+            .as_ref()
+            .is_some_and(|uri| uri.scheme() == "https");
         let session = SessionSettings {
             key,
-            cookie_secure: parse_bool("SESSION_COOKIE_SECURE", file.session.cookie_secure)?,
-            idle_timeout: Duration::from_secs(parse_number(
+            cookie_secure: parse_bool(
+                "SESSION_COOKIE_SECURE",
+                file.session.cookie_secure && (env == AppEnv::Development || callback_is_https),
+            )?,
+            idle_timeout: Duration::from_secs(parse_positive(
                 "SESSION_IDLE_TIMEOUT_SECS",
                 file.session.idle_timeout_secs,
             )?),
-            absolute_timeout: Duration::from_secs(parse_number(
+            absolute_timeout: Duration::from_secs(parse_positive(
                 "SESSION_ABSOLUTE_TIMEOUT_SECS",
                 file.session.absolute_timeout_secs,
             )?),
@@ -688,7 +734,10 @@ mod tests {
         );
         let demo = settings_from(&[("APP_ENV", "production"), ("XWMS_SANDBOX", "true")]).unwrap();
         assert!(demo.xwms.uses_sandbox());
-        assert!(demo.session.cookie_secure);
+        assert!(
+            !demo.session.cookie_secure,
+            "http://localhost demo: no Secure cookie"
+        );
     }
 
     #[test]
@@ -699,10 +748,20 @@ mod tests {
             ("XWMS_CLIENT_SECRET", "secret"),
             ("XWMS_CLIENT_DOMAIN", "example.com"),
         ];
-        assert_eq!(error_variable(&real), "SESSION_KEY");
-        let mut with_key = real.to_vec();
-        with_key.push(("SESSION_KEY", LONG_KEY));
-        assert!(settings_from(&with_key).unwrap().session.key.is_some());
+        assert_eq!(error_variable(&real), "XWMS_REDIRECT_URI");
+        let mut with_callback = real.to_vec();
+        with_callback.push((
+            "XWMS_REDIRECT_URI",
+            "https://app.example.com/xwms/validateToken",
+        ));
+        assert_eq!(error_variable(&with_callback), "SESSION_KEY");
+        with_callback.push(("SESSION_KEY", LONG_KEY));
+        let settings = settings_from(&with_callback).unwrap();
+        assert!(settings.session.key.is_some());
+        assert!(
+            settings.session.cookie_secure,
+            "https callback: Secure cookie"
+        );
     }
 
     #[test]

@@ -5,8 +5,15 @@ use xwms_starter::startup::Application;
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
-    // A git-ignored `.env` is read when present; real environment variables win.
-    let _ = dotenvy::dotenv();
+    // A git-ignored `.env` is read when present; real environment variables win. A
+    // broken `.env` stops the start: dotenvy would otherwise stop at the bad line and
+    // silently leave every later variable at its default.
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("configuration error: .env: {err}");
+        return std::process::ExitCode::from(2);
+    }
     // `xwms-starter healthcheck`: for container health checks (the image has no curl).
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
         return match xwms_starter::healthcheck::probe(xwms_starter::healthcheck::configured_port())

@@ -2,8 +2,8 @@
 //!
 //! Each app has its own registry (no global state), so tests and several apps in one
 //! process do not mix their numbers. In production `/metrics` is off unless
-//! `METRICS_ENABLED=true`; with `METRICS_TOKEN` set it also needs
-//! `Authorization: Bearer <token>`.
+//! `METRICS_ENABLED=true` (open) or `METRICS_TOKEN` is set (then, in any environment, it
+//! is served only with `Authorization: Bearer <token>`).
 
 use std::time::Duration;
 

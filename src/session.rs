@@ -8,13 +8,18 @@
 use std::future::{Ready, ready};
 
 use actix_session::{Session, SessionExt, SessionGetError, SessionInsertError};
-use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpRequest, web};
 use chrono::Utc;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::accounts::EmailChange;
+use crate::accounts::{EmailChange, session_epoch};
+use crate::error::AppError;
+use crate::routes::AppState;
 
 const SIGNED_IN: &str = "signed_in";
 const DISPLAY_NAME: &str = "display_name";
@@ -113,8 +118,12 @@ impl TypedSession {
 
     /// Takes the pending login out of the session: a callback gets one chance, so a
     /// replayed or second callback finds nothing.
-    pub fn take_pending_login(&self) -> Result<Option<PendingLogin>, SessionGetError> {
-        let pending = self.0.get(PENDING_LOGIN);
+    /// An unreadable pending login (from an older version) counts as none.
+    pub fn take_pending_login(&self) -> Option<PendingLogin> {
+        let pending = self.0.get(PENDING_LOGIN).unwrap_or_else(|err| {
+            log::warn!("unreadable pending login ignored: {err}");
+            None
+        });
         self.0.remove(PENDING_LOGIN);
         pending
     }
@@ -186,44 +195,54 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 /// user's `session_epoch` (logout bumps it). Otherwise the session is ended and the
 /// request goes on as anonymous. A cookie copied before logout is therefore worthless
 /// after it, although the cookie store keeps no server-side session list.
+///
+/// A failure here (the database is down) becomes an error *response*, not an `Err`, so
+/// the outer `ErrorHandlers`, security headers and logger still see it.
 pub async fn enforce_session_limits(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    use actix_web::web;
-
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let path = req.path();
-    let exempt =
-        path.starts_with("/static/") || path == "/health" || path.starts_with("/sandbox/xwms/api/");
-    if !exempt {
-        let state = req
-            .app_data::<web::Data<crate::routes::AppState>>()
-            .cloned();
-        let session = TypedSession(req.get_session());
-        if let (Some(state), Ok(Some(signed_in))) = (state, session.signed_in()) {
-            let now = Utc::now().timestamp();
-            let idle = now - signed_in.seen_at;
-            let age = now - signed_in.signed_in_at;
-            let within_limits = idle >= 0
-                && age >= 0
-                && (idle as u64) < state.session_idle_timeout.as_secs()
-                && (age as u64) < state.session_absolute_timeout.as_secs();
-            let current = within_limits
-                && crate::accounts::session_epoch(&state.pool, signed_in.user_id)
-                    .await
-                    .map_err(crate::error::AppError::from)?
-                    == Some(signed_in.epoch);
-            if !current {
-                session.log_out();
-            } else if now - signed_in.seen_at >= SEEN_AT_RESOLUTION_SECS {
-                // Refresh the idle clock at most once a minute, not on every request.
-                session
-                    .touch(signed_in, now)
-                    .map_err(crate::error::AppError::from)?;
-            }
-        }
+    let exempt = path.starts_with("/static/")
+        || path == "/health"
+        || path.starts_with(crate::xwms::sandbox::SANDBOX_API_PATH);
+    if !exempt
+        && let Some(state) = req.app_data::<web::Data<AppState>>().cloned()
+        && let Err(err) = check_session(&TypedSession(req.get_session()), &state).await
+    {
+        return Ok(req.error_response(err).map_into_right_body());
     }
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+async fn check_session(session: &TypedSession, state: &AppState) -> Result<(), AppError> {
+    let signed_in = match session.signed_in() {
+        Ok(Some(signed_in)) => signed_in,
+        Ok(None) => return Ok(()),
+        // A cookie from an older version of this struct: start over rather than fail
+        // every request until the browser is closed.
+        Err(err) => {
+            log::warn!("unreadable session ended: {err}");
+            session.log_out();
+            return Ok(());
+        }
+    };
+    let now = Utc::now().timestamp();
+    let idle = now - signed_in.seen_at;
+    let age = now - signed_in.signed_in_at;
+    let within_limits = idle >= 0
+        && age >= 0
+        && (idle as u64) < state.session_idle_timeout.as_secs()
+        && (age as u64) < state.session_absolute_timeout.as_secs();
+    let current = within_limits
+        && session_epoch(&state.pool, signed_in.user_id).await? == Some(signed_in.epoch);
+    if !current {
+        session.log_out();
+    } else if idle >= SEEN_AT_RESOLUTION_SECS {
+        // Refresh the idle clock at most once a minute, not on every request.
+        session.touch(signed_in, now)?;
+    }
+    Ok(())
 }
 
 /// How stale `seen_at` may get before the cookie is rewritten.

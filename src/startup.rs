@@ -138,6 +138,7 @@ impl Application {
                 (None, true) => MetricsAccess::Open,
                 (None, false) => MetricsAccess::Off,
             });
+        let xwms_health = web::Data::new(routes::health::XwmsHealth::default());
         let trusted_proxies = Arc::new(settings.security.trusted_proxies.clone());
         let rate_limit = rate_limit(&settings, trusted_proxies.clone())?;
         let state = web::Data::new(AppState {
@@ -152,6 +153,19 @@ impl Application {
             // Stable across restarts when SESSION_KEY is set, so hashes stay comparable.
             ip_hash_salt: Sha256::digest([b"ip-hash:".as_slice(), session_key.master()].concat())
                 .to_vec(),
+        });
+
+        // The limiter keeps a bucket per client address; forget the ones that are full
+        // again, so memory does not grow with every address ever seen.
+        let limiter = rate_limit.limiter().clone();
+        actix_web::rt::spawn(async move {
+            let mut every_minute =
+                actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every_minute.tick().await;
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
         });
 
         let mut server = HttpServer::new(move || {
@@ -171,6 +185,7 @@ impl Application {
                 )))
                 .app_data(web::Data::from(metrics.clone()))
                 .app_data(metrics_access.clone())
+                .app_data(xwms_health.clone())
                 .app_data(web::JsonConfig::default().limit(16 * 1024))
                 .app_data(web::FormConfig::default().limit(16 * 1024))
                 .configure(routes::home::configure)

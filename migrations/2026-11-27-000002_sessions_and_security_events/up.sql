@@ -7,7 +7,8 @@ ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE security_events (
     id         BIGSERIAL PRIMARY KEY,
     -- NULL for refused logins: we do not know (and must not guess) who it was.
-    user_id    BIGINT REFERENCES users (id),
+    -- Deleting a user keeps their events, anonymised.
+    user_id    BIGINT REFERENCES users (id) ON DELETE SET NULL,
     kind       TEXT        NOT NULL CHECK (kind IN (
                    'account_created', 'login', 'email_changed',
                    'login_refused', 'logout')),
@@ -23,6 +24,14 @@ CREATE INDEX security_events_user_id_created_at_idx ON security_events (user_id,
 
 CREATE FUNCTION security_events_are_append_only() RETURNS trigger AS $$
 BEGIN
+    -- The one change allowed: forgetting whose event it was, when that user is deleted
+    -- (ON DELETE SET NULL). Everything else about an event stays as written.
+    IF TG_OP = 'UPDATE' AND NEW.user_id IS NULL
+       AND (NEW.id, NEW.kind, NEW.detail, NEW.ip_hash, NEW.user_agent, NEW.created_at)
+           IS NOT DISTINCT FROM
+           (OLD.id, OLD.kind, OLD.detail, OLD.ip_hash, OLD.user_agent, OLD.created_at) THEN
+        RETURN NEW;
+    END IF;
     RAISE EXCEPTION 'security_events is append-only';
 END;
 $$ LANGUAGE plpgsql;

@@ -54,12 +54,13 @@ impl DbError {
         match self {
             DbError::Unavailable(_) => true,
             DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
-            DbError::Query(Error::DatabaseError(_, info)) => {
-                // 57014 query_canceled (statement timeout), 57P01 admin_shutdown, 08* connection.
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
+                // PostgreSQL's own words for "try again": our statement timeout, or the
+                // server shutting connections down (restart, failover, admin).
                 let message = info.message();
-                message.contains("statement timeout")
-                    || message.contains("terminating connection")
-                    || message.contains("connection")
+                message.starts_with("canceling statement due to statement timeout")
+                    || message.starts_with("terminating connection")
+                    || message.contains("the database system is")
             }
             _ => false,
         }
@@ -127,7 +128,7 @@ pub async fn ping(pool: &DbPool) -> Result<(), DbError> {
 /// Diesel's migration harness is synchronous, so it runs on a thread of its own (with
 /// its own small runtime) and the caller awaits the result. PostgreSQL's transactional
 /// DDL plus Diesel's migration table make this safe when several replicas start at once:
-/// see the deployment notes in the README.
+/// see docs/deploy.md.
 pub async fn run_migrations(database_url: &str) -> Result<usize, String> {
     let url = database_url.to_owned();
     let (done, result) = tokio::sync::oneshot::channel();

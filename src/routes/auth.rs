@@ -11,6 +11,7 @@
 
 use actix_governor::Governor;
 use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, web};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -39,6 +40,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &RateLimit) {
     .service(
         web::resource("/xwms/validateToken")
             .wrap(Governor::new(rate_limit))
+            // Every answer here, refusals included, is on a URL that may hold a live
+            // token: no Referer may carry it anywhere.
+            .wrap(DefaultHeaders::new().add((header::REFERRER_POLICY, "no-referrer")))
             .route(web::get().to(finish_login)),
     )
     .service(web::resource("/logout").route(web::post().to(log_out)));
@@ -143,16 +147,21 @@ async fn verify_and_link(
         xwmsmessage_message,
     } = query;
     // Whatever happens next, this login attempt is used up.
-    let pending = session.take_pending_login()?;
+    let pending = session.take_pending_login();
 
     let Some(token) = token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
-        let provider_message = xwmsmessage_message.or(xwmsmessage_status).map(|message| {
-            message
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(200)
-                .collect()
-        });
+        // XWMS's message is shown only to a browser that was logging in: otherwise anyone
+        // could link to this page with their own "XWMS said: ..." text.
+        let provider_message = xwmsmessage_message
+            .or(xwmsmessage_status)
+            .filter(|_| pending.is_some())
+            .map(|message| {
+                message
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect()
+            });
         return Err(AppError::MissingToken { provider_message });
     };
     if token.chars().count() > MAX_TOKEN_CHARS || token.chars().any(char::is_control) {
@@ -173,7 +182,10 @@ async fn verify_and_link(
         .verify_token(&token, &state.redirect_uri)
         .await
         .map_err(|err| match err {
+            // XWMS answered with its error envelope: the token is not (or no longer) valid.
             XwmsError::Refused { .. } => AppError::TokenRejected(err),
+            // Anything else, a credentials problem (`Unauthorized`) included, is ours or
+            // XWMS's, not the user's.
             other => AppError::Xwms(other),
         })?;
 

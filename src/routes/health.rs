@@ -2,7 +2,12 @@
 //!
 //! 200 when the database answers (the app can serve signed-in users), 503 when it does
 //! not. XWMS being down is reported but does not fail the check: restarting this app
-//! would not fix XWMS.
+//! would not fix XWMS. The XWMS check has a short budget of its own and its result is
+//! reused for a while, so a slow XWMS cannot make health checks time out, and hitting
+//! `/health` cannot be used to make the app call XWMS (with its secret) in a loop.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -30,13 +35,51 @@ struct Check {
     error: Option<&'static str>,
 }
 
-async fn health(state: web::Data<AppState>, xwms: web::Data<XwmsClient>) -> HttpResponse {
-    let (database, provider) = tokio::join!(db::ping(&state.pool), xwms.info());
+/// How long one XWMS check may take, and how long its answer is reused.
+const XWMS_CHECK_BUDGET: Duration = Duration::from_secs(2);
+const XWMS_CHECK_REUSE: Duration = Duration::from_secs(15);
+
+/// The last XWMS check, shared by all workers.
+#[derive(Default)]
+pub struct XwmsHealth(Mutex<Option<(Instant, bool)>>);
+
+impl XwmsHealth {
+    async fn check(&self, xwms: &XwmsClient) -> Result<(), &'static str> {
+        let cached = *self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let ok = match cached {
+            Some((at, ok)) if at.elapsed() < XWMS_CHECK_REUSE => ok,
+            _ => {
+                let ok = match tokio::time::timeout(XWMS_CHECK_BUDGET, xwms.info()).await {
+                    Ok(Ok(())) => true,
+                    Ok(Err(err)) => {
+                        log::warn!("health: XWMS check failed: {err}");
+                        false
+                    }
+                    Err(_) => {
+                        log::warn!("health: XWMS did not answer within {XWMS_CHECK_BUDGET:?}");
+                        false
+                    }
+                };
+                *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), ok));
+                ok
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err("XWMS not answering")
+        }
+    }
+}
+
+async fn health(
+    state: web::Data<AppState>,
+    xwms: web::Data<XwmsClient>,
+    xwms_health: web::Data<XwmsHealth>,
+) -> HttpResponse {
+    let (database, provider) = tokio::join!(db::ping(&state.pool), xwms_health.check(&xwms));
     if let Err(err) = &database {
         log::warn!("health: database check failed: {err}");
-    }
-    if let Err(err) = &provider {
-        log::warn!("health: XWMS check failed: {err}");
     }
     let body = Health {
         status: if database.is_ok() {

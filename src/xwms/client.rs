@@ -66,6 +66,9 @@ pub enum XwmsError {
     /// The call reached XWMS and XWMS said no (error envelope or 4xx).
     #[error("XWMS refused the request (HTTP {status}): {message}")]
     Refused { status: u16, message: String },
+    /// A 401/403 without XWMS's envelope: our credentials were refused.
+    #[error("XWMS refused our client credentials (HTTP {status})")]
+    Unauthorized { status: u16 },
     /// XWMS answered with a 5xx.
     #[error("XWMS failed (HTTP {status})")]
     ServerError { status: u16 },
@@ -262,6 +265,11 @@ pub fn parse_envelope(status: StatusCode, body: &[u8]) -> Result<Value, XwmsErro
     }
     let envelope: Envelope = match serde_json::from_slice(body) {
         Ok(envelope) => envelope,
+        Err(_) if matches!(status.as_u16(), 401 | 403) => {
+            return Err(XwmsError::Unauthorized {
+                status: status.as_u16(),
+            });
+        }
         Err(_) if !status.is_success() => {
             return Err(XwmsError::Refused {
                 status: status.as_u16(),
@@ -493,6 +501,19 @@ mod tests {
         assert!(matches!(
             parse_envelope(StatusCode::FOUND, b""),
             Err(XwmsError::Redirected { status: 302 })
+        ));
+    }
+
+    #[test]
+    fn a_bare_401_means_our_credentials_were_refused_not_the_token() {
+        assert!(matches!(
+            parse_envelope(StatusCode::UNAUTHORIZED, b"Unauthorized"),
+            Err(XwmsError::Unauthorized { status: 401 })
+        ));
+        let envelope = br#"{"status":"error","message":"Invalid token","data":{}}"#;
+        assert!(matches!(
+            parse_envelope(StatusCode::UNAUTHORIZED, envelope),
+            Err(XwmsError::Refused { status: 401, .. })
         ));
     }
 

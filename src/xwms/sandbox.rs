@@ -29,6 +29,8 @@ use crate::session::{constant_time_eq, random_token};
 
 /// Where the sandbox lives in the app's URL space.
 pub const SANDBOX_PATH: &str = "/sandbox/xwms";
+/// Its API, called by the app's XWMS client (no browser session involved).
+pub const SANDBOX_API_PATH: &str = "/sandbox/xwms/api/";
 /// The client id the sandbox issues.
 pub const SANDBOX_CLIENT_ID: &str = "sandbox-client";
 /// Sandbox tokens live as long as this; older ones are refused and swept.
@@ -280,7 +282,7 @@ const PERSONAS: &[Persona] = &[
     Persona {
         id: "grace",
         title: "Grace Hopper (no email)",
-        explains: "XWMS sends no email, and the sub as a JSON number (1906).",
+        explains: "XWMS sends no email, and the sub as a JSON number (190612091992).",
     },
     Persona {
         id: "mallory",
@@ -322,7 +324,7 @@ fn persona_user(id: &str) -> Option<Value> {
             "email_verified": true,
         }}),
         "grace" => json!({
-            "sub": 1906,
+            "sub": 190_612_091_992_u64,
             "name": "Grace Hopper",
             "given_name": "Grace",
             "family_name": "Hopper",
@@ -430,7 +432,9 @@ async fn login_submit(
                         value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
                     };
                     json!({
-                        "sub": sub,
+                        // Prefixed, so a sandbox demo can never create an account for a
+                        // sub that real XWMS hands out (same database, later switch).
+                        "sub": format!("sandbox-{sub}"),
                         "name": text(form.custom_name),
                         "email": text(form.custom_email),
                         "email_verified": form.custom_email_verified.is_some(),

@@ -78,6 +78,22 @@ async fn the_activity_log_is_append_only() {
 }
 
 #[actix_web::test]
+async fn deleting_a_user_keeps_their_events_without_the_user() {
+    let app = spawn_app().await;
+    app.login_as("ada").await;
+
+    app.execute_sql("DELETE FROM users").await;
+
+    assert_eq!(app.events().await, [("account_created".to_owned(), None)]);
+    assert_eq!(app.count("xwms_connections").await, 0);
+    assert_eq!(
+        app.get("/profile").await.status(),
+        303,
+        "the session ends with the user"
+    );
+}
+
+#[actix_web::test]
 async fn the_profile_shows_recent_activity() {
     let app = spawn_app().await;
     app.login_as("ada").await;

@@ -324,6 +324,25 @@ impl TestApp {
         .execute(&mut conn)
         .await
         .expect("terminate connections");
+        // pg_terminate_backend only signals: wait until the backends are really gone.
+        #[derive(QueryableByName)]
+        struct Left {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            left: i64,
+        }
+        for _ in 0..100 {
+            let left: Left = diesel::sql_query(format!(
+                "SELECT count(*) AS left FROM pg_stat_activity WHERE datname = '{name}'"
+            ))
+            .get_result(&mut conn)
+            .await
+            .expect("count backends");
+            if left.left == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("backends of {name} did not go away");
     }
 
     /// Undoes `take_database_down`.

@@ -90,7 +90,7 @@ async fn a_sub_sent_as_a_json_number_is_stored_as_text_and_a_missing_email_shows
     app.login_as("grace").await;
     let html = app.profile_html().await;
 
-    assert_eq!(testid(&html, "sub"), "1906");
+    assert_eq!(testid(&html, "sub"), "190612091992");
     assert_eq!(testid(&html, "email"), "none");
 }
 
@@ -112,7 +112,7 @@ async fn a_custom_sandbox_user_is_linked_by_the_sub_typed_in() {
     app.client.get(&callback).send().await.unwrap();
     let html = app.profile_html().await;
 
-    assert_eq!(testid(&html, "sub"), "my-own-sub");
+    assert_eq!(testid(&html, "sub"), "sandbox-my-own-sub");
     assert!(
         html.contains("Me &#60;b&#62;Myself&#60;/b&#62;"),
         "names are escaped"
