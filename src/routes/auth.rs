@@ -22,7 +22,7 @@ use crate::client_info::ClientInfo;
 use crate::config::LoginBinding;
 use crate::error::{AppError, LoginRefusal};
 use crate::metrics::Metrics;
-use crate::routes::AppState;
+use crate::routes::{AppState, see_other};
 use crate::session::{LoginSummary, PendingLogin, TypedSession, constant_time_eq};
 use crate::startup::RateLimit;
 use crate::xwms::{XwmsClient, XwmsError};
@@ -88,10 +88,7 @@ async fn redirect_to_xwms(
     // the callback is only accepted in this browser, once, within the time limit.
     session.start_login(PendingLogin::new(signed.token.expose_secret(), next))?;
     // `parse_sign_token` already refused anything but an absolute http(s) URL.
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, signed.login_url.as_str()))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+    Ok(see_other(signed.login_url.as_str()))
 }
 
 #[derive(Deserialize)]
@@ -214,12 +211,8 @@ async fn verify_and_link(
     )?;
 
     let destination = pending.next.unwrap_or_else(|| "/profile".to_owned());
-    let response = HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, destination))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        // The callback URL holds the token: no Referer may carry it anywhere.
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .finish();
+    // (`Referrer-Policy: no-referrer` is added to every answer of this route in `configure`.)
+    let response = see_other(&destination);
     Ok((response, linked.created))
 }
 
@@ -251,10 +244,7 @@ async fn log_out(
         end_all_sessions(&state.pool, user_id, &client).await?;
     }
     session.log_out();
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+    Ok(see_other("/"))
 }
 
 /// True for a request another site made the browser send: `Sec-Fetch-Site: cross-site`,

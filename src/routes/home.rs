@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use crate::error::AppError;
-use crate::routes::PageContext;
+use crate::routes::{PageContext, html_response};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").route(web::get().to(home)));
@@ -22,13 +22,4 @@ async fn home(req: HttpRequest) -> Result<HttpResponse, AppError> {
     }
     .render()?;
     Ok(html_response(html))
-}
-
-/// A rendered page. Pages may show personal data, so browsers must not keep them:
-/// after logout the back button must not bring a profile back.
-pub fn html_response(html: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(html)
 }

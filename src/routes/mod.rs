@@ -9,7 +9,8 @@ pub mod static_files;
 use std::time::Duration;
 
 use actix_session::SessionExt;
-use actix_web::{HttpRequest, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
 use url::Url;
 
 use crate::config::LoginBinding;
@@ -31,6 +32,23 @@ pub struct AppState {
     pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
     /// Salt for hashing client IPs in the activity log.
     pub ip_hash_salt: Vec<u8>,
+}
+
+/// A rendered page. Pages may show personal data, so browsers must not keep them:
+/// after logout the back button must not bring a profile back.
+pub fn html_response(html: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(html)
+}
+
+/// A 303 to `location` that no cache keeps (every redirect of the login flow).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
 }
 
 /// What the layout (`templates/base.html`) shows on every page.

@@ -1,6 +1,5 @@
 //! The profile: the local account and the XWMS identity linked to it, and why.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
@@ -8,8 +7,7 @@ use crate::accounts::{Account, find_account};
 use crate::activity::{EventKind, recent_events};
 use crate::db::models::SecurityEvent;
 use crate::error::AppError;
-use crate::routes::home::html_response;
-use crate::routes::{AppState, PageContext};
+use crate::routes::{AppState, PageContext, html_response, see_other};
 use crate::session::{LoginSummary, TypedSession};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -63,8 +61,5 @@ async fn profile(
 }
 
 fn redirect_home() -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
+    see_other("/")
 }

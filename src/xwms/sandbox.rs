@@ -24,7 +24,7 @@ use url::Url;
 use crate::config::XwmsCredentials;
 use crate::error::AppError;
 use crate::routes::PageContext;
-use crate::routes::home::html_response;
+use crate::routes::{html_response, see_other};
 use crate::session::{constant_time_eq, random_token};
 
 /// Where the sandbox lives in the app's URL space.
@@ -490,9 +490,10 @@ async fn login_submit(
     } else {
         back.query_pairs_mut().append_pair("token", &token);
     }
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, back.as_str()))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .finish())
+    let mut response = see_other(back.as_str());
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    Ok(response)
 }
