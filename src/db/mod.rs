@@ -53,7 +53,12 @@ impl DbError {
         use diesel::result::{DatabaseErrorKind, Error};
         match self {
             DbError::Unavailable(_) => true,
-            DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
+            // The connection died under us (diesel-async reports a closed socket, which
+            // has no SQLSTATE, as `UnableToSendCommand`).
+            DbError::Query(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            )) => true,
             DbError::Query(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
                 // PostgreSQL's own words for "try again": our statement timeout, or the
                 // server shutting connections down (restart, failover, admin).
@@ -223,4 +228,50 @@ fn split_database_url(database_url: &str) -> Result<(String, String), String> {
 
 fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DbError;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> DbError {
+        DbError::Query(Error::DatabaseError(kind, Box::new(message.to_owned())))
+    }
+
+    #[test]
+    fn a_dead_or_refusing_database_is_unavailable() {
+        for err in [
+            DbError::Unavailable("pool timed out".into()),
+            database_error(DatabaseErrorKind::UnableToSendCommand, "connection closed"),
+            database_error(DatabaseErrorKind::ClosedConnection, "closed"),
+            database_error(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            database_error(
+                DatabaseErrorKind::Unknown,
+                "canceling statement due to statement timeout",
+            ),
+        ] {
+            assert!(err.is_unavailable(), "{err}");
+        }
+    }
+
+    #[test]
+    fn bugs_are_not_mistaken_for_an_outage() {
+        for err in [
+            database_error(
+                DatabaseErrorKind::CheckViolation,
+                "new row for relation \"xwms_connections\" violates check constraint",
+            ),
+            database_error(
+                DatabaseErrorKind::Unknown,
+                "relation \"xwms_connections\" does not exist",
+            ),
+            DbError::Query(Error::NotFound),
+        ] {
+            assert!(!err.is_unavailable(), "{err}");
+        }
+    }
 }
