@@ -12,7 +12,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::activity::{EventKind, record_event};
 use crate::client_info::ClientInfo;
 use crate::db::models::{NewXwmsConnection, User, UserProfile, XwmsConnection};
-use crate::db::schema::{users, xwms_connections};
+use crate::db::schema::{ended_sessions, users, xwms_connections};
 use crate::db::{self, DbError, DbPool};
 use crate::xwms::XwmsUser;
 
@@ -206,8 +206,38 @@ fn same_email(a: Option<&str>, b: Option<&str>) -> bool {
     }
 }
 
-/// Logout: bumps the user's session epoch, so every session cookie issued before (on any
-/// device, and every copy of it) is refused from now on, and records the event.
+/// "Log out": ends this one session. Its id is remembered as ended, so a copy of the
+/// cookie is refused too, until it would have passed the absolute limit anyway; older
+/// entries are swept here.
+pub async fn end_session(
+    pool: &DbPool,
+    user_id: i64,
+    session_id: &str,
+    remember_for: std::time::Duration,
+    client: &ClientInfo,
+) -> Result<(), DbError> {
+    let forget_before = chrono::TimeDelta::from_std(remember_for)
+        .ok()
+        .and_then(|keep| Utc::now().checked_sub_signed(keep))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let mut conn = db::connection(pool).await?;
+    conn.transaction(async |conn| {
+        diesel::insert_into(ended_sessions::table)
+            .values(ended_sessions::session_id.eq(session_id))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        diesel::delete(ended_sessions::table.filter(ended_sessions::ended_at.lt(forget_before)))
+            .execute(conn)
+            .await?;
+        record_event(conn, Some(user_id), EventKind::Logout, None, client).await
+    })
+    .await?;
+    Ok(())
+}
+
+/// "Log out on all devices": bumps the user's session epoch, so every session cookie
+/// issued before (on any device, and every copy of it) is refused from now on.
 pub async fn end_all_sessions(
     pool: &DbPool,
     user_id: i64,
@@ -219,21 +249,38 @@ pub async fn end_all_sessions(
             .set(users::session_epoch.eq(users::session_epoch + 1))
             .execute(conn)
             .await?;
-        record_event(conn, Some(user_id), EventKind::Logout, None, client).await
+        record_event(
+            conn,
+            Some(user_id),
+            EventKind::SessionsRevoked,
+            None,
+            client,
+        )
+        .await
     })
     .await?;
     Ok(())
 }
 
-/// The user's current session epoch; `None` if the user no longer exists.
-pub async fn session_epoch(pool: &DbPool, user_id: i64) -> Result<Option<i32>, DbError> {
+/// Whether a signed-in session may go on: the user still exists, the session's epoch is
+/// the user's current one, and this session was not ended. One query per request.
+pub async fn session_is_current(
+    pool: &DbPool,
+    user_id: i64,
+    epoch: i32,
+    session_id: &str,
+) -> Result<bool, DbError> {
     let mut conn = db::connection(pool).await?;
-    Ok(users::table
+    let found: Option<(i32, bool)> = users::table
         .find(user_id)
-        .select(users::session_epoch)
+        .select((
+            users::session_epoch,
+            diesel::dsl::exists(ended_sessions::table.find(session_id)),
+        ))
         .first(&mut conn)
         .await
-        .optional()?)
+        .optional()?;
+    Ok(found == Some((epoch, false)))
 }
 
 /// Loads the account behind a session's user id; `None` if it no longer exists.

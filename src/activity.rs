@@ -20,7 +20,10 @@ pub enum EventKind {
     Login,
     EmailChanged,
     LoginRefused,
+    /// This session ended ("Log out").
     Logout,
+    /// Every session of the account ended ("Log out on all devices").
+    SessionsRevoked,
 }
 
 impl EventKind {
@@ -31,6 +34,7 @@ impl EventKind {
             EventKind::EmailChanged => "email_changed",
             EventKind::LoginRefused => "login_refused",
             EventKind::Logout => "logout",
+            EventKind::SessionsRevoked => "sessions_revoked",
         }
     }
 
@@ -41,7 +45,8 @@ impl EventKind {
             "login" => "Logged in",
             "email_changed" => "Logged in; email changed at XWMS",
             "login_refused" => "Login refused",
-            "logout" => "Logged out (all sessions ended)",
+            "logout" => "Logged out",
+            "sessions_revoked" => "Logged out on all devices",
             _ => "Other event",
         }
     }

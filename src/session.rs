@@ -17,7 +17,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::accounts::{EmailChange, session_epoch};
+use crate::accounts::{EmailChange, session_is_current};
 use crate::error::AppError;
 use crate::routes::AppState;
 
@@ -61,8 +61,10 @@ impl PendingLogin {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignedIn {
     pub user_id: i64,
-    /// Must equal `users.session_epoch`; logout bumps it, killing every copy of this cookie.
+    /// Must equal `users.session_epoch`; "log out on all devices" bumps it.
     pub epoch: i32,
+    /// Random id of this session; "log out" records it in `ended_sessions`.
+    pub session_id: String,
     /// Unix seconds: the login (absolute limit) and the last request (idle limit).
     pub signed_in_at: i64,
     pub seen_at: i64,
@@ -147,6 +149,7 @@ impl TypedSession {
             SignedIn {
                 user_id,
                 epoch: session_epoch,
+                session_id: random_token(),
                 signed_in_at: now,
                 seen_at: now,
             },
@@ -191,10 +194,11 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 /// Middleware: enforces the signed-in session's limits on the server, on every request.
 ///
 /// A cookie is only worth something while (1) it was used within the idle limit,
-/// (2) the login is younger than the absolute limit, and (3) its epoch still equals the
-/// user's `session_epoch` (logout bumps it). Otherwise the session is ended and the
-/// request goes on as anonymous. A cookie copied before logout is therefore worthless
-/// after it, although the cookie store keeps no server-side session list.
+/// (2) the login is younger than the absolute limit, (3) it was not logged out (its id is
+/// not in `ended_sessions`), and (4) its epoch still equals the user's `session_epoch`
+/// ("log out on all devices" bumps it). Otherwise the session is ended and the request
+/// goes on as anonymous. A cookie copied before logout is therefore worthless after it,
+/// although the cookie store keeps the session itself in the browser.
 ///
 /// A failure here (the database is down) becomes an error *response*, not an `Err`, so
 /// the outer `ErrorHandlers`, security headers and logger still see it.
@@ -235,7 +239,13 @@ async fn check_session(session: &TypedSession, state: &AppState) -> Result<(), A
         && (idle as u64) < state.session_idle_timeout.as_secs()
         && (age as u64) < state.session_absolute_timeout.as_secs();
     let current = within_limits
-        && session_epoch(&state.pool, signed_in.user_id).await? == Some(signed_in.epoch);
+        && session_is_current(
+            &state.pool,
+            signed_in.user_id,
+            signed_in.epoch,
+            &signed_in.session_id,
+        )
+        .await?;
     if !current {
         session.log_out();
     } else if idle >= SEEN_AT_RESOLUTION_SECS {

@@ -24,6 +24,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    ended_sessions (session_id) {
+        session_id -> Text,
+        ended_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     security_events (id) {
         id -> Int8,
         user_id -> Nullable<Int8>,
@@ -38,4 +45,9 @@ diesel::table! {
 diesel::joinable!(security_events -> users (user_id));
 diesel::joinable!(xwms_connections -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(security_events, users, xwms_connections,);
+diesel::allow_tables_to_appear_in_same_query!(
+    ended_sessions,
+    security_events,
+    users,
+    xwms_connections,
+);

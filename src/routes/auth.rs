@@ -16,14 +16,14 @@ use actix_web::{HttpResponse, web};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::accounts::{end_all_sessions, link_account_by_sub};
+use crate::accounts::{end_all_sessions, end_session, link_account_by_sub};
 use crate::activity::record_refused_login;
 use crate::client_info::ClientInfo;
 use crate::config::LoginBinding;
 use crate::error::{AppError, LoginRefusal};
 use crate::metrics::Metrics;
 use crate::routes::{AppState, see_other};
-use crate::session::{LoginSummary, PendingLogin, TypedSession, constant_time_eq};
+use crate::session::{LoginSummary, PendingLogin, SignedIn, TypedSession, constant_time_eq};
 use crate::startup::RateLimit;
 use crate::xwms::{XwmsClient, XwmsError};
 
@@ -45,7 +45,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &RateLimit) {
             .wrap(DefaultHeaders::new().add((header::REFERRER_POLICY, "no-referrer")))
             .route(web::get().to(finish_login)),
     )
-    .service(web::resource("/logout").route(web::post().to(log_out)));
+    .service(web::resource("/logout").route(web::post().to(log_out)))
+    .service(web::resource("/logout/everywhere").route(web::post().to(log_out_everywhere)));
 }
 
 #[derive(Deserialize)]
@@ -221,9 +222,8 @@ struct LogoutForm {
     csrf_token: String,
 }
 
-/// Ends the session (XWMS has no logout endpoint) on every device: the user's session
-/// epoch is bumped, so copies of the cookie die too. Requires the session's CSRF token
-/// and refuses cross-site requests, so another site cannot log people out.
+/// "Log out": ends this session (XWMS has no logout endpoint). Its id is remembered as
+/// ended, so a copy of the cookie dies too; other devices stay signed in.
 async fn log_out(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
@@ -231,20 +231,55 @@ async fn log_out(
     client: ClientInfo,
     form: Option<web::Form<LogoutForm>>,
 ) -> Result<HttpResponse, AppError> {
-    if is_cross_site(&req, &state) {
-        return Err(AppError::Forbidden("cross-site logout request"));
-    }
-    if let Some(user_id) = session.user_id()? {
-        let expected = session.csrf_token()?;
-        let sent = form.as_ref().map(|form| form.csrf_token.as_str());
-        match (expected.as_deref(), sent) {
-            (Some(expected), Some(sent)) if constant_time_eq(expected, sent) => {}
-            _ => return Err(AppError::Forbidden("logout without a valid CSRF token")),
-        }
-        end_all_sessions(&state.pool, user_id, &client).await?;
+    if let Some(signed_in) = checked_logout(&req, &state, &session, form.as_deref())? {
+        end_session(
+            &state.pool,
+            signed_in.user_id,
+            &signed_in.session_id,
+            state.session_absolute_timeout,
+            &client,
+        )
+        .await?;
     }
     session.log_out();
     Ok(see_other("/"))
+}
+
+/// "Log out on all devices": bumps the user's session epoch, ending every session.
+async fn log_out_everywhere(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    client: ClientInfo,
+    form: Option<web::Form<LogoutForm>>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(signed_in) = checked_logout(&req, &state, &session, form.as_deref())? {
+        end_all_sessions(&state.pool, signed_in.user_id, &client).await?;
+    }
+    session.log_out();
+    Ok(see_other("/"))
+}
+
+/// Both logouts require the session's CSRF token and refuse cross-site requests, so
+/// another site cannot log people out. Returns the signed-in session, if any.
+fn checked_logout(
+    req: &actix_web::HttpRequest,
+    state: &AppState,
+    session: &TypedSession,
+    form: Option<&LogoutForm>,
+) -> Result<Option<SignedIn>, AppError> {
+    if is_cross_site(req, state) {
+        return Err(AppError::Forbidden("cross-site logout request"));
+    }
+    let Some(signed_in) = session.signed_in()? else {
+        return Ok(None);
+    };
+    let expected = session.csrf_token()?;
+    let sent = form.map(|form| form.csrf_token.as_str());
+    match (expected.as_deref(), sent) {
+        (Some(expected), Some(sent)) if constant_time_eq(expected, sent) => Ok(Some(signed_in)),
+        _ => Err(AppError::Forbidden("logout without a valid CSRF token")),
+    }
 }
 
 /// True for a request another site made the browser send: `Sec-Fetch-Site: cross-site`,

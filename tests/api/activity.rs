@@ -59,6 +59,28 @@ async fn logout_is_recorded_with_a_hashed_ip_and_the_user_agent() {
 }
 
 #[actix_web::test]
+async fn logging_out_on_all_devices_is_recorded_as_sessions_revoked() {
+    let app = spawn_app().await;
+    app.login_as("ada").await;
+    let token = app.logout_token_with(&app.client).await;
+
+    app.client
+        .post(app.url("/logout/everywhere"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+
+    let kinds: Vec<String> = app
+        .events()
+        .await
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect();
+    assert_eq!(kinds, ["account_created", "sessions_revoked"]);
+}
+
+#[actix_web::test]
 async fn the_activity_log_is_append_only() {
     let app = spawn_app().await;
     app.login_as("ada").await;

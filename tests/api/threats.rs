@@ -152,13 +152,18 @@ async fn threat_session_fixation_the_pre_login_cookie_replayed_alone_is_anonymou
 
 // --- Session lifetime, enforced on the server (ASVS V7.3) ---
 
-/// Logs in and returns the signed-in cookie (`name=value`).
-async fn signed_in_cookie(app: &TestApp) -> String {
+/// Logs `browser` in and returns its signed-in cookie (`name=value`): the copy an
+/// attacker could hold.
+async fn signed_in_cookie_of(app: &TestApp, browser: &reqwest::Client) -> String {
     let callback = app
-        .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
+        .sandbox_callback_with(browser, &[("persona", "ada"), ("outcome", "success")])
         .await;
-    let response = app.client.get(&callback).send().await.unwrap();
+    let response = browser.get(&callback).send().await.unwrap();
     session_cookie(response.headers()).unwrap()
+}
+
+async fn signed_in_cookie(app: &TestApp) -> String {
+    signed_in_cookie_of(app, &app.client).await
 }
 
 async fn profile_status_with_cookie(app: &TestApp, cookie: &str) -> u16 {
@@ -218,6 +223,50 @@ async fn threat_session_a_copied_cookie_replayed_after_logout_is_anonymous() {
 
     assert_eq!(logout.status(), 303);
     assert_eq!(profile_status_with_cookie(&app, &copied).await, 303);
+}
+
+#[actix_web::test]
+async fn threat_session_logout_ends_this_session_and_log_out_everywhere_ends_every_session() {
+    let app = spawn_app().await;
+    let laptop = browser();
+    let phone = browser();
+    let tablet = browser();
+    let laptop_copy = signed_in_cookie_of(&app, &laptop).await;
+    app.login_as_with(&phone, "ada").await;
+    app.login_as_with(&tablet, "ada").await;
+
+    let token = app.logout_token_with(&laptop).await;
+    laptop
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        profile_status_with_cookie(&app, &laptop_copy).await,
+        303,
+        "the laptop's session ended"
+    );
+    assert_eq!(
+        app.get_with(&phone, "/profile").await.status(),
+        200,
+        "the phone is still signed in"
+    );
+
+    let token = app.logout_token_with(&phone).await;
+    phone
+        .post(app.url("/logout/everywhere"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        app.get_with(&tablet, "/profile").await.status(),
+        303,
+        "every session ended"
+    );
 }
 
 #[actix_web::test]
