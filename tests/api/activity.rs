@@ -34,25 +34,13 @@ async fn a_refused_login_is_recorded_without_guessing_who_it_was() {
 async fn logout_is_recorded_with_a_hashed_ip_and_the_user_agent() {
     let app = spawn_app().await;
     app.login_as("ada").await;
-    let token = app.logout_token_with(&app.client).await;
 
-    app.client
-        .post(app.url("/logout"))
-        .header("User-Agent", "activity-test-agent")
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    app.log_out_with(&app.client, "/logout").await;
 
-    let kinds: Vec<String> = app
-        .events()
-        .await
-        .into_iter()
-        .map(|(kind, _)| kind)
-        .collect();
+    let kinds = app.event_kinds().await;
     assert_eq!(kinds, ["account_created", "logout"]);
     assert_eq!(
-        app.count("security_events WHERE kind = 'logout' AND user_agent = 'activity-test-agent' AND length(ip_hash) = 64 AND ip_hash NOT LIKE '%127.0.0.1%'")
+        app.count("security_events WHERE kind = 'logout' AND user_agent = 'xwms-starter-tests' AND length(ip_hash) = 64 AND ip_hash NOT LIKE '%127.0.0.1%'")
             .await,
         1
     );
@@ -62,21 +50,10 @@ async fn logout_is_recorded_with_a_hashed_ip_and_the_user_agent() {
 async fn logging_out_on_all_devices_is_recorded_as_sessions_revoked() {
     let app = spawn_app().await;
     app.login_as("ada").await;
-    let token = app.logout_token_with(&app.client).await;
 
-    app.client
-        .post(app.url("/logout/everywhere"))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    app.log_out_with(&app.client, "/logout/everywhere").await;
 
-    let kinds: Vec<String> = app
-        .events()
-        .await
-        .into_iter()
-        .map(|(kind, _)| kind)
-        .collect();
+    let kinds = app.event_kinds().await;
     assert_eq!(kinds, ["account_created", "sessions_revoked"]);
 }
 

@@ -158,6 +158,7 @@ pub fn bare_client() -> reqwest::Client {
 /// A new browser: its own cookie jar, redirects not followed.
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
+        .user_agent("xwms-starter-tests")
         .redirect(Policy::none())
         .cookie_store(true)
         .build()
@@ -269,6 +270,66 @@ impl TestApp {
         response.text().await.expect("profile body")
     }
 
+    /// `n` browsers each get a valid, bound callback for the same new `sub`, then all
+    /// come back at once. Returns the browsers and their callback responses.
+    pub async fn parallel_first_logins(
+        &self,
+        n: usize,
+        sub: &str,
+    ) -> Vec<(reqwest::Client, reqwest::Response)> {
+        let form = [
+            ("persona", "custom"),
+            ("custom_sub", sub),
+            ("outcome", "success"),
+        ];
+        let mut pending = Vec::new();
+        for _ in 0..n {
+            let browser = browser();
+            let callback = self.sandbox_callback_with(&browser, &form).await;
+            pending.push((browser, callback));
+        }
+        let responses =
+            futures::future::join_all(pending.iter().map(|(browser, url)| browser.get(url).send()))
+                .await;
+        pending
+            .into_iter()
+            .zip(responses)
+            .map(|((browser, _), response)| (browser, response.expect("callback")))
+            .collect()
+    }
+
+    /// Starts a login, keeps the cookie the browser had *before* logging in, finishes
+    /// the login; returns that pre-login cookie and the callback's response.
+    pub async fn login_keeping_the_pre_login_cookie(&self) -> (String, reqwest::Response) {
+        let start = self.get("/xwms/auth").await;
+        let before = session_cookie(start.headers()).expect("a pre-login cookie");
+        let back = self
+            .client
+            .post(location(start.headers()))
+            .form(&[("persona", "ada"), ("outcome", "success")])
+            .send()
+            .await
+            .expect("sandbox login");
+        let callback = self
+            .client
+            .get(location(back.headers()))
+            .send()
+            .await
+            .expect("callback");
+        (before, callback)
+    }
+
+    /// Submits `browser`'s logout form to `path` (`/logout` or `/logout/everywhere`).
+    pub async fn log_out_with(&self, browser: &reqwest::Client, path: &str) -> reqwest::Response {
+        let token = self.logout_token_with(browser).await;
+        browser
+            .post(self.url(path))
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await
+            .expect("logout")
+    }
+
     /// The CSRF token of the logout form on a page of the signed-in `browser`.
     pub async fn logout_token_with(&self, browser: &reqwest::Client) -> String {
         let html = self
@@ -372,6 +433,15 @@ impl TestApp {
             .execute(&mut conn)
             .await
             .expect("test SQL");
+    }
+
+    /// The kind of every security event, oldest first.
+    pub async fn event_kinds(&self) -> Vec<String> {
+        self.events()
+            .await
+            .into_iter()
+            .map(|(kind, _)| kind)
+            .collect()
     }
 
     /// `(kind, user_id)` of every security event, oldest first.

@@ -122,36 +122,17 @@ async fn a_custom_sandbox_user_is_linked_by_the_sub_typed_in() {
 #[actix_web::test]
 async fn twenty_parallel_first_logins_of_one_sub_create_exactly_one_user() {
     let app = spawn_app().await;
-    let form = [
-        ("persona", "custom"),
-        ("custom_sub", "race-sub"),
-        ("outcome", "success"),
-    ];
-    // Twenty browsers each get a valid, bound callback for the same new sub...
-    let mut browsers = Vec::new();
-    for _ in 0..20 {
-        let browser = browser();
-        let callback = app.sandbox_callback_with(&browser, &form).await;
-        browsers.push((browser, callback));
-    }
 
-    // ...and all come back at once.
-    let responses = futures::future::join_all(
-        browsers
-            .iter()
-            .map(|(browser, callback)| browser.get(callback).send()),
-    )
-    .await;
+    let logins = app.parallel_first_logins(20, "race-sub").await;
 
-    for response in responses {
-        let response = response.unwrap();
+    for (_, response) in &logins {
         assert_eq!(response.status(), 303, "every login succeeds");
         assert_eq!(response.headers()["location"], "/profile");
     }
     assert_eq!(app.count("users").await, 1, "exactly one user, no orphans");
     assert_eq!(app.count("xwms_connections").await, 1);
     let mut ids = Vec::new();
-    for (browser, _) in &browsers {
+    for (browser, _) in &logins {
         let html = app
             .get_with(browser, "/profile")
             .await

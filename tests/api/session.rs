@@ -18,15 +18,8 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
 async fn logout_ends_the_session() {
     let app = spawn_app().await;
     app.login_as("ada").await;
-    let token = app.logout_token_with(&app.client).await;
 
-    let response = app
-        .client
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let response = app.log_out_with(&app.client, "/logout").await;
 
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/");

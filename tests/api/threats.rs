@@ -96,22 +96,8 @@ async fn threat_login_csrf_a_pending_login_older_than_the_limit_is_refused() {
 #[actix_web::test]
 async fn threat_session_fixation_the_cookie_value_changes_at_login() {
     let app = spawn_app().await;
-    let start = app.get("/xwms/auth").await;
-    let before = session_cookie(start.headers()).unwrap();
-    let back = app
-        .client
-        .post(location(start.headers()))
-        .form(&[("persona", "ada"), ("outcome", "success")])
-        .send()
-        .await
-        .unwrap();
 
-    let callback = app
-        .client
-        .get(location(back.headers()))
-        .send()
-        .await
-        .unwrap();
+    let (before, callback) = app.login_keeping_the_pre_login_cookie().await;
 
     let after = session_cookie(callback.headers()).unwrap();
     assert_ne!(before, after);
@@ -120,34 +106,16 @@ async fn threat_session_fixation_the_cookie_value_changes_at_login() {
 #[actix_web::test]
 async fn threat_session_fixation_the_pre_login_cookie_replayed_alone_is_anonymous() {
     let app = spawn_app().await;
-    let start = app.get("/xwms/auth").await;
-    let planted = session_cookie(start.headers()).unwrap();
-    let back = app
-        .client
-        .post(location(start.headers()))
-        .form(&[("persona", "ada"), ("outcome", "success")])
-        .send()
-        .await
-        .unwrap();
-    app.client
-        .get(location(back.headers()))
-        .send()
-        .await
-        .unwrap();
+    let (planted, _) = app.login_keeping_the_pre_login_cookie().await;
     assert_eq!(
         app.get("/profile").await.status(),
         200,
         "the real browser is signed in"
     );
 
-    let replay = bare_client()
-        .get(app.url("/profile"))
-        .header("Cookie", planted)
-        .send()
-        .await
-        .unwrap();
+    let replay = profile_status_with_cookie(&app, &planted).await;
 
-    assert_eq!(replay.status(), 303, "the planted cookie is anonymous");
+    assert_eq!(replay, 303, "the planted cookie is anonymous");
 }
 
 // --- Session lifetime, enforced on the server (ASVS V7.3) ---
@@ -211,15 +179,8 @@ async fn threat_session_a_copied_cookie_replayed_after_logout_is_anonymous() {
     let app = spawn_app().await;
     let copied = signed_in_cookie(&app).await;
     assert_eq!(profile_status_with_cookie(&app, &copied).await, 200);
-    let token = app.logout_token_with(&app.client).await;
 
-    let logout = app
-        .client
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let logout = app.log_out_with(&app.client, "/logout").await;
 
     assert_eq!(logout.status(), 303);
     assert_eq!(profile_status_with_cookie(&app, &copied).await, 303);
@@ -235,13 +196,7 @@ async fn threat_session_logout_ends_this_session_and_log_out_everywhere_ends_eve
     app.login_as_with(&phone, "ada").await;
     app.login_as_with(&tablet, "ada").await;
 
-    let token = app.logout_token_with(&laptop).await;
-    laptop
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    app.log_out_with(&laptop, "/logout").await;
 
     assert_eq!(
         profile_status_with_cookie(&app, &laptop_copy).await,
@@ -254,13 +209,7 @@ async fn threat_session_logout_ends_this_session_and_log_out_everywhere_ends_eve
         "the phone is still signed in"
     );
 
-    let token = app.logout_token_with(&phone).await;
-    phone
-        .post(app.url("/logout/everywhere"))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    app.log_out_with(&phone, "/logout/everywhere").await;
 
     assert_eq!(
         app.get_with(&tablet, "/profile").await.status(),
@@ -755,24 +704,11 @@ async fn threat_brute_force_behind_a_trusted_proxy_each_client_gets_its_own_buck
 #[actix_web::test]
 async fn threat_race_fifty_parallel_first_logins_of_one_sub_make_one_user_and_no_5xx() {
     let app = spawn_app().await;
-    let form = [
-        ("persona", "custom"),
-        ("custom_sub", "race-50"),
-        ("outcome", "success"),
-    ];
-    let mut pending = Vec::new();
-    for _ in 0..50 {
-        let browser = browser();
-        let callback = app.sandbox_callback_with(&browser, &form).await;
-        pending.push((browser, callback));
-    }
 
-    let responses =
-        futures::future::join_all(pending.iter().map(|(browser, url)| browser.get(url).send()))
-            .await;
+    let logins = app.parallel_first_logins(50, "race-50").await;
 
-    for response in responses {
-        assert_eq!(response.unwrap().status(), 303);
+    for (_, response) in &logins {
+        assert_eq!(response.status(), 303);
     }
     assert_eq!(app.count("users").await, 1);
     assert_eq!(app.count("xwms_connections").await, 1);
