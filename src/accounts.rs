@@ -11,6 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::activity::{EventKind, record_event};
 use crate::client_info::ClientInfo;
+use crate::crypto::sha256_hex;
 use crate::db::models::{NewXwmsConnection, User, UserProfile, XwmsConnection};
 use crate::db::schema::{ended_sessions, users, xwms_connections};
 use crate::db::{self, DbError, DbPool};
@@ -42,6 +43,8 @@ pub struct EmailChange {
 #[derive(Debug, Clone)]
 pub struct Account {
     pub user: User,
+    /// Which provider vouched for `sub` (`sandbox` or `xwms:<API host>`).
+    pub provider: String,
     pub sub: String,
     pub first_seen: DateTime<Utc>,
     pub last_login: DateTime<Utc>,
@@ -108,6 +111,7 @@ async fn link_in_transaction(
     // Returning person: lock their connection row so two simultaneous logins of the
     // same person update it one after the other.
     let existing: Option<XwmsConnection> = xwms_connections::table
+        .filter(xwms_connections::provider.eq(&identity.provider))
         .filter(xwms_connections::sub.eq(&identity.sub))
         .select(XwmsConnection::as_select())
         .for_update()
@@ -179,9 +183,10 @@ async fn link_in_transaction(
     let claimed = diesel::insert_into(xwms_connections::table)
         .values(NewXwmsConnection {
             user_id,
+            provider: &identity.provider,
             sub: &identity.sub,
         })
-        .on_conflict(xwms_connections::sub)
+        .on_conflict((xwms_connections::provider, xwms_connections::sub))
         .do_nothing()
         .execute(conn)
         .await?;
@@ -262,6 +267,31 @@ pub async fn end_all_sessions(
     Ok(())
 }
 
+/// Marks a callback token as used; false if it was used before. Tokens are kept (as
+/// hashes) for `remember_for`, how long a pending login lives, plus a margin for clock
+/// skew; older ones are swept by the same statement.
+pub async fn claim_login_token(
+    pool: &DbPool,
+    token: &str,
+    remember_for: std::time::Duration,
+) -> Result<bool, DbError> {
+    let forget_before = chrono::TimeDelta::from_std(remember_for * 2)
+        .ok()
+        .and_then(|keep| Utc::now().checked_sub_signed(keep))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let mut conn = db::connection(pool).await?;
+    // One round trip: the sweep rides along as a data-modifying CTE.
+    let claimed = diesel::sql_query(
+        "WITH swept AS (DELETE FROM used_login_tokens WHERE used_at < $2) \
+         INSERT INTO used_login_tokens (token_sha256) VALUES ($1) ON CONFLICT DO NOTHING",
+    )
+    .bind::<diesel::sql_types::Text, _>(sha256_hex(token))
+    .bind::<diesel::sql_types::Timestamptz, _>(forget_before)
+    .execute(&mut conn)
+    .await?;
+    Ok(claimed == 1)
+}
+
 /// Whether a signed-in session may go on: the user still exists, the session's epoch is
 /// the user's current one, and this session was not ended. One query per request.
 pub async fn session_is_current(
@@ -296,6 +326,7 @@ pub async fn find_account(pool: &DbPool, user_id: i64) -> Result<Option<Account>
         .optional()?;
     Ok(row.map(|(user, connection)| Account {
         user,
+        provider: connection.provider,
         sub: connection.sub,
         first_seen: connection.created_at,
         last_login: connection.last_login_at,

@@ -9,6 +9,7 @@ use actix_governor::{KeyExtractor, SimpleKeyExtractionError};
 use actix_web::dev::{Payload, ServiceRequest};
 use actix_web::http::header::{HeaderMap, USER_AGENT};
 use actix_web::{FromRequest, HttpRequest, web};
+use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
 use crate::routes::AppState;
@@ -17,29 +18,44 @@ const MAX_USER_AGENT_CHARS: usize = 300;
 
 /// The client's IP address.
 ///
-/// `X-Forwarded-For` is only believed when the direct peer is a configured trusted
-/// proxy; then the rightmost address that is not itself a trusted proxy is the client.
-/// Anyone else could send any `X-Forwarded-For` to get a fresh rate-limit bucket.
-pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
+/// `X-Forwarded-For` is only believed when the direct peer is a trusted proxy (an
+/// address or range in `TRUSTED_PROXIES`). Then the header is read from the right, the
+/// end our own proxies appended: the first address that is not a trusted proxy is the
+/// client. Reading stops at the first entry that does not parse: whatever stands left
+/// of it came from nobody we trust, so the last trusted hop is taken instead. Without
+/// this rule anyone could send any `X-Forwarded-For` to get a fresh rate-limit bucket.
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
     let peer = peer?;
-    if !trusted.contains(&peer) {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|range| range.contains(ip));
+    if !is_trusted(&peer) {
         return Some(peer);
     }
-    let forwarded: Vec<IpAddr> = headers
+    let entries: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .map(|entry| entry.trim().parse::<IpAddr>())
-        .collect::<Result<_, _>>()
-        // A malformed header from a trusted proxy: fall back to the proxy itself.
-        .unwrap_or_default();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !trusted.contains(ip))
-            .unwrap_or(peer),
-    )
+        .collect();
+    let mut client = peer;
+    for entry in entries.into_iter().rev() {
+        let Some(ip) = parse_forwarded_entry(entry) else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    Some(client)
+}
+
+/// One `X-Forwarded-For` entry: an address, optionally with a port (`1.2.3.4:5678`,
+/// `[2001:db8::1]:443`), as some proxies write it.
+fn parse_forwarded_entry(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .or_else(|_| entry.parse::<std::net::SocketAddr>().map(|addr| addr.ip()))
+        .ok()
 }
 
 /// What the activity log records about a request.
@@ -108,7 +124,7 @@ pub fn rate_limit_key(ip: IpAddr) -> IpAddr {
 /// Rate-limit key: the client IP as resolved above.
 #[derive(Debug, Clone)]
 pub struct ClientIpKey {
-    pub trusted_proxies: Arc<Vec<IpAddr>>,
+    pub trusted_proxies: Arc<Vec<IpNet>>,
 }
 
 impl KeyExtractor for ClientIpKey {
@@ -144,15 +160,25 @@ mod tests {
         text.parse().unwrap()
     }
 
+    fn nets(entries: &[&str]) -> Vec<IpNet> {
+        entries.iter().map(|entry| entry.parse().unwrap()).collect()
+    }
+
     #[test]
     fn forwarded_for_is_ignored_from_an_untrusted_peer() {
         let found = client_ip(Some(ip("203.0.113.9")), &headers("1.2.3.4"), &[]);
+        assert_eq!(found, Some(ip("203.0.113.9")));
+        let found = client_ip(
+            Some(ip("203.0.113.9")),
+            &headers("1.2.3.4"),
+            &nets(&["10.0.0.0/8"]),
+        );
         assert_eq!(found, Some(ip("203.0.113.9")));
     }
 
     #[test]
     fn behind_a_trusted_proxy_the_rightmost_untrusted_address_is_the_client() {
-        let trusted = [ip("10.0.0.2"), ip("10.0.0.3")];
+        let trusted = nets(&["10.0.0.2/32", "10.0.0.3/32"]);
         // The client may prepend anything; only what our proxies appended counts.
         let found = client_ip(
             Some(ip("10.0.0.2")),
@@ -160,6 +186,58 @@ mod tests {
             &trusted,
         );
         assert_eq!(found, Some(ip("198.51.100.7")));
+    }
+
+    #[test]
+    fn trusted_proxies_may_be_cidr_ranges_of_either_family() {
+        let trusted = nets(&["10.0.0.0/8", "fd00::/8"]);
+        let found = client_ip(
+            Some(ip("fd12::7")),
+            &headers("198.51.100.7, 10.1.2.3, fd00::9"),
+            &trusted,
+        );
+        assert_eq!(found, Some(ip("198.51.100.7")));
+        // 11.0.0.1 is outside 10.0.0.0/8: it is the client, not another hop.
+        let found = client_ip(
+            Some(ip("10.9.9.9")),
+            &headers("198.51.100.7, 11.0.0.1"),
+            &trusted,
+        );
+        assert_eq!(found, Some(ip("11.0.0.1")));
+    }
+
+    #[test]
+    fn reading_stops_at_the_first_entry_that_does_not_parse() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        // Garbage left of the client does not matter: the client is found first.
+        let found = client_ip(
+            Some(ip("10.0.0.2")),
+            &headers("not-an-ip, 198.51.100.7"),
+            &trusted,
+        );
+        assert_eq!(found, Some(ip("198.51.100.7")));
+        // Garbage right of an address: nothing left of it is believed; the last trusted
+        // hop (here 10.0.0.5, appended by our own proxy) is the best we know.
+        let found = client_ip(
+            Some(ip("10.0.0.2")),
+            &headers("6.6.6.6, junk, 10.0.0.5"),
+            &trusted,
+        );
+        assert_eq!(found, Some(ip("10.0.0.5")));
+        let found = client_ip(Some(ip("10.0.0.2")), &headers("not-an-ip"), &trusted);
+        assert_eq!(found, Some(ip("10.0.0.2")));
+    }
+
+    #[test]
+    fn forwarded_entries_may_carry_a_port() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        for (xff, client) in [
+            ("198.51.100.7:51234", "198.51.100.7"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+        ] {
+            let found = client_ip(Some(ip("10.0.0.2")), &headers(xff), &trusted);
+            assert_eq!(found, Some(ip(client)), "{xff}");
+        }
     }
 
     #[test]
@@ -173,12 +251,5 @@ mod tests {
             ip("2001:db8:1:2::")
         );
         assert_eq!(rate_limit_key(ip("198.51.100.7")), ip("198.51.100.7"));
-    }
-
-    #[test]
-    fn a_malformed_forwarded_for_from_a_trusted_proxy_falls_back_to_the_proxy() {
-        let trusted = [ip("10.0.0.2")];
-        let found = client_ip(Some(ip("10.0.0.2")), &headers("not-an-ip"), &trusted);
-        assert_eq!(found, Some(ip("10.0.0.2")));
     }
 }

@@ -84,8 +84,9 @@ pub struct MetricsSettings {
 pub struct SecuritySettings {
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
-    /// Proxies whose `X-Forwarded-For` is believed; empty means none.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Proxies whose `X-Forwarded-For` is believed: addresses or CIDR ranges; empty
+    /// means none.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone)]
@@ -239,6 +240,9 @@ struct FileSession {
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 const DEVELOPMENT_TOML: &str = include_str!("../config/development.toml");
 const PRODUCTION_TOML: &str = include_str!("../config/production.toml");
+
+/// The shortest idle limit accepted (see `session::idle_refresh_after_secs`).
+pub const MIN_IDLE_TIMEOUT_SECS: u64 = 2;
 
 /// Session keys shorter than this are refused: actix signs and encrypts with 64 bytes.
 pub const SESSION_KEY_MIN_BYTES: usize = 64;
@@ -430,6 +434,14 @@ impl Settings {
                 ));
             }
         };
+        if env == AppEnv::Production {
+            // Over plain http the client secret (to XWMS) and the login token (back from
+            // it) would cross the network readable by anyone on the way.
+            require_https_unless_loopback(api_url_name, &api_url)?;
+            if let Some(uri) = &redirect_uri {
+                require_https_unless_loopback("XWMS_REDIRECT_URI", uri)?;
+            }
+        }
         if env == AppEnv::Production && credentials.is_some() && redirect_uri.is_none() {
             return Err(ConfigError::new(
                 "XWMS_REDIRECT_URI",
@@ -508,16 +520,29 @@ impl Settings {
             .redirect_uri
             .as_ref()
             .is_some_and(|uri| uri.scheme() == "https");
+        let cookie_secure = parse_bool(
+            "SESSION_COOKIE_SECURE",
+            file.session.cookie_secure && (env == AppEnv::Development || callback_is_https),
+        )?;
+        if cookie_secure && !callback_is_https {
+            return Err(ConfigError::new(
+                "SESSION_COOKIE_SECURE",
+                "true, but the callback (XWMS_REDIRECT_URI) is not https: the browser would never send the login cookie back; set an https XWMS_REDIRECT_URI or SESSION_COOKIE_SECURE=false",
+            ));
+        }
+        let idle_timeout_secs =
+            parse_positive("SESSION_IDLE_TIMEOUT_SECS", file.session.idle_timeout_secs)?;
+        if idle_timeout_secs < MIN_IDLE_TIMEOUT_SECS {
+            // Stamps are whole seconds: a 1 s limit would end sessions in use.
+            return Err(ConfigError::new(
+                "SESSION_IDLE_TIMEOUT_SECS",
+                format!("must be at least {MIN_IDLE_TIMEOUT_SECS}"),
+            ));
+        }
         let session = SessionSettings {
             key,
-            cookie_secure: parse_bool(
-                "SESSION_COOKIE_SECURE",
-                file.session.cookie_secure && (env == AppEnv::Development || callback_is_https),
-            )?,
-            idle_timeout: Duration::from_secs(parse_positive(
-                "SESSION_IDLE_TIMEOUT_SECS",
-                file.session.idle_timeout_secs,
-            )?),
+            cookie_secure,
+            idle_timeout: Duration::from_secs(idle_timeout_secs),
             absolute_timeout: Duration::from_secs(parse_positive(
                 "SESSION_ABSOLUTE_TIMEOUT_SECS",
                 file.session.absolute_timeout_secs,
@@ -538,9 +563,15 @@ impl Settings {
             .map(str::trim)
             .filter(|entry| !entry.is_empty())
             .map(|entry| {
-                entry.parse().map_err(|_| {
-                    ConfigError::new("TRUSTED_PROXIES", format!("{entry:?} is not an IP address"))
-                })
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "TRUSTED_PROXIES",
+                            format!("{entry:?} is not an IP address or CIDR range"),
+                        )
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let security = SecuritySettings {
@@ -591,6 +622,25 @@ pub fn parse_base_url(variable: &'static str, value: &str) -> Result<Url, Config
     url.set_query(None);
     url.set_fragment(None);
     Ok(url)
+}
+
+/// Production talks to XWMS and receives its callback over https only; a loopback
+/// address (a local demo, a sidecar) is the one exception.
+fn require_https_unless_loopback(variable: &'static str, url: &Url) -> Result<(), ConfigError> {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if url.scheme() == "https" || loopback {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            variable,
+            format!("must be https in production (or on a loopback address), not {url}"),
+        ))
+    }
 }
 
 /// Accepts the key as base64 (what `openssl rand -base64 64` prints) or as raw text.
@@ -761,6 +811,114 @@ mod tests {
         assert!(
             settings.session.cookie_secure,
             "https callback: Secure cookie"
+        );
+    }
+
+    const REAL: [(&str, &str); 5] = [
+        ("APP_ENV", "production"),
+        ("XWMS_CLIENT_ID", "id"),
+        ("XWMS_CLIENT_SECRET", "secret"),
+        ("XWMS_CLIENT_DOMAIN", "example.com"),
+        ("SESSION_KEY", LONG_KEY),
+    ];
+
+    fn production_with(extra: &[(&'static str, &'static str)]) -> &'static str {
+        let mut pairs = REAL.to_vec();
+        pairs.extend_from_slice(extra);
+        error_variable(&pairs)
+    }
+
+    #[test]
+    fn production_needs_https_to_xwms_and_for_the_callback_loopback_excepted() {
+        let https_callback = (
+            "XWMS_REDIRECT_URI",
+            "https://app.example.com/xwms/validateToken",
+        );
+        assert_eq!(production_with(&[https_callback]), "no error");
+        assert_eq!(
+            production_with(&[https_callback, ("XWMS_API_URL", "http://xwms.example/api/")]),
+            "XWMS_API_URL"
+        );
+        assert_eq!(
+            production_with(&[https_callback, ("XWMS_API_URI", "http://xwms.example/api/")]),
+            "XWMS_API_URI"
+        );
+        assert_eq!(
+            production_with(&[(
+                "XWMS_REDIRECT_URI",
+                "http://app.example.com/xwms/validateToken"
+            )]),
+            "XWMS_REDIRECT_URI"
+        );
+        for loopback in [
+            "http://localhost:3000/xwms/validateToken",
+            "http://127.0.0.1:3000/xwms/validateToken",
+            "http://[::1]:3000/xwms/validateToken",
+        ] {
+            assert_eq!(
+                production_with(&[
+                    ("XWMS_REDIRECT_URI", loopback),
+                    ("XWMS_API_URL", "http://127.0.0.1:8081/api/")
+                ]),
+                "no error",
+                "{loopback}"
+            );
+        }
+        // Development may use plain http anywhere.
+        assert!(settings_from(&[("XWMS_API_URL", "http://xwms.test/api/")]).is_ok());
+    }
+
+    #[test]
+    fn secure_cookies_with_an_http_callback_are_refused_at_start() {
+        assert_eq!(
+            error_variable(&[("SESSION_COOKIE_SECURE", "true")]),
+            "SESSION_COOKIE_SECURE"
+        );
+        assert_eq!(
+            error_variable(&[
+                ("SESSION_COOKIE_SECURE", "true"),
+                (
+                    "XWMS_REDIRECT_URI",
+                    "http://localhost:3000/xwms/validateToken"
+                )
+            ]),
+            "SESSION_COOKIE_SECURE"
+        );
+        let ok = settings_from(&[
+            ("SESSION_COOKIE_SECURE", "true"),
+            (
+                "XWMS_REDIRECT_URI",
+                "https://app.example.com/xwms/validateToken",
+            ),
+        ])
+        .unwrap();
+        assert!(ok.session.cookie_secure);
+    }
+
+    #[test]
+    fn the_idle_limit_is_at_least_two_seconds() {
+        assert_eq!(
+            error_variable(&[("SESSION_IDLE_TIMEOUT_SECS", "1")]),
+            "SESSION_IDLE_TIMEOUT_SECS"
+        );
+        let two = settings_from(&[("SESSION_IDLE_TIMEOUT_SECS", "2")]).unwrap();
+        assert_eq!(two.session.idle_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidr_ranges() {
+        let settings =
+            settings_from(&[("TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8, 192.0.2.7")]).unwrap();
+        let ranges: Vec<String> = settings
+            .security
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(ranges, ["10.0.0.0/8", "fd00::/8", "192.0.2.7/32"]);
+        assert_eq!(
+            error_variable(&[("TRUSTED_PROXIES", "10.0.0.0/33")]),
+            "TRUSTED_PROXIES"
         );
     }
 

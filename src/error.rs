@@ -30,6 +30,8 @@ pub enum LoginRefusal {
     Expired,
     #[error("the token is not the one issued to this browser")]
     TokenMismatch,
+    #[error("the token was used before")]
+    TokenReused,
     #[error("the token is malformed")]
     MalformedToken,
 }
@@ -69,6 +71,7 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::MissingToken { .. } => "missing_token",
             AppError::LoginRefused(LoginRefusal::Expired) => "expired",
+            AppError::LoginRefused(LoginRefusal::TokenReused) => "token_reused",
             AppError::LoginRefused(_) => "login_csrf",
             AppError::TokenRejected(_) => "token_rejected",
             AppError::Xwms(XwmsError::Timeout(_)) => "xwms_timeout",

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod activity;
 pub mod client_info;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod healthcheck;

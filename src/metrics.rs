@@ -14,8 +14,8 @@ use prometheus::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::crypto::constant_time_eq;
 use crate::error::AppError;
-use crate::session::constant_time_eq;
 
 /// The login flow's counters and XWMS call latencies.
 pub struct Metrics {

@@ -13,11 +13,10 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, web};
 use chrono::Utc;
-use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::accounts::{EmailChange, session_is_current};
+use crate::crypto::{random_token, sha256_hex};
 use crate::error::AppError;
 use crate::routes::AppState;
 
@@ -50,6 +49,12 @@ impl PendingLogin {
 
     pub fn age_secs(&self) -> i64 {
         Utc::now().timestamp() - self.started_at
+    }
+
+    /// Whether the login is still within `max_age` (a replica whose clock runs a few
+    /// seconds behind the one that started it sees a small negative age: still fine).
+    pub fn is_fresh(&self, max_age: std::time::Duration) -> bool {
+        age_within(self.age_secs(), max_age)
     }
 
     pub fn matches_token(&self, token: &str) -> bool {
@@ -109,6 +114,17 @@ impl TypedSession {
         self.0.get(CSRF_TOKEN)
     }
 
+    /// The session's CSRF token for a form, created on first use. Anonymous sessions get
+    /// one too (the "Continue to XWMS" form); `log_in` replaces it.
+    pub fn csrf_token_or_new(&self) -> Result<String, AppError> {
+        if let Some(token) = self.csrf_token()? {
+            return Ok(token);
+        }
+        let token = random_token();
+        self.0.insert(CSRF_TOKEN, &token)?;
+        Ok(token)
+    }
+
     pub fn last_login(&self) -> Result<Option<LoginSummary>, SessionGetError> {
         self.0.get(LAST_LOGIN)
     }
@@ -130,16 +146,18 @@ impl TypedSession {
         pending
     }
 
-    /// Starts the signed-in session. The old session is dropped and a new cookie value
-    /// issued (`renew`), so a cookie planted before login is worth nothing after it.
+    /// Starts the signed-in session. Everything the session held before (its CSRF token
+    /// included) is dropped and a new cookie value issued (`renew`), so whatever an
+    /// attacker planted or read before the login is worth nothing after it.
     pub fn log_in(
         &self,
         user_id: i64,
         session_epoch: i32,
         display_name: &str,
         summary: LoginSummary,
-    ) -> Result<(), SessionInsertError> {
-        // `clear` + `renew`, not `purge`: purge would end with the cookie deleted.
+    ) -> Result<(), AppError> {
+        // `clear` + `renew`, not `purge`: after a purge actix-session drops every later
+        // insert of the request, and the cookie would end up deleted.
         self.0.clear();
         self.0.renew();
         let display_name: String = display_name.chars().take(MAX_DISPLAY_NAME_CHARS).collect();
@@ -155,12 +173,28 @@ impl TypedSession {
             },
         )?;
         self.0.insert(DISPLAY_NAME, display_name)?;
-        self.0.insert(CSRF_TOKEN, random_token())?;
+        self.csrf_token_or_new()?;
         self.0.insert(LAST_LOGIN, summary)?;
         Ok(())
     }
 
-    /// Ends the session: the cookie is cleared in the browser.
+    /// Ends a signed-in session that may no longer be used (a limit passed, logged out
+    /// elsewhere, the user deleted, an unreadable cookie) while the request goes on.
+    ///
+    /// Only the signed-in part is removed: a login this browser has under way stays, so
+    /// a person who comes back after their session ended, or whose session ends while
+    /// they are at XWMS, finishes their login on the first try. Not `purge`: after a
+    /// purge actix-session ignores every insert of the same request, so the login this
+    /// very request starts would be lost.
+    pub fn end_signed_in(&self) {
+        for key in [SIGNED_IN, DISPLAY_NAME, CSRF_TOKEN, LAST_LOGIN] {
+            self.0.remove(key);
+        }
+        self.0.renew();
+    }
+
+    /// "Log out": the cookie is deleted in the browser. The response is a redirect, so
+    /// nothing is written to the session after this.
     pub fn log_out(&self) {
         self.0.purge();
     }
@@ -173,22 +207,6 @@ impl FromRequest for TypedSession {
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         ready(Ok(TypedSession(req.get_session())))
     }
-}
-
-/// 32 random bytes as hex: CSRF tokens and sandbox tokens.
-pub fn random_token() -> String {
-    let bytes: [u8; 32] = rand::rng().random();
-    hex::encode(bytes)
-}
-
-fn sha256_hex(value: &str) -> String {
-    hex::encode(Sha256::digest(value.as_bytes()))
-}
-
-/// Compares two secrets without stopping at the first differing byte.
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 /// Middleware: enforces the signed-in session's limits on the server, on every request.
@@ -227,17 +245,14 @@ async fn check_session(session: &TypedSession, state: &AppState) -> Result<(), A
         // every request until the browser is closed.
         Err(err) => {
             log::warn!("unreadable session ended: {err}");
-            session.log_out();
+            session.end_signed_in();
             return Ok(());
         }
     };
     let now = Utc::now().timestamp();
     let idle = now - signed_in.seen_at;
-    let age = now - signed_in.signed_in_at;
-    let within_limits = idle >= 0
-        && age >= 0
-        && (idle as u64) < state.session_idle_timeout.as_secs()
-        && (age as u64) < state.session_absolute_timeout.as_secs();
+    let within_limits = age_within(idle, state.session_idle_timeout)
+        && age_within(now - signed_in.signed_in_at, state.session_absolute_timeout);
     let current = within_limits
         && session_is_current(
             &state.pool,
@@ -247,13 +262,30 @@ async fn check_session(session: &TypedSession, state: &AppState) -> Result<(), A
         )
         .await?;
     if !current {
-        session.log_out();
-    } else if idle >= SEEN_AT_RESOLUTION_SECS {
-        // Refresh the idle clock at most once a minute, not on every request.
+        session.end_signed_in();
+    } else if idle >= idle_refresh_after_secs(state.session_idle_timeout) {
         session.touch(signed_in, now)?;
     }
     Ok(())
 }
 
-/// How stale `seen_at` may get before the cookie is rewritten.
-const SEEN_AT_RESOLUTION_SECS: i64 = 60;
+/// How many seconds a replica's clock may be behind the one that wrote a timestamp: a
+/// session or login stamped by another replica may look this far in the future.
+pub const CLOCK_SKEW_SECS: i64 = 5;
+
+/// Whether an age in whole seconds is below `limit`; a small negative age (clock skew
+/// between replicas) counts as fresh, a large one (a forged or broken stamp) does not.
+fn age_within(age_secs: i64, limit: std::time::Duration) -> bool {
+    age_secs >= -CLOCK_SKEW_SECS && age_secs < i64::try_from(limit.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// How stale `seen_at` may get before the cookie is rewritten: a quarter of the idle
+/// limit, at most a minute, at least a second. Rewriting on every request would cost a
+/// new `Set-Cookie` each time; waiting longer than the limit allows would end sessions
+/// in use. Stamps are whole seconds, so the idle limit must be at least 2 s (config
+/// refuses less): a session used every second then never reaches its limit.
+pub fn idle_refresh_after_secs(idle_timeout: std::time::Duration) -> i64 {
+    i64::try_from(idle_timeout.as_secs() / 4)
+        .unwrap_or(i64::MAX)
+        .clamp(1, 60)
+}

@@ -92,6 +92,7 @@ impl Application {
         let (xwms_config, sandbox) = match &settings.xwms.credentials {
             Some(credentials) => (
                 XwmsConfig {
+                    provider: XwmsConfig::provider_for(&settings.xwms.api_url),
                     api_url: settings.xwms.api_url.clone(),
                     credentials: credentials.clone(),
                     timeout: settings.xwms.timeout,
@@ -114,6 +115,7 @@ impl Application {
                         api_url,
                         credentials: sandbox.credentials(),
                         timeout: settings.xwms.timeout,
+                        provider: sandbox::PROVIDER.to_owned(),
                     },
                     Some(web::Data::new(sandbox)),
                 )
@@ -259,7 +261,7 @@ pub type RateLimit = actix_governor::GovernorConfig<
 
 fn rate_limit(
     settings: &Settings,
-    trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 ) -> Result<RateLimit, StartupError> {
     let per_minute = u64::from(settings.security.rate_limit_per_minute);
     GovernorConfigBuilder::default()
@@ -295,10 +297,7 @@ fn session_middleware(key: Key, secure: bool) -> SessionMiddleware<CookieSession
 
 fn security_headers(hsts: bool) -> DefaultHeaders {
     let headers = DefaultHeaders::new()
-        .add((
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        ))
+        .add(("Content-Security-Policy", routes::CONTENT_SECURITY_POLICY))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "same-origin"))

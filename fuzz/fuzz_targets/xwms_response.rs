@@ -53,7 +53,7 @@ fuzz_target!(|input: &[u8]| {
         assert!(url.host_str().is_some(), "login_url without host: {url}");
     }
 
-    if let Ok(user) = parse_verified_user(&envelope) {
+    if let Ok(user) = parse_verified_user(&envelope, "xwms:fuzz") {
         let sub = &user.sub;
         assert!(!sub.is_empty(), "empty sub");
         assert!(sub.chars().count() <= MAX_SUB_CHARS, "sub of {} chars", sub.chars().count());

@@ -37,6 +37,8 @@ pub struct UserProfile<'a> {
 pub struct XwmsConnection {
     pub id: i64,
     pub user_id: i64,
+    /// `sandbox` or `xwms:<API host>`: a `sub` is unique only within its provider.
+    pub provider: String,
     pub sub: String,
     pub created_at: DateTime<Utc>,
     pub last_login_at: DateTime<Utc>,
@@ -46,6 +48,7 @@ pub struct XwmsConnection {
 #[diesel(table_name = xwms_connections)]
 pub struct NewXwmsConnection<'a> {
     pub user_id: i64,
+    pub provider: &'a str,
     pub sub: &'a str,
 }
 

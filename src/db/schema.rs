@@ -20,6 +20,14 @@ diesel::table! {
         sub -> Text,
         created_at -> Timestamptz,
         last_login_at -> Timestamptz,
+        provider -> Text,
+    }
+}
+
+diesel::table! {
+    used_login_tokens (token_sha256) {
+        token_sha256 -> Text,
+        used_at -> Timestamptz,
     }
 }
 
@@ -48,6 +56,7 @@ diesel::joinable!(xwms_connections -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     ended_sessions,
     security_events,
+    used_login_tokens,
     users,
     xwms_connections,
 );

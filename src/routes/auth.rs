@@ -12,18 +12,22 @@
 use actix_governor::Governor;
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::accounts::{end_all_sessions, end_session, link_account_by_sub};
+use crate::accounts::{claim_login_token, end_all_sessions, end_session, link_account_by_sub};
 use crate::activity::record_refused_login;
 use crate::client_info::ClientInfo;
 use crate::config::LoginBinding;
+use crate::crypto::constant_time_eq;
 use crate::error::{AppError, LoginRefusal};
 use crate::metrics::Metrics;
-use crate::routes::{AppState, see_other};
-use crate::session::{LoginSummary, PendingLogin, SignedIn, TypedSession, constant_time_eq};
+use crate::routes::{
+    AppState, CONTENT_SECURITY_POLICY_FORM_TO_XWMS, PageContext, html_response, see_other,
+};
+use crate::session::{LoginSummary, PendingLogin, SignedIn, TypedSession};
 use crate::startup::RateLimit;
 use crate::xwms::{XwmsClient, XwmsError};
 
@@ -35,7 +39,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &RateLimit) {
     cfg.service(
         web::resource("/xwms/auth")
             .wrap(Governor::new(rate_limit))
-            .route(web::get().to(start_login)),
+            .route(web::get().to(start_login))
+            .route(web::post().to(continue_login)),
     )
     .service(
         web::resource("/xwms/validateToken")
@@ -55,15 +60,87 @@ struct StartQuery {
     next: Option<String>,
 }
 
+/// "Continue to XWMS": the page a login started by another site gets instead of a
+/// redirect, so that only a click on our own page can create a pending login.
+#[derive(Template)]
+#[template(path = "continue_login.html")]
+struct ContinuePage {
+    page: PageContext,
+    csrf_token: String,
+    next: Option<String>,
+}
+
 /// (1)+(2) Asks XWMS for a login URL and sends the browser there.
+///
+/// Unless another site sent the browser here: then it gets the "Continue to XWMS" page.
+/// Otherwise a site could open `/xwms/auth` in a window (a top-level navigation, so our
+/// Lax cookie comes along and a pending login is stored), then send that window to our
+/// callback with a token of its own; with `XWMS_LOGIN_BINDING=session` that would log
+/// the victim in as the attacker (login CSRF).
 async fn start_login(
+    req: HttpRequest,
     state: web::Data<AppState>,
     xwms: web::Data<XwmsClient>,
     metrics: web::Data<Metrics>,
     session: TypedSession,
     query: web::Query<StartQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = redirect_to_xwms(&state, &xwms, &session, query.into_inner()).await;
+    let next = query.into_inner().next.map(|raw| safe_next_or_home(&raw));
+    if comes_from_another_site(&req, &state) {
+        let html = ContinuePage {
+            csrf_token: session.csrf_token_or_new()?,
+            page: PageContext::from_http_request(&req),
+            next,
+        }
+        .render()?;
+        let mut response = html_response(html);
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(CONTENT_SECURITY_POLICY_FORM_TO_XWMS),
+        );
+        return Ok(response);
+    }
+    counted(
+        &metrics,
+        redirect_to_xwms(&state, &xwms, &session, next).await,
+    )
+}
+
+#[derive(Deserialize)]
+struct ContinueForm {
+    csrf_token: String,
+    next: Option<String>,
+}
+
+/// The "Continue to XWMS" button: a same-site POST carrying the session's CSRF token.
+async fn continue_login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    xwms: web::Data<XwmsClient>,
+    metrics: web::Data<Metrics>,
+    session: TypedSession,
+    form: Option<web::Form<ContinueForm>>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.map(web::Form::into_inner);
+    check_same_site_form(
+        &req,
+        &state,
+        &session,
+        form.as_ref().map(|form| form.csrf_token.as_str()),
+    )?;
+    let next = form
+        .and_then(|form| form.next)
+        .map(|raw| safe_next_or_home(&raw));
+    counted(
+        &metrics,
+        redirect_to_xwms(&state, &xwms, &session, next).await,
+    )
+}
+
+fn counted(
+    metrics: &Metrics,
+    outcome: Result<HttpResponse, AppError>,
+) -> Result<HttpResponse, AppError> {
     match &outcome {
         Ok(_) => metrics.login_started(),
         Err(err) => metrics.login_failed(err.reason()),
@@ -71,16 +148,17 @@ async fn start_login(
     outcome
 }
 
+/// An unsafe `next` is not an error, just ignored: the login goes home afterwards.
+fn safe_next_or_home(raw: &str) -> String {
+    safe_next_path(raw).unwrap_or_else(|| "/".to_owned())
+}
+
 async fn redirect_to_xwms(
     state: &AppState,
     xwms: &XwmsClient,
     session: &TypedSession,
-    query: StartQuery,
+    next: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    // An unsafe `next` is not an error, just ignored: the login goes home afterwards.
-    let next = query
-        .next
-        .map(|raw| safe_next_path(&raw).unwrap_or_else(|| "/".to_owned()));
     let signed = xwms
         .sign_token(&state.redirect_uri)
         .await
@@ -168,11 +246,17 @@ async fn verify_and_link(
 
     // Login CSRF defence: refuse before XWMS is asked anything.
     let pending = pending.ok_or(AppError::LoginRefused(LoginRefusal::NoPendingLogin))?;
-    if pending.age_secs() < 0 || pending.age_secs() as u64 > state.login_max_age.as_secs() {
+    if !pending.is_fresh(state.login_max_age) {
         return Err(AppError::LoginRefused(LoginRefusal::Expired));
     }
     if state.login_binding == LoginBinding::Token && !pending.matches_token(&token) {
         return Err(AppError::LoginRefused(LoginRefusal::TokenMismatch));
+    }
+    // The browser's cookie says "once", but a copy of the cookie from before this
+    // callback would say it again: the server remembers every token it has used, for
+    // as long as a pending login lives, and refuses it a second time.
+    if !claim_login_token(&state.pool, &token, state.login_max_age).await? {
+        return Err(AppError::LoginRefused(LoginRefusal::TokenReused));
     }
 
     // (4) One attempt only: tokens are single use.
@@ -182,8 +266,8 @@ async fn verify_and_link(
         .map_err(|err| match err {
             // XWMS answered with its error envelope: the token is not (or no longer) valid.
             XwmsError::Refused { .. } => AppError::TokenRejected(err),
-            // Anything else, a credentials problem (`Unauthorized`) included, is ours or
-            // XWMS's, not the user's.
+            // Anything else, a 401/403 (`Unauthorized`: our credentials) included, is
+            // ours or XWMS's, not the user's.
             other => AppError::Xwms(other),
         })?;
 
@@ -225,7 +309,7 @@ struct LogoutForm {
 /// "Log out": ends this session (XWMS has no logout endpoint). Its id is remembered as
 /// ended, so a copy of the cookie dies too; other devices stay signed in.
 async fn log_out(
-    req: actix_web::HttpRequest,
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
     client: ClientInfo,
@@ -247,7 +331,7 @@ async fn log_out(
 
 /// "Log out on all devices": bumps the user's session epoch, ending every session.
 async fn log_out_everywhere(
-    req: actix_web::HttpRequest,
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
     client: ClientInfo,
@@ -263,40 +347,61 @@ async fn log_out_everywhere(
 /// Both logouts require the session's CSRF token and refuse cross-site requests, so
 /// another site cannot log people out. Returns the signed-in session, if any.
 fn checked_logout(
-    req: &actix_web::HttpRequest,
+    req: &HttpRequest,
     state: &AppState,
     session: &TypedSession,
     form: Option<&LogoutForm>,
 ) -> Result<Option<SignedIn>, AppError> {
-    if is_cross_site(req, state) {
-        return Err(AppError::Forbidden("cross-site logout request"));
-    }
     let Some(signed_in) = session.signed_in()? else {
+        if comes_from_another_site(req, state) {
+            return Err(AppError::Forbidden("cross-site form post"));
+        }
         return Ok(None);
     };
-    let expected = session.csrf_token()?;
-    let sent = form.map(|form| form.csrf_token.as_str());
-    match (expected.as_deref(), sent) {
-        (Some(expected), Some(sent)) if constant_time_eq(expected, sent) => Ok(Some(signed_in)),
-        _ => Err(AppError::Forbidden("logout without a valid CSRF token")),
+    check_same_site_form(
+        req,
+        state,
+        session,
+        form.map(|form| form.csrf_token.as_str()),
+    )?;
+    Ok(Some(signed_in))
+}
+
+/// The check every form post of ours passes: sent from one of our own pages (not by
+/// another site) and carrying this session's CSRF token.
+fn check_same_site_form(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &TypedSession,
+    sent_token: Option<&str>,
+) -> Result<(), AppError> {
+    if comes_from_another_site(req, state) {
+        return Err(AppError::Forbidden("cross-site form post"));
+    }
+    match (session.csrf_token()?.as_deref(), sent_token) {
+        (Some(expected), Some(sent)) if constant_time_eq(expected, sent) => Ok(()),
+        _ => Err(AppError::Forbidden("form post without a valid CSRF token")),
     }
 }
 
-/// True for a request another site made the browser send: `Sec-Fetch-Site: cross-site`,
-/// or an `Origin` that is not ours (our origin is the callback URL's, from configuration).
-fn is_cross_site(req: &actix_web::HttpRequest, state: &AppState) -> bool {
-    let header = |name: &str| {
+/// True for a request another site made the browser send: `Sec-Fetch-Site` other than
+/// `same-origin` or `none` (typed or bookmarked), or an `Origin` or `Referer` that is
+/// not ours (our origin is the callback URL's, from configuration). A request with
+/// none of these headers (an old browser, curl) is taken as our own.
+fn comes_from_another_site(req: &HttpRequest, state: &AppState) -> bool {
+    let header = |name: header::HeaderName| {
         req.headers()
             .get(name)
             .and_then(|value| value.to_str().ok())
     };
-    if header("sec-fetch-site") == Some("cross-site") {
+    let ours = state.redirect_uri.origin();
+    let foreign = |url: &str| url::Url::parse(url).map_or(true, |url| url.origin() != ours);
+    if let Some(site) = header(header::HeaderName::from_static("sec-fetch-site"))
+        && !matches!(site, "same-origin" | "none")
+    {
         return true;
     }
-    match header("origin") {
-        None => false,
-        Some(origin) => origin != state.redirect_uri.origin().ascii_serialization(),
-    }
+    header(header::ORIGIN).is_some_and(foreign) || header(header::REFERER).is_some_and(foreign)
 }
 
 /// Longest `next` path we keep.

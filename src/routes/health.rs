@@ -6,7 +6,6 @@
 //! reused for a while, so a slow XWMS cannot make health checks time out, and hitting
 //! `/health` cannot be used to make the app call XWMS (with its secret) in a loop.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpResponse, web};
@@ -40,13 +39,18 @@ const XWMS_CHECK_BUDGET: Duration = Duration::from_secs(2);
 const XWMS_CHECK_REUSE: Duration = Duration::from_secs(15);
 
 /// The last XWMS check, shared by all workers.
+///
+/// An async lock held across the call makes it single-flight: while one check is under
+/// way, every other `/health` waits for its answer instead of calling XWMS too, so a
+/// burst of health checks (every replica's probe, or someone hammering `/health`) costs
+/// XWMS at most one call per reuse period.
 #[derive(Default)]
-pub struct XwmsHealth(Mutex<Option<(Instant, bool)>>);
+pub struct XwmsHealth(tokio::sync::Mutex<Option<(Instant, bool)>>);
 
 impl XwmsHealth {
     async fn check(&self, xwms: &XwmsClient) -> Result<(), &'static str> {
-        let cached = *self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let ok = match cached {
+        let mut last = self.0.lock().await;
+        let ok = match *last {
             Some((at, ok)) if at.elapsed() < XWMS_CHECK_REUSE => ok,
             _ => {
                 let ok = match tokio::time::timeout(XWMS_CHECK_BUDGET, xwms.info()).await {
@@ -60,7 +64,7 @@ impl XwmsHealth {
                         false
                     }
                 };
-                *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), ok));
+                *last = Some((Instant::now(), ok));
                 ok
             }
         };

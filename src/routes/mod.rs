@@ -29,10 +29,29 @@ pub struct AppState {
     pub sandbox: bool,
     pub session_idle_timeout: Duration,
     pub session_absolute_timeout: Duration,
-    pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
+    pub trusted_proxies: std::sync::Arc<Vec<ipnet::IpNet>>,
     /// Salt for hashing client IPs in the activity log.
     pub ip_hash_salt: Vec<u8>,
 }
+
+/// A Content-Security-Policy: only our own scripts, styles and images (plus https and
+/// data: pictures), no plugins, no framing, no `<base>`; forms may go where `$forms` says.
+macro_rules! content_security_policy {
+    ($forms:literal) => {
+        concat!(
+            "default-src 'self'; img-src 'self' https: data:; object-src 'none'; ",
+            "frame-ancestors 'none'; base-uri 'none'; form-action ",
+            $forms
+        )
+    };
+}
+
+/// The policy of every response (see `startup::security_headers`).
+pub const CONTENT_SECURITY_POLICY: &str = content_security_policy!("'self'");
+
+/// The policy of a page whose form leads to XWMS: browsers block a form whose answer
+/// redirects to another origin under `form-action 'self'`.
+pub const CONTENT_SECURITY_POLICY_FORM_TO_XWMS: &str = content_security_policy!("'self' https:");
 
 /// A rendered page. Pages may show personal data, so browsers must not keep them:
 /// after logout the back button must not bring a profile back.

@@ -46,7 +46,7 @@ async fn profile(
     };
     let Some(account) = find_account(&state.pool, user_id).await? else {
         // The account was deleted while this session lived: end the session.
-        session.log_out();
+        session.end_signed_in();
         return Ok(redirect_home());
     };
     let activity = recent_events(&state.pool, user_id, RECENT_ACTIVITY).await?;

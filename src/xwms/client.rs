@@ -35,6 +35,21 @@ pub struct XwmsConfig {
     pub api_url: Url,
     pub credentials: XwmsCredentials,
     pub timeout: Duration,
+    /// Names this provider in every identity it vouches for: `sandbox`, or
+    /// `xwms:<API host>` (see [`XwmsConfig::provider_for`]).
+    pub provider: String,
+}
+
+impl XwmsConfig {
+    /// `xwms:<host>[:<port>]` for an XWMS API at `api_url`: identities from two XWMS
+    /// installations (production and a test instance, say) never share an account.
+    pub fn provider_for(api_url: &Url) -> String {
+        let host = api_url.host_str().unwrap_or_default();
+        match api_url.port() {
+            Some(port) => format!("xwms:{host}:{port}"),
+            None => format!("xwms:{host}"),
+        }
+    }
 }
 
 /// Talks to XWMS (or the sandbox, which speaks the same protocol).
@@ -66,8 +81,11 @@ pub enum XwmsError {
     /// The call reached XWMS and XWMS said no (error envelope or 4xx).
     #[error("XWMS refused the request (HTTP {status}): {message}")]
     Refused { status: u16, message: String },
-    /// A 401/403 without XWMS's envelope: our credentials were refused.
-    #[error("XWMS refused our client credentials (HTTP {status})")]
+    /// A 401/403, whatever its body: our credentials were refused. An operator's
+    /// problem, never the visitor's.
+    #[error(
+        "XWMS refused our client credentials (HTTP {status}): check XWMS_CLIENT_ID, XWMS_CLIENT_SECRET and XWMS_CLIENT_DOMAIN"
+    )]
     Unauthorized { status: u16 },
     /// XWMS answered with a 5xx.
     #[error("XWMS failed (HTTP {status})")]
@@ -98,7 +116,9 @@ impl fmt::Debug for SignedToken {
 /// The person XWMS vouches for, cleaned up: everything here is safe to store and show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XwmsUser {
-    /// XWMS's stable user id: the only thing accounts are linked by.
+    /// Which provider vouched for this person (`XwmsConfig::provider`).
+    pub provider: String,
+    /// XWMS's stable user id: with `provider`, the only thing accounts are linked by.
     pub sub: String,
     pub name: Option<String>,
     pub email: Option<String>,
@@ -156,7 +176,7 @@ impl XwmsClient {
                 Some(body),
             )
             .await?;
-        parse_verified_user(&data)
+        parse_verified_user(&data, &self.config.provider)
     }
 
     /// The request for one endpoint, with XWMS's headers. The secret header is marked
@@ -263,13 +283,15 @@ pub fn parse_envelope(status: StatusCode, body: &[u8]) -> Result<Value, XwmsErro
             status: status.as_u16(),
         });
     }
+    // Whatever the body says ("Invalid token" included): a call that XWMS refused to
+    // authenticate never looked at the token.
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        return Err(XwmsError::Unauthorized {
+            status: status.as_u16(),
+        });
+    }
     let envelope: Envelope = match serde_json::from_slice(body) {
         Ok(envelope) => envelope,
-        Err(_) if matches!(status.as_u16(), 401 | 403) => {
-            return Err(XwmsError::Unauthorized {
-                status: status.as_u16(),
-            });
-        }
         Err(_) if !status.is_success() => {
             return Err(XwmsError::Refused {
                 status: status.as_u16(),
@@ -339,37 +361,16 @@ pub fn parse_sign_token(envelope: &Value) -> Result<SignedToken, XwmsError> {
 }
 
 /// The user may come flat in `data` or nested in `data.user`. A missing or unusable
-/// `sub` is an error; everything else is optional and cleaned.
-pub fn parse_verified_user(envelope: &Value) -> Result<XwmsUser, XwmsError> {
+/// `sub` is an error; everything else is optional and cleaned. `provider` names who
+/// vouched for the person (see [`XwmsConfig::provider`]).
+pub fn parse_verified_user(envelope: &Value, provider: &str) -> Result<XwmsUser, XwmsError> {
     let data = &envelope["data"];
     let user = if data["user"].is_object() {
         &data["user"]
     } else {
         data
     };
-    let sub = match &user["sub"] {
-        Value::String(text) => text.trim().to_owned(),
-        Value::Number(number) => number.to_string(),
-        Value::Null => return Err(XwmsError::InvalidResponse("no sub in the user data".into())),
-        _ => {
-            return Err(XwmsError::InvalidResponse(
-                "sub is neither a string nor a number".into(),
-            ));
-        }
-    };
-    if sub.is_empty() {
-        return Err(XwmsError::InvalidResponse("sub is empty".into()));
-    }
-    if sub.chars().count() > MAX_SUB_CHARS {
-        return Err(XwmsError::InvalidResponse(format!(
-            "sub is longer than {MAX_SUB_CHARS} characters"
-        )));
-    }
-    if sub.chars().any(char::is_control) {
-        return Err(XwmsError::InvalidResponse(
-            "sub contains control characters".into(),
-        ));
-    }
+    let sub = parse_sub(&user["sub"])?;
 
     let text = |key: &str| {
         user[key]
@@ -416,12 +417,47 @@ pub fn parse_verified_user(envelope: &Value) -> Result<XwmsUser, XwmsError> {
             .then(|| url.to_string())
     });
     Ok(XwmsUser {
+        provider: provider.to_owned(),
         sub,
         name,
         email,
         email_verified,
         picture,
     })
+}
+
+/// `sub` as XWMS sends it: a string, or a JSON integer that fits in 64 bits.
+///
+/// Refused rather than repaired, because a repaired id could be another person's: a
+/// float or an integer beyond 64 bits (JSON parsers round those, so
+/// `18446744073709551617` and `18446744073709551616` would become one account), an
+/// empty string, surrounding whitespace (`" 42"` is not `"42"`), control characters,
+/// and anything longer than [`MAX_SUB_CHARS`].
+fn parse_sub(value: &Value) -> Result<String, XwmsError> {
+    let refuse = |why: &str| Err(XwmsError::InvalidResponse(format!("sub {why}")));
+    let sub = match value {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => match (number.as_u64(), number.as_i64()) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(n)) => n.to_string(),
+            (None, None) => return refuse("is a number that is not an exact 64-bit integer"),
+        },
+        Value::Null => return refuse("is missing from the user data"),
+        _ => return refuse("is neither a string nor a number"),
+    };
+    if sub.is_empty() {
+        return refuse("is empty");
+    }
+    if sub.trim() != sub {
+        return refuse("has leading or trailing whitespace");
+    }
+    if sub.chars().count() > MAX_SUB_CHARS {
+        return refuse(&format!("is longer than {MAX_SUB_CHARS} characters"));
+    }
+    if sub.chars().any(char::is_control) {
+        return refuse("contains control characters");
+    }
+    Ok(sub)
 }
 
 fn truncate_chars(text: &str, max: usize) -> String {
@@ -454,6 +490,7 @@ mod tests {
                     client_domain: "example.com".into(),
                 },
                 timeout: Duration::from_secs(1),
+                provider: "xwms:xwms.example".into(),
             }),
             Arc::new(Metrics::new().unwrap()),
         );
@@ -505,15 +542,23 @@ mod tests {
     }
 
     #[test]
-    fn a_bare_401_means_our_credentials_were_refused_not_the_token() {
-        assert!(matches!(
-            parse_envelope(StatusCode::UNAUTHORIZED, b"Unauthorized"),
-            Err(XwmsError::Unauthorized { status: 401 })
-        ));
+    fn a_401_or_403_means_our_credentials_were_refused_whatever_the_body_says() {
         let envelope = br#"{"status":"error","message":"Invalid token","data":{}}"#;
+        for status in [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN] {
+            for body in [b"Unauthorized".as_slice(), envelope.as_slice(), b""] {
+                assert!(
+                    matches!(
+                        parse_envelope(status, body),
+                        Err(XwmsError::Unauthorized { status: s }) if s == status.as_u16()
+                    ),
+                    "{status} {body:?}"
+                );
+            }
+        }
+        // Other 4xx with XWMS's envelope are XWMS saying no to the request itself.
         assert!(matches!(
-            parse_envelope(StatusCode::UNAUTHORIZED, envelope),
-            Err(XwmsError::Refused { status: 401, .. })
+            parse_envelope(StatusCode::BAD_REQUEST, envelope),
+            Err(XwmsError::Refused { status: 400, .. })
         ));
     }
 
@@ -547,9 +592,68 @@ mod tests {
     #[test]
     fn sub_may_be_a_string_or_a_number_flat_or_nested() {
         let flat = envelope(json!({"status":"success","data":{"sub":"xwms-user-1234"}})).unwrap();
-        assert_eq!(parse_verified_user(&flat).unwrap().sub, "xwms-user-1234");
+        assert_eq!(
+            parse_verified_user(&flat, "xwms:test").unwrap().sub,
+            "xwms-user-1234"
+        );
         let nested = envelope(json!({"status":"success","data":{"user":{"sub":12345}}})).unwrap();
-        assert_eq!(parse_verified_user(&nested).unwrap().sub, "12345");
+        assert_eq!(
+            parse_verified_user(&nested, "xwms:test").unwrap().sub,
+            "12345"
+        );
+    }
+
+    #[test]
+    fn a_numeric_sub_must_be_an_exact_64_bit_integer() {
+        let sub_of = |raw: &str| {
+            let body = format!(r#"{{"status":"success","data":{{"sub":{raw}}}}}"#);
+            let parsed = parse_envelope(StatusCode::OK, body.as_bytes()).unwrap();
+            parse_verified_user(&parsed, "xwms:test").map(|user| user.sub)
+        };
+        assert_eq!(
+            sub_of("18446744073709551615").unwrap(),
+            "18446744073709551615"
+        );
+        assert_eq!(sub_of("-42").unwrap(), "-42");
+        assert_eq!(sub_of("0").unwrap(), "0");
+        // Beyond 64 bits JSON numbers become floats, and these two would be one account.
+        for raw in [
+            "18446744073709551616",
+            "18446744073709551617",
+            "12.0",
+            "1e3",
+            "-0.5",
+        ] {
+            assert!(sub_of(raw).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_sub_with_surrounding_whitespace_is_refused_not_trimmed_into_another() {
+        for sub in [" 42", "42 ", "\tada", "ada\n"] {
+            let parsed = envelope(json!({"status":"success","data":{"sub": sub}})).unwrap();
+            assert!(
+                parse_verified_user(&parsed, "xwms:test").is_err(),
+                "{sub:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_identity_names_its_provider() {
+        let parsed = envelope(json!({"status":"success","data":{"sub":"42"}})).unwrap();
+        assert_eq!(
+            parse_verified_user(&parsed, "sandbox").unwrap().provider,
+            "sandbox"
+        );
+        assert_eq!(
+            XwmsConfig::provider_for(&Url::parse("https://xwms.nl/api/").unwrap()),
+            "xwms:xwms.nl"
+        );
+        assert_eq!(
+            XwmsConfig::provider_for(&Url::parse("http://127.0.0.1:8081/api/").unwrap()),
+            "xwms:127.0.0.1:8081"
+        );
     }
 
     #[test]
@@ -562,7 +666,7 @@ mod tests {
             json!({"sub": true}),
         ] {
             let parsed = envelope(json!({"status":"success","data":data})).unwrap();
-            assert!(parse_verified_user(&parsed).is_err(), "{data}");
+            assert!(parse_verified_user(&parsed, "xwms:test").is_err(), "{data}");
         }
     }
 
@@ -576,7 +680,7 @@ mod tests {
             "picture": "javascript:alert(1)"
         }}))
         .unwrap();
-        let user = parse_verified_user(&parsed).unwrap();
+        let user = parse_verified_user(&parsed, "xwms:test").unwrap();
         assert_eq!(user.name.unwrap().chars().count(), MAX_NAME_CHARS);
         assert_eq!(user.email, None);
         assert!(!user.email_verified, "no email, so nothing is verified");
@@ -602,7 +706,10 @@ mod tests {
             let parsed =
                 envelope(json!({"status":"success","data":{"sub":"1","picture":picture}})).unwrap();
             assert_eq!(
-                parse_verified_user(&parsed).unwrap().picture.as_deref(),
+                parse_verified_user(&parsed, "xwms:test")
+                    .unwrap()
+                    .picture
+                    .as_deref(),
                 kept,
                 "{picture}"
             );
@@ -616,7 +723,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            parse_verified_user(&parsed).unwrap().name.as_deref(),
+            parse_verified_user(&parsed, "xwms:test")
+                .unwrap()
+                .name
+                .as_deref(),
             Some("Ada")
         );
     }

@@ -22,15 +22,17 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::config::XwmsCredentials;
+use crate::crypto::{constant_time_eq, random_token};
 use crate::error::AppError;
 use crate::routes::PageContext;
 use crate::routes::{html_response, see_other};
-use crate::session::{constant_time_eq, random_token};
 
 /// Where the sandbox lives in the app's URL space.
 pub const SANDBOX_PATH: &str = "/sandbox/xwms";
 /// Its API, called by the app's XWMS client (no browser session involved).
 pub const SANDBOX_API_PATH: &str = "/sandbox/xwms/api/";
+/// How identities the sandbox vouches for are recorded (`xwms_connections.provider`).
+pub const PROVIDER: &str = "sandbox";
 /// The client id the sandbox issues.
 pub const SANDBOX_CLIENT_ID: &str = "sandbox-client";
 /// Sandbox tokens live as long as this; older ones are refused and swept.

@@ -147,6 +147,42 @@ pub async fn spawn_app_with(provider: Provider<'_>, extra_env: &[(&str, &str)]) 
     }
 }
 
+/// A session key tests can forge cookies with (`forge_session_cookie`): 68 bytes of text.
+pub const TEST_SESSION_KEY: &str =
+    "xwms-starter-test-session-key-0123456789-0123456789-0123456789-abcde";
+
+/// A session cookie (`xwms_session=...`) as the app would write it, encrypted with
+/// `key`: `state` maps session keys to values, each stored as JSON text.
+pub fn forge_session_cookie(key: &str, state: &[(&str, serde_json::Value)]) -> String {
+    use actix_web::cookie::{Cookie, CookieJar, Key};
+    let state: HashMap<&str, String> = state
+        .iter()
+        .map(|(name, value)| (*name, value.to_string()))
+        .collect();
+    let key = Key::from(key.as_bytes());
+    let mut jar = CookieJar::new();
+    jar.private_mut(&key).add(Cookie::new(
+        "xwms_session",
+        serde_json::to_string(&state).expect("session state as JSON"),
+    ));
+    format!(
+        "xwms_session={}",
+        jar.get("xwms_session").expect("the forged cookie").value()
+    )
+}
+
+/// A new browser that already holds `cookie` (`name=value`) for the app at `url`.
+pub fn browser_with_cookie(url: &str, cookie: &str) -> reqwest::Client {
+    let jar = reqwest::cookie::Jar::default();
+    jar.add_cookie_str(&format!("{cookie}; Path=/"), &url.parse().expect("app URL"));
+    reqwest::Client::builder()
+        .user_agent("xwms-starter-tests")
+        .redirect(Policy::none())
+        .cookie_provider(std::sync::Arc::new(jar))
+        .build()
+        .expect("reqwest client")
+}
+
 /// A client without a cookie jar, for replaying a cookie by hand.
 pub fn bare_client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -262,6 +298,21 @@ impl TestApp {
 
     pub async fn login_as(&self, persona: &str) -> reqwest::Response {
         self.login_as_with(&self.client, persona).await
+    }
+
+    /// Logs `browser` in as Ada, start to finish, and asserts it ends on the profile on
+    /// this first try.
+    pub async fn log_in_ending_on_the_profile(&self, browser: &reqwest::Client) {
+        let callback = self.login_as_with(browser, "ada").await;
+        assert_eq!(callback.status(), 303, "the callback accepts the login");
+        assert_eq!(location(callback.headers()), "/profile");
+        self.assert_signed_in(browser).await;
+    }
+
+    /// `browser` sees its profile (not a redirect home).
+    pub async fn assert_signed_in(&self, browser: &reqwest::Client) {
+        let profile = self.get_with(browser, "/profile").await;
+        assert_eq!(profile.status(), 200, "signed in: the profile is shown");
     }
 
     pub async fn profile_html(&self) -> String {

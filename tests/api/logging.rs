@@ -55,7 +55,7 @@ async fn threat_token_leakage_a_rejected_token_is_in_no_log_line_and_no_page() {
     const TOKEN: &str = "tok-REJECTED-8c2d";
     let xwms = MockServer::start().await;
     fake_sign_token(&xwms, TOKEN).await;
-    let refusal = ResponseTemplate::new(401)
+    let refusal = ResponseTemplate::new(400)
         .set_body_json(json!({"status": "error", "message": "Invalid token", "data": {}}));
     fake_verify(&xwms, refusal, 1).await;
     let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;

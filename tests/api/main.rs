@@ -9,4 +9,5 @@ mod login_flow;
 mod metrics;
 mod pages;
 mod session;
+mod session_endings;
 mod threats;

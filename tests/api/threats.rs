@@ -823,6 +823,7 @@ async fn threat_secret_disclosure_debug_output_of_config_and_client_hides_secret
         api_url: settings.xwms.api_url.clone(),
         credentials: settings.xwms.credentials.clone().unwrap(),
         timeout: settings.xwms.timeout,
+        provider: "xwms:test".to_owned(),
     };
 
     for printed in [format!("{settings:?}"), format!("{client_config:?}")] {
