@@ -11,7 +11,7 @@ use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 use xwms_starter::config::Settings;
 use xwms_starter::db;
 use xwms_starter::startup::Application;
@@ -349,27 +349,6 @@ impl TestApp {
             .collect()
     }
 
-    /// Starts a login, keeps the cookie the browser had *before* logging in, finishes
-    /// the login; returns that pre-login cookie and the callback's response.
-    pub async fn login_keeping_the_pre_login_cookie(&self) -> (String, reqwest::Response) {
-        let start = self.get("/xwms/auth").await;
-        let before = session_cookie(start.headers()).expect("a pre-login cookie");
-        let back = self
-            .client
-            .post(location(start.headers()))
-            .form(&[("persona", "ada"), ("outcome", "success")])
-            .send()
-            .await
-            .expect("sandbox login");
-        let callback = self
-            .client
-            .get(location(back.headers()))
-            .send()
-            .await
-            .expect("callback");
-        (before, callback)
-    }
-
     /// Submits `browser`'s logout form to `path` (`/logout` or `/logout/everywhere`).
     pub async fn log_out_with(&self, browser: &reqwest::Client, path: &str) -> reqwest::Response {
         let token = self.logout_token_with(browser).await;
@@ -389,9 +368,7 @@ impl TestApp {
             .text()
             .await
             .expect("home");
-        let marker = "name=\"csrf_token\" value=\"";
-        let start = html.find(marker).expect("a logout form on the page") + marker.len();
-        html[start..start + 64].to_owned()
+        Self::form_csrf_token(&html)
     }
 
     pub async fn db(&self) -> AsyncPgConnection {
@@ -486,6 +463,49 @@ impl TestApp {
             .expect("test SQL");
     }
 
+    /// The `ip_hash` of every security event, oldest first.
+    pub async fn event_ip_hashes(&self) -> Vec<Option<String>> {
+        #[derive(QueryableByName)]
+        struct Hash {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            ip_hash: Option<String>,
+        }
+        let mut conn = self.db().await;
+        diesel::sql_query("SELECT ip_hash FROM security_events ORDER BY id")
+            .load::<Hash>(&mut conn)
+            .await
+            .expect("ip hashes")
+            .into_iter()
+            .map(|row| row.ip_hash)
+            .collect()
+    }
+
+    /// `(provider, sub)` of every linked identity, by id.
+    pub async fn identities(&self) -> Vec<(String, String)> {
+        #[derive(QueryableByName)]
+        struct Identity {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            provider: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            sub: String,
+        }
+        let mut conn = self.db().await;
+        diesel::sql_query("SELECT provider, sub FROM xwms_connections ORDER BY id")
+            .load::<Identity>(&mut conn)
+            .await
+            .expect("identities")
+            .into_iter()
+            .map(|row| (row.provider, row.sub))
+            .collect()
+    }
+
+    /// The CSRF token of the form on a page's HTML.
+    pub fn form_csrf_token(html: &str) -> String {
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = html.find(marker).expect("a form with a CSRF token") + marker.len();
+        html[start..start + 64].to_owned()
+    }
+
     /// The kind of every security event, oldest first.
     pub async fn event_kinds(&self) -> Vec<String> {
         self.events()
@@ -534,11 +554,37 @@ pub fn testid(html: &str, id: &str) -> String {
 
 pub const FAKE_LOGIN_URL: &str = "https://xwms.example/login/abc";
 
+/// Matches a JSON body that is an object with exactly these keys, each a non-empty
+/// string, `redirect_url` (when asked for) an absolute URL of our callback path: the
+/// fake XWMS answers only the requests the real one documents.
+pub struct JsonBodyWithKeys(pub &'static [&'static str]);
+
+impl Match for JsonBodyWithKeys {
+    fn matches(&self, request: &Request) -> bool {
+        let Ok(serde_json::Value::Object(body)) = serde_json::from_slice(&request.body) else {
+            return false;
+        };
+        body.len() == self.0.len()
+            && self.0.iter().all(|key| {
+                body.get(*key)
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|value| !value.is_empty())
+            })
+            && body.get("redirect_url").is_none_or(|url| {
+                url.as_str()
+                    .and_then(|url| url::Url::parse(url).ok())
+                    .is_some_and(|url| url.path() == "/xwms/validateToken")
+            })
+    }
+}
+
 /// Mounts `sign-token` answering with `token`; it only answers calls that carry our
-/// credentials headers, so a missing header shows up as a failed login.
+/// credentials headers and the documented body, so anything else shows up as a failed
+/// login.
 pub async fn fake_sign_token(server: &MockServer, token: &str) {
     Mock::given(method("POST"))
         .and(path("/api/sign-token"))
+        .and(JsonBodyWithKeys(&["redirect_url"]))
         .and(header("X-Client-Id", FAKE_CLIENT_ID))
         .and(header("X-Client-Secret", FAKE_CLIENT_SECRET))
         .and(header("X-Client-Domain", FAKE_DOMAIN))
@@ -561,6 +607,7 @@ pub async fn fake_sign_token(server: &MockServer, token: &str) {
 pub async fn fake_verify(server: &MockServer, response: ResponseTemplate, calls: u64) {
     Mock::given(method("POST"))
         .and(path("/api/sign-token-verify"))
+        .and(JsonBodyWithKeys(&["token", "redirect_url"]))
         .and(header("X-Client-Secret", FAKE_CLIENT_SECRET))
         .respond_with(response)
         .expect(calls)

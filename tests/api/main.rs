@@ -7,6 +7,7 @@ mod helpers;
 mod logging;
 mod login_flow;
 mod metrics;
+mod migrations;
 mod pages;
 mod session;
 mod session_endings;

@@ -1,6 +1,10 @@
 //! What a person does: log in, log out, come back, hit a failure, follow a stolen link.
 
-use crate::helpers::{TestApp, browser as http_client, location, spawn_app};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{
+    Provider, TestApp, browser as http_client, location, spawn_app, spawn_app_with,
+};
 use crate::support::Browser;
 
 const HOME: &str = "Log in with XWMS";
@@ -231,4 +235,60 @@ async fn the_back_button_after_logout_shows_no_private_data() {
         );
     }
     assert!(page.contains("Login with XWMS"), "{page}");
+}
+
+#[actix_web::test]
+async fn a_login_after_the_session_ended_ends_on_the_profile_on_the_first_try() {
+    let app = spawn_app_with(Provider::Sandbox, &[("SESSION_IDLE_TIMEOUT_SECS", "2")]).await;
+    let browser = Browser::start().await;
+    log_in(&browser, &app, ADA).await;
+
+    // 1. Back after the idle limit: the home page offers the login again, and it works.
+    actix_web::rt::time::sleep(Duration::from_millis(3100)).await;
+    log_in(&browser, &app, ADA).await;
+
+    // 2. Logged out on all devices from a phone.
+    let phone = http_client();
+    app.login_as_with(&phone, "ada").await;
+    app.log_out_with(&phone, "/logout/everywhere").await;
+    log_in(&browser, &app, ADA).await;
+
+    // 3. Signed in, a new login, and the idle limit passes while at XWMS.
+    browser.open(&app.url("/xwms/auth")).await;
+    browser.wait_for_heading(SANDBOX).await;
+    actix_web::rt::time::sleep(Duration::from_millis(3100)).await;
+    browser.choose(ADA).await;
+    browser.choose("Log me in").await;
+    browser.click_button("Continue").await;
+    browser.wait_for_heading(PROFILE).await;
+}
+
+#[actix_web::test]
+async fn a_browser_in_use_stays_signed_in_past_the_idle_limit_until_the_absolute_limit() {
+    let app = spawn_app_with(
+        Provider::Sandbox,
+        &[
+            ("SESSION_IDLE_TIMEOUT_SECS", "2"),
+            ("SESSION_ABSOLUTE_TIMEOUT_SECS", "6"),
+        ],
+    )
+    .await;
+    let browser = Browser::start().await;
+    log_in(&browser, &app, ADA).await;
+    let started = Instant::now();
+
+    while started.elapsed() < Duration::from_millis(4500) {
+        browser.open(&app.url("/profile")).await;
+        browser.wait_for_heading(PROFILE).await;
+        actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+    }
+    let mut ended = false;
+    while started.elapsed() < Duration::from_millis(9000) && !ended {
+        browser.open(&app.url("/profile")).await;
+        ended = browser.heading().await.trim() == HOME;
+        actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+    }
+
+    assert!(ended, "the absolute limit ends even a session in use");
+    assert!(browser.text().await.contains("Login with XWMS"));
 }
