@@ -9,18 +9,31 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::activity::{EventKind, record_event};
-use crate::client_info::ClientInfo;
-use crate::crypto::sha256_hex;
+use crate::activity::{ClientInfo, EventKind, record_event};
 use crate::db::models::{NewXwmsConnection, User, UserProfile, XwmsConnection};
-use crate::db::schema::{ended_sessions, users, xwms_connections};
+use crate::db::schema::{users, xwms_connections};
 use crate::db::{self, DbError, DbPool};
-use crate::xwms::XwmsUser;
 
 /// How many times a first login retries after losing the race for a new `sub` to a
 /// concurrent login of the same person. One retry always suffices (the winner's row is
 /// committed by then); the rest is margin.
 const LINK_ATTEMPTS: usize = 3;
+
+/// The person a provider vouches for, cleaned up by the provider's client: everything
+/// here is safe to store and show. The identity is the pair (`provider`, `sub`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedIdentity {
+    /// Which provider vouched for this person: `sandbox` or `xwms:<API host>`.
+    pub provider: String,
+    /// The provider's stable user id: with `provider`, the only thing accounts are
+    /// linked by.
+    pub sub: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    /// Only http(s) URLs survive; anything else (`javascript:`, `data:`) is dropped.
+    pub picture: Option<String>,
+}
 
 /// The local account a login resolved to, and what this login changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +90,7 @@ impl From<diesel::result::Error> for AttemptError {
 /// There is deliberately no lookup by email anywhere here.
 pub async fn link_account_by_sub(
     pool: &DbPool,
-    identity: &XwmsUser,
+    identity: &VerifiedIdentity,
     client: &ClientInfo,
 ) -> Result<LinkedAccount, DbError> {
     let mut conn = db::connection(pool).await?;
@@ -98,7 +111,7 @@ pub async fn link_account_by_sub(
 
 async fn link_in_transaction(
     conn: &mut AsyncPgConnection,
-    identity: &XwmsUser,
+    identity: &VerifiedIdentity,
     client: &ClientInfo,
 ) -> Result<LinkedAccount, AttemptError> {
     let profile = UserProfile {
@@ -209,108 +222,6 @@ fn same_email(a: Option<&str>, b: Option<&str>) -> bool {
         (None, None) => true,
         _ => false,
     }
-}
-
-/// "Log out": ends this one session. Its id is remembered as ended, so a copy of the
-/// cookie is refused too, until it would have passed the absolute limit anyway; older
-/// entries are swept here.
-pub async fn end_session(
-    pool: &DbPool,
-    user_id: i64,
-    session_id: &str,
-    remember_for: std::time::Duration,
-    client: &ClientInfo,
-) -> Result<(), DbError> {
-    let forget_before = chrono::TimeDelta::from_std(remember_for)
-        .ok()
-        .and_then(|keep| Utc::now().checked_sub_signed(keep))
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let mut conn = db::connection(pool).await?;
-    conn.transaction(async |conn| {
-        diesel::insert_into(ended_sessions::table)
-            .values(ended_sessions::session_id.eq(session_id))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-        diesel::delete(ended_sessions::table.filter(ended_sessions::ended_at.lt(forget_before)))
-            .execute(conn)
-            .await?;
-        record_event(conn, Some(user_id), EventKind::Logout, None, client).await
-    })
-    .await?;
-    Ok(())
-}
-
-/// "Log out on all devices": bumps the user's session epoch, so every session cookie
-/// issued before (on any device, and every copy of it) is refused from now on.
-pub async fn end_all_sessions(
-    pool: &DbPool,
-    user_id: i64,
-    client: &ClientInfo,
-) -> Result<(), DbError> {
-    let mut conn = db::connection(pool).await?;
-    conn.transaction(async |conn| {
-        diesel::update(users::table.find(user_id))
-            .set(users::session_epoch.eq(users::session_epoch + 1))
-            .execute(conn)
-            .await?;
-        record_event(
-            conn,
-            Some(user_id),
-            EventKind::SessionsRevoked,
-            None,
-            client,
-        )
-        .await
-    })
-    .await?;
-    Ok(())
-}
-
-/// Marks a callback token as used; false if it was used before. Tokens are kept (as
-/// hashes) for `remember_for`, how long a pending login lives, plus a margin for clock
-/// skew; older ones are swept by the same statement.
-pub async fn claim_login_token(
-    pool: &DbPool,
-    token: &str,
-    remember_for: std::time::Duration,
-) -> Result<bool, DbError> {
-    let forget_before = chrono::TimeDelta::from_std(remember_for * 2)
-        .ok()
-        .and_then(|keep| Utc::now().checked_sub_signed(keep))
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let mut conn = db::connection(pool).await?;
-    // One round trip: the sweep rides along as a data-modifying CTE.
-    let claimed = diesel::sql_query(
-        "WITH swept AS (DELETE FROM used_login_tokens WHERE used_at < $2) \
-         INSERT INTO used_login_tokens (token_sha256) VALUES ($1) ON CONFLICT DO NOTHING",
-    )
-    .bind::<diesel::sql_types::Text, _>(sha256_hex(token))
-    .bind::<diesel::sql_types::Timestamptz, _>(forget_before)
-    .execute(&mut conn)
-    .await?;
-    Ok(claimed == 1)
-}
-
-/// Whether a signed-in session may go on: the user still exists, the session's epoch is
-/// the user's current one, and this session was not ended. One query per request.
-pub async fn session_is_current(
-    pool: &DbPool,
-    user_id: i64,
-    epoch: i32,
-    session_id: &str,
-) -> Result<bool, DbError> {
-    let mut conn = db::connection(pool).await?;
-    let found: Option<(i32, bool)> = users::table
-        .find(user_id)
-        .select((
-            users::session_epoch,
-            diesel::dsl::exists(ended_sessions::table.find(session_id)),
-        ))
-        .first(&mut conn)
-        .await
-        .optional()?;
-    Ok(found == Some((epoch, false)))
 }
 
 /// Loads the account behind a session's user id; `None` if it no longer exists.

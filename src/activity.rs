@@ -8,48 +8,18 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::client_info::ClientInfo;
+pub use crate::db::models::EventKind;
 use crate::db::models::{NewSecurityEvent, SecurityEvent};
 use crate::db::schema::security_events;
 use crate::db::{self, DbError, DbPool};
 
-/// The kinds of event, as stored in `security_events.kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    AccountCreated,
-    Login,
-    EmailChanged,
-    LoginRefused,
-    /// This session ended ("Log out").
-    Logout,
-    /// Every session of the account ended ("Log out on all devices").
-    SessionsRevoked,
-}
-
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::AccountCreated => "account_created",
-            EventKind::Login => "login",
-            EventKind::EmailChanged => "email_changed",
-            EventKind::LoginRefused => "login_refused",
-            EventKind::Logout => "logout",
-            EventKind::SessionsRevoked => "sessions_revoked",
-        }
-    }
-
-    /// How the profile page names an event.
-    pub fn describe(kind: &str) -> &'static str {
-        match kind {
-            "account_created" => "Account created (first login)",
-            "login" => "Logged in",
-            "email_changed" => "Logged in; email changed at XWMS",
-            "login_refused" => "Login refused",
-            "logout" => "Logged out",
-            "sessions_revoked" => "Logged out on all devices",
-            _ => "Other event",
-        }
-    }
+/// What the activity log records about the request behind an event (the web layer's
+/// `client_info` fills it in).
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// SHA-256 of salt + IP, hex; never the address itself.
+    pub ip_hash: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// Writes one event with `conn`; call it inside the transaction of the change it records.
@@ -64,7 +34,7 @@ pub async fn record_event(
     diesel::insert_into(security_events::table)
         .values(NewSecurityEvent {
             user_id,
-            kind: kind.as_str(),
+            kind,
             detail: detail.as_deref(),
             ip_hash: client.ip_hash.as_deref(),
             user_agent: client.user_agent.as_deref(),

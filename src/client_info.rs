@@ -1,18 +1,17 @@
 //! Who is asking: the client IP (trusting `X-Forwarded-For` only from configured proxies)
-//! and user agent, for rate limits and the security activity log.
+//! and user agent, for rate limits and the security activity log (`ClientInfo`).
 
 use std::future::{Ready, ready};
 use std::net::IpAddr;
-use std::sync::Arc;
 
-use actix_governor::{KeyExtractor, SimpleKeyExtractionError};
-use actix_web::dev::{Payload, ServiceRequest};
+use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderMap, USER_AGENT};
 use actix_web::{FromRequest, HttpRequest, web};
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
-use crate::routes::AppState;
+pub use crate::activity::ClientInfo;
+use crate::state::AppState;
 
 const MAX_USER_AGENT_CHARS: usize = 300;
 
@@ -58,16 +57,9 @@ fn parse_forwarded_entry(entry: &str) -> Option<IpAddr> {
         .ok()
 }
 
-/// What the activity log records about a request.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    /// SHA-256 of salt + IP, hex; never the address itself.
-    pub ip_hash: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-impl ClientInfo {
-    pub fn from_http_request(req: &HttpRequest) -> Self {
+/// What the activity log records about `req`.
+pub fn client_info(req: &HttpRequest) -> ClientInfo {
+    {
         let Some(state) = req.app_data::<web::Data<AppState>>() else {
             return ClientInfo::default();
         };
@@ -104,41 +96,7 @@ impl FromRequest for ClientInfo {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(Ok(ClientInfo::from_http_request(req)))
-    }
-}
-
-/// One bucket per IPv4 address, but per IPv6 /64: a single client usually holds a
-/// whole /64 and could otherwise take a fresh bucket for every request.
-pub fn rate_limit_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => {
-            let mut segments = v6.segments();
-            segments[4..].fill(0);
-            IpAddr::V6(segments.into())
-        }
-    }
-}
-
-/// Rate-limit key: the client IP as resolved above.
-#[derive(Debug, Clone)]
-pub struct ClientIpKey {
-    pub trusted_proxies: Arc<Vec<IpNet>>,
-}
-
-impl KeyExtractor for ClientIpKey {
-    type Key = IpAddr;
-    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
-
-    fn extract(&self, req: &ServiceRequest) -> Result<Self::Key, Self::KeyExtractionError> {
-        client_ip(
-            req.peer_addr().map(|addr| addr.ip()),
-            req.headers(),
-            &self.trusted_proxies,
-        )
-        .map(rate_limit_key)
-        .ok_or_else(|| SimpleKeyExtractionError::new("could not tell the client's address"))
+        ready(Ok(client_info(req)))
     }
 }
 
@@ -238,18 +196,5 @@ mod tests {
             let found = client_ip(Some(ip("10.0.0.2")), &headers(xff), &trusted);
             assert_eq!(found, Some(ip(client)), "{xff}");
         }
-    }
-
-    #[test]
-    fn ipv6_clients_share_a_bucket_per_slash_64() {
-        assert_eq!(
-            rate_limit_key(ip("2001:db8:1:2:aaaa::1")),
-            ip("2001:db8:1:2::")
-        );
-        assert_eq!(
-            rate_limit_key(ip("2001:db8:1:2:bbbb::9")),
-            ip("2001:db8:1:2::")
-        );
-        assert_eq!(rate_limit_key(ip("198.51.100.7")), ip("198.51.100.7"));
     }
 }

@@ -14,6 +14,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+use crate::urls::absolute_http_url;
+
 /// Where the app runs. Development relaxes what production insists on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
@@ -405,18 +407,12 @@ impl Settings {
             }
         };
         let redirect_uri = match var("XWMS_REDIRECT_URI") {
-            Some(value) => {
-                let url = Url::parse(value.trim()).map_err(|err| {
-                    ConfigError::new("XWMS_REDIRECT_URI", format!("not an absolute URL ({err})"))
-                })?;
-                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                    return Err(ConfigError::new(
-                        "XWMS_REDIRECT_URI",
-                        "must be an http:// or https:// URL",
-                    ));
-                }
-                Some(url)
-            }
+            Some(value) => Some(absolute_http_url(&value).ok_or_else(|| {
+                ConfigError::new(
+                    "XWMS_REDIRECT_URI",
+                    "must be an absolute http:// or https:// URL",
+                )
+            })?),
             None => None,
         };
         let login_binding = match var("XWMS_LOGIN_BINDING")
@@ -607,14 +603,8 @@ impl Settings {
 /// Parses the XWMS base URL and makes sure it ends in `/`, so that
 /// `join("sign-token")` keeps the `/api` segment.
 pub fn parse_base_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
-    let mut url = Url::parse(value.trim())
-        .map_err(|err| ConfigError::new(variable, format!("not an absolute URL ({err})")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(ConfigError::new(
-            variable,
-            "must be an http:// or https:// URL",
-        ));
-    }
+    let mut url = absolute_http_url(value)
+        .ok_or_else(|| ConfigError::new(variable, "must be an absolute http:// or https:// URL"))?;
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
         url.set_path(&path);

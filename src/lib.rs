@@ -1,18 +1,34 @@
 //! xwms-starter: "Log in with XWMS" for actix-web, askama and Diesel on PostgreSQL.
 //!
-//! Data flows route -> (session, XWMS client, accounts) -> db -> template. The rule the
-//! whole crate teaches lives in [`accounts`]: link accounts by `sub`, never by email.
+//! The modules form one-way layers (docs/architecture.md); each imports only from its
+//! own layer or the ones below it:
+//!
+//! - wiring: [`startup`]
+//! - web: [`routes`], [`session`], [`csrf`], [`client_info`], [`rate_limit`],
+//!   [`error`], [`error_page`]
+//! - provider: [`xwms`] (the XWMS client, and the sandbox as a provider of its own)
+//! - domain: [`accounts`] (the linking rule: by `sub`, never by email), [`activity`],
+//!   [`session_state`], and the shared [`state`]
+//! - storage: [`db`]
+//! - foundation: [`config`], [`crypto`], [`urls`], [`pages`], [`metrics`], [`healthcheck`]
 
 pub mod accounts;
 pub mod activity;
 pub mod client_info;
 pub mod config;
 pub mod crypto;
+pub mod csrf;
 pub mod db;
 pub mod error;
+pub mod error_page;
 pub mod healthcheck;
 pub mod metrics;
+pub mod pages;
+pub mod rate_limit;
 pub mod routes;
 pub mod session;
+pub mod session_state;
 pub mod startup;
+pub mod state;
+pub mod urls;
 pub mod xwms;

@@ -1,21 +1,13 @@
-//! Prometheus metrics for the login flow, served at `GET /metrics` in the text format.
+//! Prometheus metrics for the login flow (served by `routes::metrics`).
 //!
 //! Each app has its own registry (no global state), so tests and several apps in one
-//! process do not mix their numbers. In production `/metrics` is off unless
-//! `METRICS_ENABLED=true` (open) or `METRICS_TOKEN` is set (then, in any environment, it
-//! is served only with `Authorization: Bearer <token>`).
+//! process do not mix their numbers.
 
 use std::time::Duration;
 
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
 use prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
-use secrecy::{ExposeSecret, SecretString};
-
-use crate::crypto::constant_time_eq;
-use crate::error::AppError;
 
 /// The login flow's counters and XWMS call latencies.
 pub struct Metrics {
@@ -92,50 +84,8 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    fn render(&self) -> Result<String, prometheus::Error> {
+    /// Everything in the Prometheus text format.
+    pub fn render(&self) -> Result<String, prometheus::Error> {
         TextEncoder::new().encode_to_string(&self.registry.gather())
     }
-}
-
-/// Who may read `/metrics`.
-#[derive(Clone)]
-pub enum MetricsAccess {
-    /// Not served (the route answers 404).
-    Off,
-    Open,
-    /// Requires `Authorization: Bearer <token>`.
-    Token(SecretString),
-}
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/metrics").route(web::get().to(metrics)));
-}
-
-async fn metrics(
-    req: HttpRequest,
-    metrics: web::Data<Metrics>,
-    access: web::Data<MetricsAccess>,
-) -> Result<HttpResponse, AppError> {
-    match access.get_ref() {
-        MetricsAccess::Off => return Err(AppError::NotFound),
-        MetricsAccess::Open => {}
-        MetricsAccess::Token(expected) => {
-            let sent = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.strip_prefix("Bearer "))
-                .unwrap_or("");
-            if !constant_time_eq(sent, expected.expose_secret()) {
-                return Err(AppError::Forbidden(
-                    "metrics without the right bearer token",
-                ));
-            }
-        }
-    }
-    let body = metrics.render().map_err(AppError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
 }

@@ -15,10 +15,13 @@ use actix_web::{FromRequest, HttpRequest, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::{EmailChange, session_is_current};
+use crate::accounts::EmailChange;
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::AppError;
-use crate::routes::AppState;
+use crate::pages::PageContext;
+use crate::session_state::session_is_current;
+use crate::state::AppState;
+use crate::xwms::sandbox::SANDBOX_API_PATH;
 
 const SIGNED_IN: &str = "signed_in";
 const DISPLAY_NAME: &str = "display_name";
@@ -88,10 +91,6 @@ const MAX_DISPLAY_NAME_CHARS: usize = 80;
 pub struct TypedSession(Session);
 
 impl TypedSession {
-    pub fn from_session(session: Session) -> Self {
-        TypedSession(session)
-    }
-
     pub fn user_id(&self) -> Result<Option<i64>, SessionGetError> {
         Ok(self.signed_in()?.map(|signed_in| signed_in.user_id))
     }
@@ -200,6 +199,26 @@ impl TypedSession {
     }
 }
 
+/// What the layout shows for this request: the sandbox banner, who is signed in, and
+/// the logout form's CSRF token.
+pub fn page_context(req: &HttpRequest) -> PageContext {
+    let sandbox = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.sandbox);
+    let session = TypedSession(req.get_session());
+    let signed_in = matches!(session.user_id(), Ok(Some(_)));
+    PageContext {
+        sandbox,
+        signed_in_as: signed_in
+            .then(|| session.display_name().ok().flatten())
+            .flatten()
+            .or_else(|| signed_in.then(|| "your XWMS account".to_owned())),
+        csrf_token: signed_in
+            .then(|| session.csrf_token().ok().flatten())
+            .flatten(),
+    }
+}
+
 impl FromRequest for TypedSession {
     type Error = <Session as FromRequest>::Error;
     type Future = Ready<Result<TypedSession, Self::Error>>;
@@ -225,9 +244,8 @@ pub async fn enforce_session_limits(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let path = req.path();
-    let exempt = path.starts_with("/static/")
-        || path == "/health"
-        || path.starts_with(crate::xwms::sandbox::SANDBOX_API_PATH);
+    let exempt =
+        path.starts_with("/static/") || path == "/health" || path.starts_with(SANDBOX_API_PATH);
     if !exempt
         && let Some(state) = req.app_data::<web::Data<AppState>>().cloned()
         && let Err(err) = check_session(&TypedSession(req.get_session()), &state).await

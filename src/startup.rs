@@ -1,4 +1,5 @@
-//! Builds the application: database, provider, session, middleware and routes.
+//! Wires the application together: database, listener, provider, shared state,
+//! background jobs and the HTTP server, each a step of its own below.
 //!
 //! `Application::build` does everything that can fail (migrations, binding the port)
 //! before it returns, so a misconfigured app stops at start with a clear message, and
@@ -7,7 +8,6 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 
-use actix_governor::GovernorConfigBuilder;
 use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity};
 use actix_session::storage::CookieSessionStore;
@@ -19,13 +19,18 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::client_info::ClientIpKey;
 use crate::config::{AppEnv, Settings};
-use crate::db;
-use crate::error::{AppError, render_error_page};
-use crate::metrics::{Metrics, MetricsAccess};
-use crate::routes::{self, AppState};
+use crate::db::{self, DbError, DbPool};
+use crate::error::AppError;
+use crate::error_page::render_error_page;
+use crate::metrics::Metrics;
+use crate::pages::CONTENT_SECURITY_POLICY;
+use crate::rate_limit::{InvalidRateLimit, RateLimit, rate_limit, sweep_every_minute};
+use crate::routes;
+use crate::routes::health::XwmsHealth;
+use crate::routes::metrics::MetricsAccess;
 use crate::session::enforce_session_limits;
+use crate::state::AppState;
 use crate::xwms::sandbox::{self, SANDBOX_PATH, Sandbox};
 use crate::xwms::{XwmsClient, XwmsConfig};
 
@@ -33,16 +38,18 @@ use crate::xwms::{XwmsClient, XwmsConfig};
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("database: {0}")]
-    Database(String),
+    Database(#[from] db::SetupError),
+    #[error("database pool: {0}")]
+    Pool(#[source] DbError),
     #[error("could not listen on {address}: {source}")]
     Bind {
         address: String,
         source: std::io::Error,
     },
     #[error("metrics: {0}")]
-    Metrics(String),
-    #[error("invalid rate limit settings")]
-    RateLimit,
+    Metrics(#[from] prometheus::Error),
+    #[error(transparent)]
+    RateLimit(#[from] InvalidRateLimit),
     #[error("could not build a URL: {0}")]
     Url(#[from] url::ParseError),
 }
@@ -54,172 +61,42 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
-        let database_url = settings.database.url.expose_secret().to_owned();
-        if settings.database.create_if_missing
-            && db::create_database_if_missing(&database_url)
-                .await
-                .map_err(StartupError::Database)?
-        {
-            log::info!("created the database named in DATABASE_URL");
-        }
-        let applied = db::run_migrations(&database_url)
-            .await
-            .map_err(StartupError::Database)?;
-        if applied > 0 {
-            log::info!("applied {applied} database migration(s)");
-        }
-        let pool = db::build_pool(&settings.database)
-            .map_err(|err| StartupError::Database(err.to_string()))?;
-
-        let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        })?;
-        let local = listener.local_addr().map_err(|source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        })?;
-        let port = local.port();
-
+        let pool = prepare_database(&settings).await?;
+        let (listener, local) = bind_listener(&settings)?;
         let redirect_uri = match settings.xwms.redirect_uri.clone() {
             Some(uri) => uri,
-            None => default_redirect_uri(port)?,
+            None => default_redirect_uri(local.port())?,
         };
-
-        // The provider: real XWMS, or the sandbox served by this very app. Either way the
-        // login code gets an `XwmsClient` that speaks HTTP to it.
-        let (xwms_config, sandbox) = match &settings.xwms.credentials {
-            Some(credentials) => (
-                XwmsConfig {
-                    provider: XwmsConfig::provider_for(&settings.xwms.api_url),
-                    api_url: settings.xwms.api_url.clone(),
-                    credentials: credentials.clone(),
-                    timeout: settings.xwms.timeout,
-                },
-                None,
-            ),
-            None => {
-                let mut public_origin = redirect_uri.clone();
-                public_origin.set_path("/");
-                public_origin.set_query(None);
-                public_origin.set_fragment(None);
-                let sandbox =
-                    Sandbox::new(public_origin, settings.xwms.sandbox_client_secret.clone());
-                let api_url = sandbox_api_url(local)?;
-                log::warn!(
-                    "no XWMS credentials configured: logins use the built-in SANDBOX (not real XWMS) at {api_url}"
-                );
-                (
-                    XwmsConfig {
-                        api_url,
-                        credentials: sandbox.credentials(),
-                        timeout: settings.xwms.timeout,
-                        provider: sandbox::PROVIDER.to_owned(),
-                    },
-                    Some(web::Data::new(sandbox)),
-                )
-            }
-        };
-        let xwms_config = Arc::new(xwms_config);
-
-        let session_key = settings.session.key.clone().unwrap_or_else(|| {
-            log::warn!(
-                "SESSION_KEY is not set: using a random key; sessions end when the app restarts"
-            );
-            Key::generate()
-        });
-        let cookie_secure = settings.session.cookie_secure;
-        let hsts = settings.env == AppEnv::Production && cookie_secure;
-
-        let metrics =
-            Arc::new(Metrics::new().map_err(|err| StartupError::Metrics(err.to_string()))?);
-        let metrics_access =
-            web::Data::new(match (&settings.metrics.token, settings.metrics.enabled) {
-                (Some(token), _) => MetricsAccess::Token(token.clone()),
-                (None, true) => MetricsAccess::Open,
-                (None, false) => MetricsAccess::Off,
-            });
-        let xwms_health = web::Data::new(routes::health::XwmsHealth::default());
-        let trusted_proxies = Arc::new(settings.security.trusted_proxies.clone());
-        let rate_limit = rate_limit(&settings, trusted_proxies.clone())?;
-        let state = web::Data::new(AppState {
+        let provider = choose_provider(&settings, &redirect_uri, local)?;
+        let session_key = session_key(&settings);
+        let state = shared_state(
+            &settings,
             pool,
-            redirect_uri: redirect_uri.clone(),
-            login_binding: settings.xwms.login_binding,
-            login_max_age: settings.xwms.login_max_age,
-            sandbox: sandbox.is_some(),
-            session_idle_timeout: settings.session.idle_timeout,
-            session_absolute_timeout: settings.session.absolute_timeout,
-            trusted_proxies,
-            // Stable across restarts when SESSION_KEY is set, so hashes stay comparable.
-            ip_hash_salt: Sha256::digest([b"ip-hash:".as_slice(), session_key.master()].concat())
-                .to_vec(),
-        });
-
-        // The limiter keeps a bucket per client address; forget the ones that are full
-        // again, so memory does not grow with every address ever seen.
-        let limiter = rate_limit.limiter().clone();
-        actix_web::rt::spawn(async move {
-            let mut every_minute =
-                actix_web::rt::time::interval(std::time::Duration::from_secs(60));
-            loop {
-                every_minute.tick().await;
-                limiter.retain_recent();
-                limiter.shrink_to_fit();
-            }
-        });
-
-        let mut server = HttpServer::new(move || {
-            let sandbox = sandbox.clone();
-            App::new()
-                .wrap(from_fn(enforce_session_limits))
-                // Turns every error response into the site's error page.
-                .wrap(ErrorHandlers::new().default_handler(render_error_page))
-                .wrap(session_middleware(session_key.clone(), cookie_secure))
-                .wrap(security_headers(hsts))
-                .wrap(request_logger())
-                .app_data(state.clone())
-                // awc::Client is not Send: one per worker, built here.
-                .app_data(web::Data::new(XwmsClient::new(
-                    xwms_config.clone(),
-                    metrics.clone(),
-                )))
-                .app_data(web::Data::from(metrics.clone()))
-                .app_data(metrics_access.clone())
-                .app_data(xwms_health.clone())
-                .app_data(web::JsonConfig::default().limit(16 * 1024))
-                .app_data(web::FormConfig::default().limit(16 * 1024))
-                .configure(routes::home::configure)
-                .configure(|cfg| routes::auth::configure(cfg, &rate_limit))
-                .configure(routes::profile::configure)
-                .configure(routes::health::configure)
-                .configure(routes::static_files::configure)
-                .configure(crate::metrics::configure)
-                .configure(|cfg| {
-                    if let Some(sandbox) = sandbox {
-                        cfg.app_data(sandbox);
-                        sandbox::configure(cfg);
-                    }
-                })
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(AppError::NotFound)
-                }))
-        })
-        .shutdown_timeout(10);
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
-        let server = server
-            .listen(listener)
-            .map_err(|source| StartupError::Bind { address, source })?
-            .run();
-
+            redirect_uri.clone(),
+            &provider,
+            &session_key,
+        );
+        let rate_limit = rate_limit(
+            &settings.security,
+            Arc::new(settings.security.trusted_proxies.clone()),
+        )?;
+        start_background_jobs(&rate_limit);
+        let server = serve(
+            &settings,
+            listener,
+            state,
+            provider,
+            session_key,
+            rate_limit,
+        )?;
         log::info!(
             "xwms-starter ({}) listening on http://{local}; XWMS callback: {redirect_uri}",
             settings.env.as_str()
         );
-        Ok(Application { port, server })
+        Ok(Application {
+            port: local.port(),
+            server,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -230,6 +107,183 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Database: created if allowed and missing, migrated, and a bounded pool for requests.
+async fn prepare_database(settings: &Settings) -> Result<DbPool, StartupError> {
+    let database_url = settings.database.url.expose_secret();
+    if settings.database.create_if_missing && db::create_database_if_missing(database_url).await? {
+        log::info!("created the database named in DATABASE_URL");
+    }
+    let applied = db::run_migrations(database_url).await?;
+    if applied > 0 {
+        log::info!("applied {applied} database migration(s)");
+    }
+    db::build_pool(&settings.database).map_err(StartupError::Pool)
+}
+
+/// Listener: bound now, so a taken port fails the start (and port 0 tells its number).
+fn bind_listener(settings: &Settings) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let address = format!("{}:{}", settings.server.host, settings.server.port);
+    let bind_error = |source| StartupError::Bind {
+        address: address.clone(),
+        source,
+    };
+    let listener = TcpListener::bind(&address).map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local))
+}
+
+/// The identity provider the login code talks to, over HTTP either way.
+struct Provider {
+    config: Arc<XwmsConfig>,
+    /// The sandbox's state when the sandbox is the provider (served by this very app).
+    sandbox: Option<web::Data<Sandbox>>,
+}
+
+/// Provider: real XWMS when credentials are configured, otherwise the sandbox.
+fn choose_provider(
+    settings: &Settings,
+    redirect_uri: &Url,
+    local: SocketAddr,
+) -> Result<Provider, StartupError> {
+    if let Some(credentials) = &settings.xwms.credentials {
+        return Ok(Provider {
+            config: Arc::new(XwmsConfig {
+                provider: XwmsConfig::provider_for(&settings.xwms.api_url),
+                api_url: settings.xwms.api_url.clone(),
+                credentials: credentials.clone(),
+                timeout: settings.xwms.timeout,
+            }),
+            sandbox: None,
+        });
+    }
+    let mut public_origin = redirect_uri.clone();
+    public_origin.set_path("/");
+    public_origin.set_query(None);
+    public_origin.set_fragment(None);
+    let sandbox = Sandbox::new(public_origin, settings.xwms.sandbox_client_secret.clone());
+    let api_url = sandbox_api_url(local)?;
+    log::warn!(
+        "no XWMS credentials configured: logins use the built-in SANDBOX (not real XWMS) at {api_url}"
+    );
+    Ok(Provider {
+        config: Arc::new(XwmsConfig {
+            api_url,
+            credentials: sandbox.credentials(),
+            timeout: settings.xwms.timeout,
+            provider: sandbox::PROVIDER.to_owned(),
+        }),
+        sandbox: Some(web::Data::new(sandbox)),
+    })
+}
+
+fn session_key(settings: &Settings) -> Key {
+    settings.session.key.clone().unwrap_or_else(|| {
+        log::warn!(
+            "SESSION_KEY is not set: using a random key; sessions end when the app restarts"
+        );
+        Key::generate()
+    })
+}
+
+/// Shared state: what every handler may need, built once and shared by all workers.
+fn shared_state(
+    settings: &Settings,
+    pool: DbPool,
+    redirect_uri: Url,
+    provider: &Provider,
+    session_key: &Key,
+) -> web::Data<AppState> {
+    web::Data::new(AppState {
+        pool,
+        redirect_uri,
+        login_binding: settings.xwms.login_binding,
+        login_max_age: settings.xwms.login_max_age,
+        sandbox: provider.sandbox.is_some(),
+        session_idle_timeout: settings.session.idle_timeout,
+        session_absolute_timeout: settings.session.absolute_timeout,
+        trusted_proxies: Arc::new(settings.security.trusted_proxies.clone()),
+        // Stable across restarts when SESSION_KEY is set, so hashes stay comparable.
+        ip_hash_salt: Sha256::digest([b"ip-hash:".as_slice(), session_key.master()].concat())
+            .to_vec(),
+    })
+}
+
+/// Background jobs: the rate limiter's sweep.
+fn start_background_jobs(rate_limit: &RateLimit) {
+    sweep_every_minute(rate_limit);
+}
+
+/// Server: middleware (outermost last), per-worker XWMS client, routes.
+fn serve(
+    settings: &Settings,
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    provider: Provider,
+    session_key: Key,
+    rate_limit: RateLimit,
+) -> Result<Server, StartupError> {
+    let cookie_secure = settings.session.cookie_secure;
+    let hsts = settings.env == AppEnv::Production && cookie_secure;
+    let metrics = Arc::new(Metrics::new()?);
+    let metrics_access =
+        web::Data::new(match (&settings.metrics.token, settings.metrics.enabled) {
+            (Some(token), _) => MetricsAccess::Token(token.clone()),
+            (None, true) => MetricsAccess::Open,
+            (None, false) => MetricsAccess::Off,
+        });
+    let xwms_health = web::Data::new(XwmsHealth::default());
+    let Provider {
+        config: xwms_config,
+        sandbox,
+    } = provider;
+
+    let mut server = HttpServer::new(move || {
+        let sandbox = sandbox.clone();
+        App::new()
+            .wrap(from_fn(enforce_session_limits))
+            // Turns every error response into the site's error page.
+            .wrap(ErrorHandlers::new().default_handler(render_error_page))
+            .wrap(session_middleware(session_key.clone(), cookie_secure))
+            .wrap(security_headers(hsts))
+            .wrap(request_logger())
+            .app_data(state.clone())
+            // awc::Client is not Send: one per worker, built here.
+            .app_data(web::Data::new(XwmsClient::new(
+                xwms_config.clone(),
+                metrics.clone(),
+            )))
+            .app_data(web::Data::from(metrics.clone()))
+            .app_data(metrics_access.clone())
+            .app_data(xwms_health.clone())
+            .app_data(web::JsonConfig::default().limit(16 * 1024))
+            .app_data(web::FormConfig::default().limit(16 * 1024))
+            .configure(routes::home::configure)
+            .configure(|cfg| routes::auth::configure(cfg, &rate_limit))
+            .configure(routes::profile::configure)
+            .configure(routes::health::configure)
+            .configure(routes::static_files::configure)
+            .configure(routes::metrics::configure)
+            .configure(|cfg| {
+                if let Some(sandbox) = sandbox {
+                    cfg.app_data(sandbox);
+                    sandbox::configure(cfg);
+                }
+            })
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+            }))
+    })
+    .shutdown_timeout(10);
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    let address = format!("{}:{}", settings.server.host, settings.server.port);
+    Ok(server
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { address, source })?
+        .run())
 }
 
 /// XWMS's documented example callback, on whatever port we got.
@@ -248,30 +302,6 @@ fn sandbox_api_url(local: SocketAddr) -> Result<Url, url::ParseError> {
         "http://{}{SANDBOX_PATH}/api/",
         SocketAddr::new(ip, local.port())
     ))
-}
-
-/// The per-client-IP limit on starting and finishing logins. One limiter, shared by all
-/// workers (the config holds it behind an `Arc`).
-pub type RateLimit = actix_governor::GovernorConfig<
-    ClientIpKey,
-    actix_governor::governor::middleware::NoOpMiddleware<
-        actix_governor::governor::clock::QuantaInstant,
-    >,
->;
-
-fn rate_limit(
-    settings: &Settings,
-    trusted_proxies: Arc<Vec<ipnet::IpNet>>,
-) -> Result<RateLimit, StartupError> {
-    let per_minute = u64::from(settings.security.rate_limit_per_minute);
-    GovernorConfigBuilder::default()
-        .key_extractor(ClientIpKey { trusted_proxies })
-        .period(std::time::Duration::from_nanos(
-            (60_000_000_000 / per_minute.max(1)).max(1),
-        ))
-        .burst_size(settings.security.rate_limit_burst)
-        .finish()
-        .ok_or(StartupError::RateLimit)
 }
 
 fn session_middleware(key: Key, secure: bool) -> SessionMiddleware<CookieSessionStore> {
@@ -297,7 +327,7 @@ fn session_middleware(key: Key, secure: bool) -> SessionMiddleware<CookieSession
 
 fn security_headers(hsts: bool) -> DefaultHeaders {
     let headers = DefaultHeaders::new()
-        .add(("Content-Security-Policy", routes::CONTENT_SECURITY_POLICY))
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "same-origin"))

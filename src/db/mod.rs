@@ -40,6 +40,23 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
 }
 
+/// Why the database could not be prepared at start (created, migrated).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("DATABASE_URL: {0}")]
+    BadUrl(String),
+    #[error("connecting to PostgreSQL timed out")]
+    ConnectTimeout,
+    #[error("connecting to PostgreSQL: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("{0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("running the migrations: {0}")]
+    Migrations(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the migration thread stopped unexpectedly")]
+    MigrationThread,
+}
+
 impl From<PoolError> for DbError {
     fn from(err: PoolError) -> Self {
         DbError::Unavailable(err.to_string())
@@ -134,43 +151,38 @@ pub async fn ping(pool: &DbPool) -> Result<(), DbError> {
 /// its own small runtime) and the caller awaits the result. PostgreSQL's transactional
 /// DDL plus Diesel's migration table make this safe when several replicas start at once:
 /// see docs/deploy.md.
-pub async fn run_migrations(database_url: &str) -> Result<usize, String> {
+pub async fn run_migrations(database_url: &str) -> Result<usize, SetupError> {
     let url = database_url.to_owned();
     let (done, result) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let outcome = (|| {
             use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
             let mut conn =
-                <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
-                    .map_err(|err| err.to_string())?;
+                <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
             // One migrator at a time, even across replicas; released when the connection closes.
             diesel::RunQueryDsl::execute(
                 diesel::sql_query("SELECT pg_advisory_lock(72101)"),
                 &mut conn,
-            )
-            .map_err(|err| err.to_string())?;
+            )?;
             conn.run_pending_migrations(MIGRATIONS)
                 .map(|versions| versions.len())
-                .map_err(|err| err.to_string())
+                .map_err(SetupError::Migrations)
         })();
         let _ = done.send(outcome);
     });
-    result
-        .await
-        .map_err(|_| "the migration thread stopped unexpectedly".to_owned())?
+    result.await.map_err(|_| SetupError::MigrationThread)?
 }
 
 /// Creates the database named in `database_url` when it does not exist yet
 /// (development convenience, and the test harness). Returns true if it was created.
-pub async fn create_database_if_missing(database_url: &str) -> Result<bool, String> {
+pub async fn create_database_if_missing(database_url: &str) -> Result<bool, SetupError> {
     let (maintenance_url, name) = split_database_url(database_url)?;
     let mut conn = tokio::time::timeout(
         CONNECT_TIMEOUT,
         AsyncPgConnection::establish(&maintenance_url),
     )
     .await
-    .map_err(|_| "connecting to PostgreSQL timed out".to_owned())?
-    .map_err(|err| format!("connecting to PostgreSQL: {err}"))?;
+    .map_err(|_| SetupError::ConnectTimeout)??;
     #[derive(QueryableByName)]
     struct Found {
         #[diesel(sql_type = diesel::sql_types::Bool)]
@@ -180,8 +192,7 @@ pub async fn create_database_if_missing(database_url: &str) -> Result<bool, Stri
         diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
             .bind::<diesel::sql_types::Text, _>(&name)
             .get_result(&mut conn)
-            .await
-            .map_err(|err| err.to_string())?;
+            .await?;
     if found.exists {
         return Ok(false);
     }
@@ -195,38 +206,23 @@ pub async fn create_database_if_missing(database_url: &str) -> Result<bool, Stri
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
         )) => Ok(false),
-        Err(err) => Err(format!("creating database {name}: {err}")),
+        Err(err) => Err(err.into()),
     }
 }
 
-/// Drops a database (test harness clean-up), closing any connection still open to it.
-pub async fn drop_database(database_url: &str) -> Result<(), String> {
-    let (maintenance_url, name) = split_database_url(database_url)?;
-    let mut conn = AsyncPgConnection::establish(&maintenance_url)
-        .await
-        .map_err(|err| err.to_string())?;
-    diesel::sql_query(format!(
-        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-        quote_identifier(&name)
-    ))
-    .execute(&mut conn)
-    .await
-    .map_err(|err| err.to_string())?;
-    Ok(())
-}
-
 /// `postgres://h/app` -> (`postgres://h/postgres`, `app`).
-fn split_database_url(database_url: &str) -> Result<(String, String), String> {
-    let mut url = Url::parse(database_url).map_err(|err| format!("DATABASE_URL: {err}"))?;
+fn split_database_url(database_url: &str) -> Result<(String, String), SetupError> {
+    let mut url = Url::parse(database_url).map_err(|err| SetupError::BadUrl(err.to_string()))?;
     let name = url.path().trim_start_matches('/').to_owned();
     if name.is_empty() {
-        return Err("DATABASE_URL names no database".to_owned());
+        return Err(SetupError::BadUrl("names no database".to_owned()));
     }
     url.set_path("/postgres");
     Ok((url.to_string(), name))
 }
 
-fn quote_identifier(name: &str) -> String {
+/// `name` as a quoted SQL identifier.
+pub fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

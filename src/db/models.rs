@@ -1,9 +1,16 @@
 //! Rows as Rust types. Reads and writes are separate types so an insert can never
 //! set an id or a timestamp the database owns.
 
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
+use std::io::Write as _;
 
+use chrono::{DateTime, Utc};
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
+use diesel::prelude::*;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+
+use super::schema::sql_types::SecurityEventKind;
 use super::schema::{security_events, users, xwms_connections};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -58,7 +65,7 @@ pub struct NewXwmsConnection<'a> {
 pub struct SecurityEvent {
     pub id: i64,
     pub user_id: Option<i64>,
-    pub kind: String,
+    pub kind: EventKind,
     pub detail: Option<String>,
     pub ip_hash: Option<String>,
     pub user_agent: Option<String>,
@@ -69,8 +76,81 @@ pub struct SecurityEvent {
 #[diesel(table_name = security_events)]
 pub struct NewSecurityEvent<'a> {
     pub user_id: Option<i64>,
-    pub kind: &'a str,
+    pub kind: EventKind,
     pub detail: Option<&'a str>,
     pub ip_hash: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+}
+
+/// The kinds of security event: one Rust enum for the `security_event_kind` column type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = SecurityEventKind)]
+pub enum EventKind {
+    AccountCreated,
+    Login,
+    EmailChanged,
+    LoginRefused,
+    /// This session ended ("Log out").
+    Logout,
+    /// Every session of the account ended ("Log out on all devices").
+    SessionsRevoked,
+}
+
+impl EventKind {
+    /// Every kind, for reading the column back.
+    pub const ALL: [EventKind; 6] = [
+        EventKind::AccountCreated,
+        EventKind::Login,
+        EventKind::EmailChanged,
+        EventKind::LoginRefused,
+        EventKind::Logout,
+        EventKind::SessionsRevoked,
+    ];
+
+    /// The value stored in `security_events.kind`, and how the profile page names it.
+    /// (An exhaustive match: a new kind does not compile until it has both.)
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            EventKind::AccountCreated => ("account_created", "Account created (first login)"),
+            EventKind::Login => ("login", "Logged in"),
+            EventKind::EmailChanged => ("email_changed", "Logged in; email changed at XWMS"),
+            EventKind::LoginRefused => ("login_refused", "Login refused"),
+            EventKind::Logout => ("logout", "Logged out"),
+            EventKind::SessionsRevoked => ("sessions_revoked", "Logged out on all devices"),
+        }
+    }
+
+    /// The value stored in `security_events.kind`.
+    pub fn as_str(self) -> &'static str {
+        self.names().0
+    }
+
+    /// How the profile page names the event.
+    pub fn describe(self) -> &'static str {
+        self.names().1
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A PostgreSQL enum travels as its label's bytes.
+impl ToSql<SecurityEventKind, Pg> for EventKind {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(self.as_str().as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<SecurityEventKind, Pg> for EventKind {
+    fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
+        let label = value.as_bytes();
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str().as_bytes() == label)
+            .ok_or_else(|| format!("unknown security event kind {label:?}").into())
+    }
 }

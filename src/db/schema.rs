@@ -1,5 +1,11 @@
 // @generated automatically by Diesel CLI.
 
+pub mod sql_types {
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "security_event_kind"))]
+    pub struct SecurityEventKind;
+}
+
 diesel::table! {
     users (id) {
         id -> Int8,
@@ -39,10 +45,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::SecurityEventKind;
+
     security_events (id) {
         id -> Int8,
         user_id -> Nullable<Int8>,
-        kind -> Text,
+        kind -> SecurityEventKind,
         detail -> Nullable<Text>,
         ip_hash -> Nullable<Text>,
         user_agent -> Nullable<Text>,

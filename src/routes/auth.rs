@@ -17,18 +17,17 @@ use askama::Template;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::accounts::{claim_login_token, end_all_sessions, end_session, link_account_by_sub};
-use crate::activity::record_refused_login;
-use crate::client_info::ClientInfo;
+use crate::accounts::link_account_by_sub;
+use crate::activity::{ClientInfo, record_refused_login};
 use crate::config::LoginBinding;
-use crate::crypto::constant_time_eq;
+use crate::csrf::{CsrfProtected, SameSiteForm, check_same_site_form, comes_from_another_site};
 use crate::error::{AppError, LoginRefusal};
 use crate::metrics::Metrics;
-use crate::routes::{
-    AppState, CONTENT_SECURITY_POLICY_FORM_TO_XWMS, PageContext, html_response, see_other,
-};
-use crate::session::{LoginSummary, PendingLogin, SignedIn, TypedSession};
-use crate::startup::RateLimit;
+use crate::pages::{CONTENT_SECURITY_POLICY_FORM_TO_XWMS, html_response, see_other};
+use crate::rate_limit::RateLimit;
+use crate::session::{LoginSummary, PendingLogin, SignedIn, TypedSession, page_context};
+use crate::session_state::{claim_login_token, end_all_sessions, end_session};
+use crate::state::AppState;
 use crate::xwms::{XwmsClient, XwmsError};
 
 /// Longest callback token we pass on to XWMS; anything longer is not an XWMS token.
@@ -65,7 +64,7 @@ struct StartQuery {
 #[derive(Template)]
 #[template(path = "continue_login.html")]
 struct ContinuePage {
-    page: PageContext,
+    page: crate::pages::PageContext,
     csrf_token: String,
     next: Option<String>,
 }
@@ -89,7 +88,7 @@ async fn start_login(
     if comes_from_another_site(&req, &state) {
         let html = ContinuePage {
             csrf_token: session.csrf_token_or_new()?,
-            page: PageContext::from_http_request(&req),
+            page: page_context(&req),
             next,
         }
         .render()?;
@@ -112,25 +111,22 @@ struct ContinueForm {
     next: Option<String>,
 }
 
-/// The "Continue to XWMS" button: a same-site POST carrying the session's CSRF token.
+impl CsrfProtected for ContinueForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// The "Continue to XWMS" button: a same-site POST carrying the session's CSRF token
+/// (`SameSiteForm` refuses anything else with 403 before this runs).
 async fn continue_login(
-    req: HttpRequest,
     state: web::Data<AppState>,
     xwms: web::Data<XwmsClient>,
     metrics: web::Data<Metrics>,
     session: TypedSession,
-    form: Option<web::Form<ContinueForm>>,
+    form: SameSiteForm<ContinueForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.map(web::Form::into_inner);
-    check_same_site_form(
-        &req,
-        &state,
-        &session,
-        form.as_ref().map(|form| form.csrf_token.as_str()),
-    )?;
-    let next = form
-        .and_then(|form| form.next)
-        .map(|raw| safe_next_or_home(&raw));
+    let next = form.0.next.map(|raw| safe_next_or_home(&raw));
     counted(
         &metrics,
         redirect_to_xwms(&state, &xwms, &session, next).await,
@@ -365,43 +361,6 @@ fn checked_logout(
         form.map(|form| form.csrf_token.as_str()),
     )?;
     Ok(Some(signed_in))
-}
-
-/// The check every form post of ours passes: sent from one of our own pages (not by
-/// another site) and carrying this session's CSRF token.
-fn check_same_site_form(
-    req: &HttpRequest,
-    state: &AppState,
-    session: &TypedSession,
-    sent_token: Option<&str>,
-) -> Result<(), AppError> {
-    if comes_from_another_site(req, state) {
-        return Err(AppError::Forbidden("cross-site form post"));
-    }
-    match (session.csrf_token()?.as_deref(), sent_token) {
-        (Some(expected), Some(sent)) if constant_time_eq(expected, sent) => Ok(()),
-        _ => Err(AppError::Forbidden("form post without a valid CSRF token")),
-    }
-}
-
-/// True for a request another site made the browser send: `Sec-Fetch-Site` other than
-/// `same-origin` or `none` (typed or bookmarked), or an `Origin` or `Referer` that is
-/// not ours (our origin is the callback URL's, from configuration). A request with
-/// none of these headers (an old browser, curl) is taken as our own.
-fn comes_from_another_site(req: &HttpRequest, state: &AppState) -> bool {
-    let header = |name: header::HeaderName| {
-        req.headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-    };
-    let ours = state.redirect_uri.origin();
-    let foreign = |url: &str| url::Url::parse(url).map_or(true, |url| url.origin() != ours);
-    if let Some(site) = header(header::HeaderName::from_static("sec-fetch-site"))
-        && !matches!(site, "same-origin" | "none")
-    {
-        return true;
-    }
-    header(header::ORIGIN).is_some_and(foreign) || header(header::REFERER).is_some_and(foreign)
 }
 
 /// Longest `next` path we keep.

@@ -4,7 +4,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use crate::error::AppError;
-use crate::routes::{PageContext, html_response};
+use crate::pages::{PageContext, html_response};
+use crate::session::page_context;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").route(web::get().to(home)));
@@ -18,7 +19,7 @@ struct HomePage {
 
 async fn home(req: HttpRequest) -> Result<HttpResponse, AppError> {
     let html = HomePage {
-        page: PageContext::from_http_request(&req),
+        page: page_context(&req),
     }
     .render()?;
     Ok(html_response(html))

@@ -7,8 +7,9 @@ use crate::accounts::{Account, find_account};
 use crate::activity::{EventKind, recent_events};
 use crate::db::models::SecurityEvent;
 use crate::error::AppError;
-use crate::routes::{AppState, PageContext, html_response, see_other};
-use crate::session::{LoginSummary, TypedSession};
+use crate::pages::{PageContext, html_response, see_other};
+use crate::session::{LoginSummary, TypedSession, page_context};
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/profile").route(web::get().to(profile)));
@@ -31,8 +32,8 @@ impl ProfilePage {
         email.as_deref().unwrap_or("none")
     }
 
-    fn describe_event(kind: &str) -> &'static str {
-        EventKind::describe(kind)
+    fn describe_event(kind: &EventKind) -> &'static str {
+        kind.describe()
     }
 }
 
@@ -51,7 +52,7 @@ async fn profile(
     };
     let activity = recent_events(&state.pool, user_id, RECENT_ACTIVITY).await?;
     let html = ProfilePage {
-        page: PageContext::from_http_request(&req),
+        page: page_context(&req),
         account,
         last_login: session.last_login()?.unwrap_or_default(),
         activity,

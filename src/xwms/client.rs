@@ -16,8 +16,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
+use crate::accounts::VerifiedIdentity;
 use crate::config::XwmsCredentials;
 use crate::metrics::Metrics;
+use crate::urls::absolute_http_url;
 
 /// Largest response body we read from XWMS. A login answer is a few hundred bytes;
 /// anything near this limit is broken or hostile.
@@ -113,20 +115,6 @@ impl fmt::Debug for SignedToken {
     }
 }
 
-/// The person XWMS vouches for, cleaned up: everything here is safe to store and show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct XwmsUser {
-    /// Which provider vouched for this person (`XwmsConfig::provider`).
-    pub provider: String,
-    /// XWMS's stable user id: with `provider`, the only thing accounts are linked by.
-    pub sub: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub email_verified: bool,
-    /// Only http(s) URLs survive; anything else (`javascript:`, `data:`) is dropped.
-    pub picture: Option<String>,
-}
-
 impl XwmsClient {
     pub fn new(config: Arc<XwmsConfig>, metrics: Arc<Metrics>) -> Self {
         let http = awc::Client::builder()
@@ -167,7 +155,7 @@ impl XwmsClient {
         &self,
         token: &str,
         redirect_url: &Url,
-    ) -> Result<XwmsUser, XwmsError> {
+    ) -> Result<VerifiedIdentity, XwmsError> {
         let body = serde_json::json!({ "token": token, "redirect_url": redirect_url.as_str() });
         let data = self
             .call(
@@ -342,13 +330,11 @@ pub fn parse_sign_token(envelope: &Value) -> Result<SignedToken, XwmsError> {
     .into_iter()
     .find_map(|candidate| candidate.as_str().filter(|text| !text.trim().is_empty()))
     .ok_or_else(|| XwmsError::InvalidResponse("no login URL in sign-token answer".into()))?;
-    let login_url = Url::parse(url_text.trim())
-        .map_err(|_| XwmsError::InvalidResponse("the login URL is not an absolute URL".into()))?;
-    if !matches!(login_url.scheme(), "http" | "https") || login_url.host_str().is_none() {
-        return Err(XwmsError::InvalidResponse(
-            "the login URL is not http(s); refusing to redirect there".into(),
-        ));
-    }
+    let login_url = absolute_http_url(url_text).ok_or_else(|| {
+        XwmsError::InvalidResponse(
+            "the login URL is not an absolute http(s) URL; refusing to redirect there".into(),
+        )
+    })?;
     let token = data["token"]
         .as_str()
         .map(str::trim)
@@ -363,7 +349,10 @@ pub fn parse_sign_token(envelope: &Value) -> Result<SignedToken, XwmsError> {
 /// The user may come flat in `data` or nested in `data.user`. A missing or unusable
 /// `sub` is an error; everything else is optional and cleaned. `provider` names who
 /// vouched for the person (see [`XwmsConfig::provider`]).
-pub fn parse_verified_user(envelope: &Value, provider: &str) -> Result<XwmsUser, XwmsError> {
+pub fn parse_verified_user(
+    envelope: &Value,
+    provider: &str,
+) -> Result<VerifiedIdentity, XwmsError> {
     let data = &envelope["data"];
     let user = if data["user"].is_object() {
         &data["user"]
@@ -405,18 +394,11 @@ pub fn parse_verified_user(envelope: &Value, provider: &str) -> Result<XwmsUser,
     } && email.is_some();
     // Kept only as an absolute http(s) URL, stored in the parser's normalised form: a
     // scheme-relative trick such as `https:./x` would otherwise render as a link to us.
-    let picture = text("picture").and_then(|picture| {
-        let lower = picture.get(..8).unwrap_or(&picture).to_ascii_lowercase();
-        if picture.len() > MAX_PICTURE_CHARS
-            || !(lower.starts_with("http://") || lower.starts_with("https://"))
-        {
-            return None;
-        }
-        let url = Url::parse(&picture).ok()?;
-        (matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty()))
-            .then(|| url.to_string())
-    });
-    Ok(XwmsUser {
+    let picture = text("picture")
+        .filter(|picture| picture.len() <= MAX_PICTURE_CHARS)
+        .and_then(|picture| absolute_http_url(&picture))
+        .map(|url| url.to_string());
+    Ok(VerifiedIdentity {
         provider: provider.to_owned(),
         sub,
         name,

@@ -3,4 +3,4 @@
 pub mod client;
 pub mod sandbox;
 
-pub use client::{SignedToken, XwmsClient, XwmsConfig, XwmsError, XwmsUser};
+pub use client::{SignedToken, XwmsClient, XwmsConfig, XwmsError};

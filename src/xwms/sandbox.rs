@@ -23,9 +23,8 @@ use url::Url;
 
 use crate::config::XwmsCredentials;
 use crate::crypto::{constant_time_eq, random_token};
-use crate::error::AppError;
-use crate::routes::PageContext;
-use crate::routes::{html_response, see_other};
+use crate::pages::{PageContext, html_response, see_other};
+use crate::urls::absolute_http_url;
 
 /// Where the sandbox lives in the app's URL space.
 pub const SANDBOX_PATH: &str = "/sandbox/xwms";
@@ -116,6 +115,31 @@ impl Sandbox {
     }
 }
 
+/// Why a sandbox page could not be shown. Only the status is set; the app's error pages
+/// (`error_page`) give the answer its body, as for any error response.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("no open sandbox login here")]
+    NotFound,
+    #[error("rendering the sandbox login page failed: {0}")]
+    Render(#[from] askama::Error),
+}
+
+impl actix_web::ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::NotFound => StatusCode::NOT_FOUND,
+            PageError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code())
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish()
+    }
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(SANDBOX_PATH)
@@ -170,10 +194,7 @@ async fn sign_token(
     if !sandbox.check_credentials(&req) {
         return refuse(StatusCode::UNAUTHORIZED, "Invalid client credentials");
     }
-    let Some(redirect_url) = body
-        .and_then(|body| Url::parse(&body.redirect_url).ok())
-        .filter(|url| matches!(url.scheme(), "http" | "https"))
-    else {
+    let Some(redirect_url) = body.and_then(|body| absolute_http_url(&body.redirect_url)) else {
         return refuse(
             StatusCode::BAD_REQUEST,
             "redirect_url must be an absolute http(s) URL",
@@ -363,24 +384,23 @@ fn login_is_open(sandbox: &Sandbox, request_id: &str) -> bool {
 }
 
 async fn login_page(
-    req: HttpRequest,
     sandbox: web::Data<Sandbox>,
     request_id: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, PageError> {
     if !login_is_open(&sandbox, &request_id) {
-        return Err(AppError::NotFound);
+        return Err(PageError::NotFound);
     }
-    render_login_page(&req, &request_id, None, StatusCode::OK)
+    render_login_page(&request_id, None, StatusCode::OK)
 }
 
 fn render_login_page(
-    req: &HttpRequest,
     request_id: &str,
     error: Option<&str>,
     status: StatusCode,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, PageError> {
     let html = SandboxLoginPage {
-        page: PageContext::from_http_request(req),
+        // The provider's page: it does not know the app's session.
+        page: PageContext::anonymous(true),
         request_id,
         personas: PERSONAS,
         error,
@@ -404,14 +424,13 @@ struct LoginForm {
 }
 
 async fn login_submit(
-    req: HttpRequest,
     sandbox: web::Data<Sandbox>,
     request_id: web::Path<String>,
     form: web::Form<LoginForm>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     if !login_is_open(&sandbox, &request_id) {
-        return Err(AppError::NotFound);
+        return Err(PageError::NotFound);
     }
     let outcome = form.outcome.as_deref().unwrap_or("success");
     let new_state = match outcome {
@@ -424,7 +443,6 @@ async fn login_submit(
                     let sub = form.custom_sub.as_deref().unwrap_or("").trim().to_owned();
                     if sub.is_empty() {
                         return render_login_page(
-                            &req,
                             &request_id,
                             Some("Type a sub for your own user (any text, e.g. my-test-user)."),
                             StatusCode::BAD_REQUEST,
@@ -446,7 +464,6 @@ async fn login_submit(
                     Some(user) => user,
                     None => {
                         return render_login_page(
-                            &req,
                             &request_id,
                             Some("Pick one of the people below."),
                             StatusCode::BAD_REQUEST,
@@ -455,7 +472,6 @@ async fn login_submit(
                 },
                 None => {
                     return render_login_page(
-                        &req,
                         &request_id,
                         Some("Pick one of the people below."),
                         StatusCode::BAD_REQUEST,
@@ -477,7 +493,7 @@ async fn login_submit(
         Some(back)
     }) {
         Some(found) => found,
-        None => return Err(AppError::NotFound),
+        None => return Err(PageError::NotFound),
     };
 
     // Back to the app, like XWMS: `?token=` on success, the fallback message on failure.

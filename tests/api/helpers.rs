@@ -217,12 +217,30 @@ impl Drop for TestApp {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            if let Err(err) = runtime.block_on(db::drop_database(&url)) {
+            if let Err(err) = runtime.block_on(drop_database(&url)) {
                 eprintln!("could not drop test database: {err}");
             }
         })
         .join();
     }
+}
+
+/// Drops a test database, closing any connection still open to it.
+async fn drop_database(database_url: &str) -> Result<(), String> {
+    let mut url = url::Url::parse(database_url).map_err(|err| err.to_string())?;
+    let name = url.path().trim_start_matches('/').to_owned();
+    url.set_path("/postgres");
+    let mut conn = AsyncPgConnection::establish(url.as_str())
+        .await
+        .map_err(|err| err.to_string())?;
+    diesel::sql_query(format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        db::quote_identifier(&name)
+    ))
+    .execute(&mut conn)
+    .await
+    .map_err(|err| err.to_string())?;
+    Ok(())
 }
 
 pub fn location(headers: &HeaderMap) -> String {

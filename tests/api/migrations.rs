@@ -16,8 +16,16 @@ async fn existing_identities_get_their_provider() {
     tokio::task::spawn_blocking(move || {
         let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
             diesel::Connection::establish(&url).unwrap();
-        conn.revert_last_migration(xwms_starter::db::MIGRATIONS)
-            .unwrap();
+        // Back to just before the migration that introduced providers.
+        loop {
+            let reverted = conn
+                .revert_last_migration(xwms_starter::db::MIGRATIONS)
+                .unwrap()
+                .to_string();
+            if reverted.replace('-', "").starts_with("20261202000004") {
+                break;
+            }
+        }
         for sql in [
             "INSERT INTO users (id, name) VALUES (1, 'Ada'), (2, 'Grace'), (3, 'Real')",
             "INSERT INTO xwms_connections (user_id, sub) VALUES \
@@ -41,4 +49,40 @@ async fn existing_identities_get_their_provider() {
             ("xwms:xwms.nl".to_owned(), "xwms-user-1234".to_owned()),
         ]
     );
+}
+
+/// Every value the `security_event_kind` column can hold reads back as an `EventKind`
+/// and is written back as the same value: the Rust enum and the column agree.
+#[actix_web::test]
+async fn every_security_event_kind_in_the_database_is_one_rust_enum_variant() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use xwms_starter::activity::EventKind;
+    use xwms_starter::db::schema::sql_types::SecurityEventKind;
+
+    let app = spawn_app().await;
+    let mut conn = app.db().await;
+
+    #[derive(QueryableByName)]
+    struct Kind {
+        #[diesel(sql_type = SecurityEventKind)]
+        kind: EventKind,
+    }
+    let stored: Vec<EventKind> =
+        diesel::sql_query("SELECT unnest(enum_range(NULL::security_event_kind)) AS kind")
+            .load::<Kind>(&mut conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| row.kind)
+            .collect();
+
+    assert_eq!(stored, EventKind::ALL, "same kinds, same order");
+    for kind in EventKind::ALL {
+        let back: EventKind = diesel::select(kind.into_sql::<SecurityEventKind>())
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(back, kind);
+    }
 }

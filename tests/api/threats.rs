@@ -15,6 +15,17 @@ use crate::helpers::{
     location, session_cookie, spawn_app, spawn_app_with, testid, verified_user,
 };
 
+/// A fake XWMS whose `sign-token` gives `answer`.
+async fn xwms_whose_sign_token_answers(answer: ResponseTemplate) -> MockServer {
+    let xwms = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/sign-token"))
+        .respond_with(answer)
+        .mount(&xwms)
+        .await;
+    xwms
+}
+
 // --- Login CSRF (RFC 9700 §4.7; XWMS has no `state`, so the session binds the login) ---
 
 /// A fake XWMS whose verify endpoint must be called exactly `verify_calls` times.
@@ -343,15 +354,11 @@ async fn threat_open_redirect_next_is_honoured_only_for_same_site_paths() {
 
 #[actix_web::test]
 async fn threat_open_redirect_a_non_http_login_url_from_xwms_is_never_followed() {
-    let xwms = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/sign-token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "status": "success",
-            "data": {"token": "t", "url": "javascript:alert(document.cookie)"}
-        })))
-        .mount(&xwms)
-        .await;
+    let xwms = xwms_whose_sign_token_answers(ResponseTemplate::new(200).set_body_json(json!({
+        "status": "success",
+        "data": {"token": "t", "url": "javascript:alert(document.cookie)"}
+    })))
+    .await;
     let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
 
     let response = app.get("/xwms/auth").await;
@@ -408,12 +415,9 @@ async fn threat_outbound_a_redirect_is_not_followed_so_the_secret_stays_home() {
 
 #[actix_web::test]
 async fn threat_outbound_slow_headers_end_within_the_budget() {
-    let xwms = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/sign-token"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
-        .mount(&xwms)
-        .await;
+    let xwms =
+        xwms_whose_sign_token_answers(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+            .await;
     let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
 
     let started = Instant::now();
@@ -475,12 +479,10 @@ fn sign_token_answer(padding: usize) -> serde_json::Value {
 async fn threat_outbound_an_answer_over_64_kib_is_cut_off() {
     // A valid answer padded to 1 MiB: accepted if our 64 KiB cap were gone (awc's own
     // default cap is 2 MiB).
-    let xwms = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/sign-token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(sign_token_answer(1024 * 1024)))
-        .mount(&xwms)
-        .await;
+    let xwms = xwms_whose_sign_token_answers(
+        ResponseTemplate::new(200).set_body_json(sign_token_answer(1024 * 1024)),
+    )
+    .await;
     let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
 
     let response = app.get("/xwms/auth").await;
@@ -505,17 +507,13 @@ async fn threat_outbound_a_compressed_answer_is_never_inflated() {
         .write_all(sign_token_answer(10).to_string().as_bytes())
         .unwrap();
     let gzipped = encoder.finish().unwrap();
-    let xwms = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/sign-token"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("Content-Encoding", "gzip")
-                .insert_header("Content-Type", "application/json")
-                .set_body_bytes(gzipped),
-        )
-        .mount(&xwms)
-        .await;
+    let xwms = xwms_whose_sign_token_answers(
+        ResponseTemplate::new(200)
+            .insert_header("Content-Encoding", "gzip")
+            .insert_header("Content-Type", "application/json")
+            .set_body_bytes(gzipped),
+    )
+    .await;
     let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
 
     let response = app.get("/xwms/auth").await;
@@ -1258,12 +1256,9 @@ async fn threat_misconfiguration_a_401_from_xwms_is_our_credentials_not_a_refuse
 
 #[actix_web::test]
 async fn threat_misconfiguration_a_403_at_the_start_is_an_error_page_not_a_redirect() {
-    let xwms = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/sign-token"))
-        .respond_with(ResponseTemplate::new(403).set_body_string("Forbidden"))
-        .mount(&xwms)
-        .await;
+    let xwms =
+        xwms_whose_sign_token_answers(ResponseTemplate::new(403).set_body_string("Forbidden"))
+            .await;
     let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
 
     let response = app.get("/xwms/auth").await;

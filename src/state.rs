@@ -1,0 +1,29 @@
+//! The state every worker shares: what the handlers and the web layer's middleware need
+//! besides the per-worker XWMS client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use url::Url;
+
+use crate::config::LoginBinding;
+use crate::db::DbPool;
+
+pub struct AppState {
+    pub pool: DbPool,
+    /// Where XWMS sends the browser back. From configuration, never from request headers:
+    /// a forged `Host` header must not be able to point XWMS at another site. Its origin
+    /// is "our site" for the same-site checks.
+    pub redirect_uri: Url,
+    pub login_binding: LoginBinding,
+    pub login_max_age: Duration,
+    /// True when the built-in sandbox stands in for XWMS: every page says so.
+    pub sandbox: bool,
+    pub session_idle_timeout: Duration,
+    pub session_absolute_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or ranges).
+    pub trusted_proxies: Arc<Vec<IpNet>>,
+    /// Salt for hashing client IPs in the activity log.
+    pub ip_hash_salt: Vec<u8>,
+}
