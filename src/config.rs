@@ -107,6 +107,9 @@ pub struct DatabaseSettings {
     pub acquire_timeout: Duration,
     pub statement_timeout: Duration,
     pub create_if_missing: bool,
+    /// True when `DATABASE_URL` was set; false means the built-in default, which in
+    /// development may be replaced by a private server (`dev_database`).
+    pub url_is_set: bool,
 }
 
 impl fmt::Debug for DatabaseSettings {
@@ -117,6 +120,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("acquire_timeout", &self.acquire_timeout)
             .field("statement_timeout", &self.statement_timeout)
             .field("create_if_missing", &self.create_if_missing)
+            .field("url_is_set", &self.url_is_set)
             .finish()
     }
 }
@@ -339,6 +343,7 @@ impl Settings {
             })?;
 
         // Database
+        let url_is_set = var("DATABASE_URL").is_some();
         let database_url = var("DATABASE_URL").unwrap_or(file.database.url);
         let parsed = Url::parse(&database_url)
             .map_err(|err| ConfigError::new("DATABASE_URL", format!("not a URL ({err})")))?;
@@ -376,6 +381,7 @@ impl Settings {
                 "DATABASE_CREATE_IF_MISSING",
                 file.database.create_if_missing,
             )?,
+            url_is_set,
         };
 
         // XWMS
@@ -505,7 +511,7 @@ impl Settings {
             None if env == AppEnv::Production && !xwms.uses_sandbox() => {
                 return Err(ConfigError::new(
                     "SESSION_KEY",
-                    "missing; production needs a key of at least 64 bytes (see README: openssl rand -base64 64)",
+                    "missing; production needs a key of at least 64 bytes (make one with: xwms-starter new-session-key)",
                 ));
             }
             None => None,
@@ -633,7 +639,14 @@ fn require_https_unless_loopback(variable: &'static str, url: &Url) -> Result<()
     }
 }
 
-/// Accepts the key as base64 (what `openssl rand -base64 64` prints) or as raw text.
+/// A new random `SESSION_KEY`: 64 random bytes as base64 on one line (what
+/// `xwms-starter new-session-key` prints).
+pub fn new_session_key() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(Key::generate().master())
+}
+
+/// Accepts the key as base64 (what `xwms-starter new-session-key` prints) or as raw text.
 fn parse_session_key(value: &str) -> Result<Key, ConfigError> {
     use base64::Engine as _;
     let value = value.trim();
@@ -646,7 +659,7 @@ fn parse_session_key(value: &str) -> Result<Key, ConfigError> {
         return Err(ConfigError::new(
             "SESSION_KEY",
             format!(
-                "too short: {} bytes, at least {SESSION_KEY_MIN_BYTES} needed (openssl rand -base64 64)",
+                "too short: {} bytes, at least {SESSION_KEY_MIN_BYTES} needed (make one with: xwms-starter new-session-key)",
                 bytes.len()
             ),
         ));
@@ -910,6 +923,15 @@ mod tests {
             error_variable(&[("TRUSTED_PROXIES", "10.0.0.0/33")]),
             "TRUSTED_PROXIES"
         );
+    }
+
+    #[test]
+    fn a_new_session_key_is_one_line_accepted_as_session_key_and_never_repeats() {
+        let key = new_session_key();
+        assert!(!key.contains('\n'));
+        let settings = settings_from(&[("SESSION_KEY", key.as_str())]).unwrap();
+        assert!(settings.session.key.is_some());
+        assert_ne!(key, new_session_key());
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! - domain: [`accounts`] (the linking rule: by `sub`, never by email), [`activity`],
 //!   [`session_state`], and the shared [`state`]
 //! - storage: [`db`]
-//! - foundation: [`config`], [`crypto`], [`urls`], [`pages`], [`metrics`], [`healthcheck`]
+//! - foundation: [`config`], [`crypto`], [`urls`], [`pages`], [`metrics`], [`healthcheck`],
+//!   [`dev_database`]
 
 pub mod accounts;
 pub mod activity;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod crypto;
 pub mod csrf;
 pub mod db;
+pub mod dev_database;
 pub mod error;
 pub mod error_page;
 pub mod healthcheck;

@@ -14,6 +14,11 @@ async fn main() -> std::process::ExitCode {
         eprintln!("configuration error: .env: {err}");
         return std::process::ExitCode::from(2);
     }
+    // `xwms-starter new-session-key`: a SESSION_KEY, on one line, wherever the app runs.
+    if std::env::args().nth(1).as_deref() == Some("new-session-key") {
+        println!("{}", xwms_starter::config::new_session_key());
+        return std::process::ExitCode::SUCCESS;
+    }
     // `xwms-starter healthcheck`: for container health checks (the image has no curl).
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
         return match xwms_starter::healthcheck::probe(xwms_starter::healthcheck::configured_port())

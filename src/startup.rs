@@ -15,12 +15,13 @@ use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::config::{AppEnv, Settings};
+use crate::config::{AppEnv, DatabaseSettings, Settings};
 use crate::db::{self, DbError, DbPool};
+use crate::dev_database;
 use crate::error::AppError;
 use crate::error_page::render_error_page;
 use crate::metrics::Metrics;
@@ -41,6 +42,10 @@ pub enum StartupError {
     Database(#[from] db::SetupError),
     #[error("database pool: {0}")]
     Pool(#[source] DbError),
+    #[error("database: {0}")]
+    DevDatabase(#[from] dev_database::DevDatabaseError),
+    #[error("database: starting the private server stopped unexpectedly")]
+    DevDatabaseThread,
     #[error("could not listen on {address}: {source}")]
     Bind {
         address: String,
@@ -111,15 +116,63 @@ impl Application {
 
 /// Database: created if allowed and missing, migrated, and a bounded pool for requests.
 async fn prepare_database(settings: &Settings) -> Result<DbPool, StartupError> {
-    let database_url = settings.database.url.expose_secret();
-    if settings.database.create_if_missing && db::create_database_if_missing(database_url).await? {
+    let mut database = settings.database.clone();
+    if settings.env == AppEnv::Development && !database.url_is_set {
+        use_a_private_server_unless_the_default_lets_us_in(&mut database).await?;
+    }
+    let database_url = database.url.expose_secret();
+    if database.create_if_missing && db::create_database_if_missing(database_url).await? {
         log::info!("created the database named in DATABASE_URL");
     }
     let applied = db::run_migrations(database_url).await?;
     if applied > 0 {
         log::info!("applied {applied} database migration(s)");
     }
-    db::build_pool(&settings.database).map_err(StartupError::Pool)
+    db::build_pool(&database).map_err(StartupError::Pool)
+}
+
+/// Development without `DATABASE_URL`: the default server if it lets us in, otherwise a
+/// private PostgreSQL of our own (see `dev_database`). Never in production.
+async fn use_a_private_server_unless_the_default_lets_us_in(
+    database: &mut DatabaseSettings,
+) -> Result<(), StartupError> {
+    let default = database.url.expose_secret().to_owned();
+    let Err(why) =
+        dev_database::server_lets_us_in(&dev_database::with_database(&default, "postgres")).await
+    else {
+        return Ok(());
+    };
+    let dir = dev_database::default_dir("dev");
+    let server = tokio::task::spawn_blocking(move || dev_database::ensure_private_server(&dir))
+        .await
+        .map_err(|_| StartupError::DevDatabaseThread)??;
+    let name = Url::parse(&default)?
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    log::info!(
+        "database: {} did not let us in ({why}), so a private PostgreSQL runs for this app (binaries {}, data in {}, stopped when the app stops); set DATABASE_URL to use your own database instead",
+        db_address(&default),
+        server.bindir.display(),
+        server.dir.display()
+    );
+    database.url = SecretString::from(dev_database::with_database(&server.url, &name));
+    database.create_if_missing = true;
+    Ok(())
+}
+
+/// `host:port` of a database URL, for a log line (never the password).
+fn db_address(url: &str) -> String {
+    Url::parse(url)
+        .ok()
+        .and_then(|url| {
+            Some(format!(
+                "{}:{}",
+                url.host_str()?,
+                url.port().unwrap_or(5432)
+            ))
+        })
+        .unwrap_or_else(|| "the default database".to_owned())
 }
 
 /// Listener: bound now, so a taken port fails the start (and port 0 tells its number).

@@ -13,13 +13,42 @@ use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 use xwms_starter::config::Settings;
-use xwms_starter::db;
 use xwms_starter::startup::Application;
+use xwms_starter::{db, dev_database};
 
-/// The PostgreSQL server tests create their databases on.
-fn server_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+/// The PostgreSQL server tests create their databases on: `TEST_DATABASE_URL` (a
+/// superuser's URL to a maintenance database such as `postgres`), else the default
+/// server at 127.0.0.1:5432 if it lets us in, else a private server started from the
+/// machine's PostgreSQL binaries and shared by this run's test binaries (it stops a few
+/// seconds after the last of them ends; see `xwms_starter::dev_database`).
+pub async fn server_url() -> String {
+    static URL: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    URL.get_or_init(|| async {
+        if let Some(url) = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        {
+            return url;
+        }
+        if dev_database::server_lets_us_in(dev_database::DEFAULT_SERVER)
+            .await
+            .is_ok()
+        {
+            return dev_database::DEFAULT_SERVER.to_owned();
+        }
+        let dir = dev_database::default_dir("test");
+        let server = tokio::task::spawn_blocking(move || dev_database::ensure_private_server(&dir))
+            .await
+            .expect("the private PostgreSQL thread")
+            .unwrap_or_else(|err| panic!("no PostgreSQL for the tests: {err}"));
+        eprintln!(
+            "tests: nothing lets us in at 127.0.0.1:5432 and TEST_DATABASE_URL is unset, so they use a private PostgreSQL in {}",
+            server.dir.display()
+        );
+        server.url
+    })
+    .await
+    .clone()
 }
 
 // ---------------------------------------------------------------------------------
@@ -101,7 +130,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(provider: Provider<'_>, extra_env: &[(&str, &str)]) -> TestApp {
     init_logging();
     let database_name = format!("xwms_test_{}", random_suffix());
-    let mut database_url = url::Url::parse(&server_url()).expect("TEST_DATABASE_URL is a URL");
+    let mut database_url =
+        url::Url::parse(&server_url().await).expect("TEST_DATABASE_URL is a URL");
     database_url.set_path(&database_name);
     let database_url = database_url.to_string();
     assert!(
@@ -418,7 +448,7 @@ impl TestApp {
             .next()
             .expect("db name")
             .to_owned();
-        let mut conn = AsyncPgConnection::establish(&server_url())
+        let mut conn = AsyncPgConnection::establish(&server_url().await)
             .await
             .expect("server");
         diesel::sql_query(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"))
@@ -455,7 +485,7 @@ impl TestApp {
     /// Undoes `take_database_down`.
     pub async fn bring_database_back(&self) {
         let name = self.database_name();
-        let mut conn = AsyncPgConnection::establish(&server_url())
+        let mut conn = AsyncPgConnection::establish(&server_url().await)
             .await
             .expect("server");
         diesel::sql_query(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))

@@ -9,6 +9,7 @@ mod login_flow;
 mod metrics;
 mod migrations;
 mod pages;
+mod readme;
 mod session;
 mod session_endings;
 mod threats;

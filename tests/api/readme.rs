@@ -1,0 +1,206 @@
+//! The README must not drift from the code: every command in its shell blocks is run by
+//! CI, every variable in its configuration table is one the code reads (and the other way
+//! round), and every route in its routes table answers.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::helpers::spawn_app;
+
+fn file(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap_or_else(|err| panic!("{path}: {err}"))
+}
+
+/// Each command the README shows, the file CI runs it from, and the line there that runs
+/// it (compose builds cannot reach a registry in CI, so `docker-smoke` builds the image
+/// first and then runs the compose file's `up`).
+const EXERCISED: &[(&str, &str, &str)] = &[
+    (
+        "docker compose up --build",
+        "scripts/docker-smoke",
+        "docker-compose",
+    ),
+    (
+        "docker-compose up --build",
+        "scripts/docker-smoke",
+        "docker-compose",
+    ),
+    (
+        "cargo run",
+        "scripts/first-run",
+        "cargo run --offline --locked",
+    ),
+    ("cargo test", ".ci/run", "\ncargo test --locked 2>&1"),
+    (
+        "cargo test --test browser",
+        ".ci/run",
+        "\ncargo test --locked --test browser",
+    ),
+];
+
+/// The commands of every ```sh block, without comments and `# or ...` alternatives.
+fn readme_commands(readme: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut in_shell = false;
+    for line in readme.lines() {
+        let fence = line.trim_start();
+        if fence.starts_with("```") {
+            in_shell = !in_shell && fence == "```sh";
+            continue;
+        }
+        if in_shell {
+            let command = line.split('#').next().unwrap_or_default().trim();
+            if !command.is_empty() {
+                commands.push(command.to_owned());
+            }
+        }
+    }
+    commands
+}
+
+#[test]
+fn every_shell_command_in_the_readme_is_run_by_ci() {
+    let readme = file("README.md");
+    let ci = file(".ci/run");
+    let commands = readme_commands(&readme);
+    assert!(commands.contains(&"cargo test".to_owned()), "{commands:?}");
+
+    for command in &commands {
+        let (_, runner, line) = EXERCISED
+            .iter()
+            .find(|(shown, _, _)| shown == command)
+            .unwrap_or_else(|| panic!("README command {command:?} is run by no CI step"));
+        assert!(
+            file(runner).contains(line),
+            "{runner} does not run {command:?}"
+        );
+        if runner.starts_with("scripts/") {
+            assert!(
+                ci.contains(&format!("\n{runner}")),
+                ".ci/run does not call {runner}"
+            );
+        }
+    }
+}
+
+/// `NAME` of every row of the README's configuration table.
+fn readme_variables(readme: &str) -> BTreeSet<String> {
+    let table = readme
+        .split("| Variable | Default | Meaning |")
+        .nth(1)
+        .expect("the configuration table");
+    table
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .flat_map(|line| {
+            let first = line.split('|').nth(1).unwrap_or_default();
+            first
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Upper-case string literals that name environment variables in `code`.
+fn variable_literals(code: &str) -> BTreeSet<String> {
+    code.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|text| {
+            text.len() > 2
+                && text.contains('_')
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_configuration_table_lists_exactly_the_variables_the_code_reads() {
+    let readme = readme_variables(&file("README.md"));
+    let mut code = BTreeSet::new();
+    for source in [
+        "src/config.rs",
+        "src/dev_database.rs",
+        "src/main.rs",
+        "tests/api/helpers.rs",
+    ] {
+        code.extend(variable_literals(&file(source)));
+    }
+    // Read by env_logger itself.
+    code.insert("RUST_LOG".to_owned());
+    // Not settings: the tests' own constants and switches (TEST_LOG, in "Tests in
+    // detail"), a file PostgreSQL writes, and the XDG base directory.
+    code.retain(|name| {
+        !name.starts_with("FAKE_")
+            && ![
+                "TEST_SESSION_KEY",
+                "TEST_LOG",
+                "PG_VERSION",
+                "XDG_DATA_HOME",
+            ]
+            .contains(&name.as_str())
+    });
+    for name in ["APP_ENV", "HOST", "PORT", "WORKERS"] {
+        code.insert(name.to_owned());
+    }
+
+    let missing: Vec<_> = code.difference(&readme).collect();
+    let stale: Vec<_> = readme.difference(&code).collect();
+    assert!(
+        missing.is_empty(),
+        "read by the code, not in the README: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "in the README, read by no code: {stale:?}"
+    );
+}
+
+#[actix_web::test]
+async fn every_route_in_the_routes_table_answers() {
+    let readme = file("README.md");
+    let table = readme
+        .split("| Route | What it does |")
+        .nth(1)
+        .expect("the routes table");
+    let app = spawn_app().await;
+    let mut checked = 0;
+    for line in table
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+    {
+        let first = line.split('|').nth(1).unwrap_or_default();
+        for cell in first.split('`').skip(1).step_by(2) {
+            let Some((method, path)) = cell.split_once(' ') else {
+                continue;
+            };
+            if !path.starts_with('/') || path.contains('{') {
+                continue;
+            }
+            let path = path.split('?').next().unwrap_or(path);
+            let url = app.url(path);
+            let response = match method {
+                "GET" => crate::helpers::bare_client().get(url).send().await,
+                "POST" => crate::helpers::bare_client().post(url).send().await,
+                other => panic!("unknown method {other} in {line}"),
+            }
+            .unwrap();
+            let status = response.status().as_u16();
+            assert!(
+                status != 404 && status != 405,
+                "{method} {path} answers {status}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} routes found in the table");
+}
