@@ -1,4 +1,7 @@
-//! `GET /health`: the database and XWMS, checked separately.
+//! Health checks. `GET /health`: the database and XWMS, checked separately, for people
+//! and monitoring. For orchestrators: `GET /health/live` (the process serves requests:
+//! restart it if not) and `GET /health/ready` (it can serve signed-in users, i.e. the
+//! database answers: send it traffic only then).
 //!
 //! 200 when the database answers (the app can serve signed-in users), 503 when it does
 //! not. XWMS being down is reported but does not fail the check: restarting this app
@@ -16,7 +19,43 @@ use crate::state::AppState;
 use crate::xwms::XwmsClient;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/health").route(web::get().to(health)));
+    cfg.service(web::resource("/health").route(web::get().to(health)))
+        .service(web::resource("/health/live").route(web::get().to(live)))
+        .service(web::resource("/health/ready").route(web::get().to(ready)));
+}
+
+#[derive(Serialize)]
+struct Probe {
+    status: &'static str,
+}
+
+fn probe(ok: bool) -> HttpResponse {
+    let mut response = if ok {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    response
+        .insert_header(("Cache-Control", "no-store"))
+        .json(Probe {
+            status: if ok { "ok" } else { "unavailable" },
+        })
+}
+
+/// Liveness: answering at all is the answer. It checks nothing else, so a database
+/// outage never makes an orchestrator restart every replica (which would not help).
+async fn live() -> HttpResponse {
+    probe(true)
+}
+
+/// Readiness: the database answers (one `SELECT 1`). XWMS is not checked: when XWMS is
+/// down, no replica could do better, and signed-in users can still be served.
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let database = db::ping(&state.pool).await;
+    if let Err(err) = &database {
+        log::warn!("readiness: database check failed: {err}");
+    }
+    probe(database.is_ok())
 }
 
 #[derive(Serialize)]

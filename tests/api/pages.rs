@@ -45,6 +45,27 @@ async fn health_reports_the_database_and_xwms_separately() {
 }
 
 #[actix_web::test]
+async fn liveness_ignores_the_database_and_readiness_follows_it() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/health/live").await.status(), 200);
+    assert_eq!(app.get("/health/ready").await.status(), 200);
+
+    app.take_database_down().await;
+
+    assert_eq!(
+        app.get("/health/live").await.status(),
+        200,
+        "no restart loop"
+    );
+    let ready = app.get("/health/ready").await;
+    assert_eq!(ready.status(), 503, "no traffic without a database");
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    app.bring_database_back().await;
+    assert_eq!(app.get("/health/ready").await.status(), 200);
+}
+
+#[actix_web::test]
 async fn the_stylesheet_is_served_from_the_binary() {
     let app = spawn_app().await;
     let response = app.get("/static/style.css").await;
