@@ -206,13 +206,44 @@ async fn link_in_transaction(
     if claimed == 0 {
         return Err(AttemptError::LostRace);
     }
-    record_event(conn, Some(user_id), EventKind::AccountCreated, None, client).await?;
+    on_first_login(conn, user_id, identity, client).await?;
     Ok(LinkedAccount {
         user_id,
         session_epoch: 0,
         created: true,
         email_change: None,
     })
+}
+
+/// The hook for your product's first-login work (a default workspace, a welcome row).
+///
+/// It runs once per new identity, inside the linking transaction, after the user and
+/// its identity row are written. Whatever it writes commits together with the new
+/// account, or not at all: when it returns an error, the whole first login is rolled
+/// back, no half-made account stays behind, and the visitor gets an error page and can
+/// simply try again. Keep it to database work on `conn`; a call to another service
+/// cannot be rolled back (queue it in a table instead). See docs/extending.md.
+async fn on_first_login(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    identity: &VerifiedIdentity,
+    client: &ClientInfo,
+) -> QueryResult<()> {
+    // The starter's own first-login work: the "account created" event, saying which
+    // provider vouched for the new identity.
+    record_event(
+        conn,
+        Some(user_id),
+        EventKind::AccountCreated,
+        Some(&identity.provider),
+        client,
+    )
+    .await
+    // Yours goes here, for example:
+    // diesel::insert_into(workspaces::table)
+    //     .values((workspaces::owner_id.eq(user_id), workspaces::name.eq("My workspace")))
+    //     .execute(conn)
+    //     .await?;
 }
 
 /// Email addresses compare case-insensitively: `Ada@Example.com` is no change.

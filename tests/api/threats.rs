@@ -1320,3 +1320,40 @@ async fn a_session_or_login_stamped_a_few_seconds_ahead_by_another_replica_is_ac
     let forged = browser_with_cookie(&app.address, &signed_in(now + 60));
     assert_eq!(app.get_with(&forged, "/profile").await.status(), 303);
 }
+
+#[actix_web::test]
+async fn threat_partial_write_a_failing_first_login_hook_rolls_the_whole_first_login_back() {
+    let app = spawn_app().await;
+    app.login_as_with(&browser(), "grace").await;
+    // Fault injection in `accounts::on_first_login`: its write fails.
+    app.execute_sql(
+        "CREATE FUNCTION fail_first_login() RETURNS trigger AS $$
+         BEGIN RAISE EXCEPTION 'injected hook failure'; END; $$ LANGUAGE plpgsql",
+    )
+    .await;
+    app.execute_sql(
+        "CREATE TRIGGER fail_first_login BEFORE INSERT ON security_events
+         FOR EACH ROW WHEN (NEW.kind = 'account_created') EXECUTE FUNCTION fail_first_login()",
+    )
+    .await;
+
+    let first = app.login_as("ada").await;
+
+    assert_eq!(first.status(), 500);
+    assert_eq!(
+        app.count("users").await,
+        1,
+        "only Grace: Ada's user rolled back"
+    );
+    assert_eq!(
+        app.count("xwms_connections WHERE sub = 'sandbox-ada'")
+            .await,
+        0
+    );
+    let returning = app.login_as_with(&browser(), "grace").await;
+    assert_eq!(
+        returning.status(),
+        303,
+        "the hook runs at first logins only"
+    );
+}
