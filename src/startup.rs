@@ -72,7 +72,7 @@ impl Application {
             Some(uri) => uri,
             None => default_redirect_uri(local.port())?,
         };
-        let provider = choose_provider(&settings, &redirect_uri, local)?;
+        let provider = choose_provider(&settings, &redirect_uri, local, &pool)?;
         let session_key = session_key(&settings);
         let state = shared_state(
             &settings,
@@ -106,6 +106,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Stops the server from elsewhere (graceful: in-flight requests finish).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (graceful shutdown).
@@ -199,6 +204,7 @@ fn choose_provider(
     settings: &Settings,
     redirect_uri: &Url,
     local: SocketAddr,
+    pool: &DbPool,
 ) -> Result<Provider, StartupError> {
     if let Some(credentials) = &settings.xwms.credentials {
         return Ok(Provider {
@@ -215,7 +221,11 @@ fn choose_provider(
     public_origin.set_path("/");
     public_origin.set_query(None);
     public_origin.set_fragment(None);
-    let sandbox = Sandbox::new(public_origin, settings.xwms.sandbox_client_secret.clone());
+    let sandbox = Sandbox::new(
+        public_origin,
+        settings.xwms.sandbox_client_secret.clone(),
+        pool.clone(),
+    );
     let api_url = sandbox_api_url(local)?;
     log::warn!(
         "no XWMS credentials configured: logins use the built-in SANDBOX (not real XWMS) at {api_url}"

@@ -38,6 +38,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    sandbox_logins (request_id) {
+        request_id -> Text,
+        token -> Text,
+        token_sha256 -> Text,
+        redirect_url -> Text,
+        issued_at -> Timestamptz,
+        state -> Text,
+        user_json -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     ended_sessions (session_id) {
         session_id -> Text,
         ended_at -> Timestamptz,
@@ -64,6 +76,7 @@ diesel::joinable!(xwms_connections -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     ended_sessions,
+    sandbox_logins,
     security_events,
     used_login_tokens,
     users,

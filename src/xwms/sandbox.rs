@@ -6,23 +6,27 @@
 //! app's XWMS client talks to it over real HTTP, exactly as to xwms.nl: the login
 //! code has no idea it is not the real thing.
 //!
-//! Its state (issued tokens) lives in memory: it is a demo for one process, never a
-//! production component. In production it is refused unless `XWMS_SANDBOX=true`.
+//! Its state (issued tokens) lives in the app's database (`sandbox_logins`), so it works
+//! behind several replicas too. It is a demo, never a production component: in
+//! production it is refused unless `XWMS_SANDBOX=true`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
 use crate::config::XwmsCredentials;
-use crate::crypto::{constant_time_eq, random_token};
+use crate::crypto::{constant_time_eq, random_token, sha256_hex};
+use crate::db::schema::sandbox_logins;
+use crate::db::{self, DbError, DbPool};
 use crate::pages::{PageContext, html_response, see_other};
 use crate::urls::absolute_http_url;
 
@@ -37,41 +41,53 @@ pub const SANDBOX_CLIENT_ID: &str = "sandbox-client";
 /// Sandbox tokens live as long as this; older ones are refused and swept.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// Open logins kept at most, so a flood of `sign-token` calls cannot grow memory forever.
-const MAX_OPEN_LOGINS: usize = 10_000;
+const MAX_OPEN_LOGINS: i64 = 10_000;
 
-/// One login, from `sign-token` to `sign-token-verify`.
-struct SandboxLogin {
-    token: String,
-    redirect_url: Url,
-    issued_at: Instant,
-    state: LoginState,
-}
-
+/// Where a sandbox login stands (`sandbox_logins.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LoginState {
     /// Issued by `sign-token`; the visitor has not picked a persona yet.
     Issued,
-    /// The visitor logged in as this person; the token may be verified once.
-    Approved(Value),
+    /// The visitor logged in as someone; the token may be verified once.
+    Approved,
     /// The visitor asked for the "invalid token" failure.
     Poisoned,
     /// The visitor asked for the "XWMS fails" failure: verify answers 500.
     Broken,
 }
 
-/// The sandbox's own state, shared by all workers of this process.
+impl LoginState {
+    fn as_str(self) -> &'static str {
+        match self {
+            LoginState::Issued => "issued",
+            LoginState::Approved => "approved",
+            LoginState::Poisoned => "poisoned",
+            LoginState::Broken => "broken",
+        }
+    }
+}
+
+/// A login `sign-token-verify` took out of the table.
+struct VerifiedLogin {
+    state: String,
+    user_json: Option<String>,
+    issued_at: DateTime<Utc>,
+}
+
+/// The sandbox: its credentials and where its state lives (the `sandbox_logins` table,
+/// so every replica of the app sees every login).
 pub struct Sandbox {
     credentials: XwmsCredentials,
     /// Browser-facing origin, e.g. `http://localhost:3000`, for the login page URL.
     public_origin: Url,
-    /// Open logins by request id (the id in the login page URL, which is not the token).
-    logins: Mutex<HashMap<String, SandboxLogin>>,
+    pool: DbPool,
 }
 
 impl Sandbox {
     /// `public_origin` is the origin of the configured redirect URI: the browser reaches
     /// the sandbox's login page on the same site as the app.
     /// `client_secret`: the secret callers must send; `None` picks a random one.
-    pub fn new(public_origin: Url, client_secret: Option<SecretString>) -> Self {
+    pub fn new(public_origin: Url, client_secret: Option<SecretString>, pool: DbPool) -> Self {
         Sandbox {
             credentials: XwmsCredentials {
                 client_id: SANDBOX_CLIENT_ID.to_owned(),
@@ -80,7 +96,7 @@ impl Sandbox {
                 client_domain: public_origin.host_str().unwrap_or("localhost").to_owned(),
             },
             public_origin,
-            logins: Mutex::new(HashMap::new()),
+            pool,
         }
     }
 
@@ -104,14 +120,101 @@ impl Sandbox {
             && header("X-Client-Domain") == self.credentials.client_domain
     }
 
-    fn with_logins<T>(&self, f: impl FnOnce(&mut HashMap<String, SandboxLogin>) -> T) -> T {
-        // A poisoned lock only means another request panicked mid-update; the map is
-        // still usable for a demo, so recover rather than fail every later request.
-        let mut logins = self
-            .logins
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut logins)
+    fn lifetime_start() -> DateTime<Utc> {
+        Utc::now() - TimeDelta::from_std(TOKEN_LIFETIME).unwrap_or(TimeDelta::MAX)
+    }
+
+    /// Stores a new login (after sweeping expired ones); `None` when too many are open.
+    async fn open_login(&self, redirect_url: &Url) -> Result<Option<(String, String)>, DbError> {
+        let mut conn = db::connection(&self.pool).await?;
+        diesel::delete(
+            sandbox_logins::table.filter(sandbox_logins::issued_at.lt(Self::lifetime_start())),
+        )
+        .execute(&mut conn)
+        .await?;
+        let open: i64 = sandbox_logins::table.count().get_result(&mut conn).await?;
+        if open >= MAX_OPEN_LOGINS {
+            return Ok(None);
+        }
+        let (request_id, token) = (random_token(), random_token());
+        diesel::insert_into(sandbox_logins::table)
+            .values((
+                sandbox_logins::request_id.eq(&request_id),
+                sandbox_logins::token.eq(&token),
+                sandbox_logins::token_sha256.eq(sha256_hex(&token)),
+                sandbox_logins::redirect_url.eq(redirect_url.as_str()),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok(Some((request_id, token)))
+    }
+
+    /// Whether the login page of `request_id` may still be used.
+    async fn is_open(&self, request_id: &str) -> Result<bool, DbError> {
+        let mut conn = db::connection(&self.pool).await?;
+        Ok(diesel::select(diesel::dsl::exists(
+            sandbox_logins::table
+                .filter(sandbox_logins::request_id.eq(request_id))
+                .filter(sandbox_logins::state.eq(LoginState::Issued.as_str()))
+                .filter(sandbox_logins::issued_at.ge(Self::lifetime_start())),
+        ))
+        .get_result(&mut conn)
+        .await?)
+    }
+
+    /// Records the visitor's choice; answers where to send the browser back, with which
+    /// token. `None`: the login is gone (used, expired, never issued).
+    async fn decide(
+        &self,
+        request_id: &str,
+        state: LoginState,
+        user: Option<&Value>,
+    ) -> Result<Option<(String, String)>, DbError> {
+        let mut conn = db::connection(&self.pool).await?;
+        let still_issued = sandbox_logins::table
+            .filter(sandbox_logins::request_id.eq(request_id))
+            .filter(sandbox_logins::state.eq(LoginState::Issued.as_str()));
+        let back = match state {
+            // "XWMS failed the login": it is over; the token will never be verified.
+            LoginState::Issued => {
+                diesel::delete(still_issued)
+                    .returning((sandbox_logins::redirect_url, sandbox_logins::token))
+                    .get_result(&mut conn)
+                    .await
+            }
+            _ => {
+                diesel::update(still_issued)
+                    .set((
+                        sandbox_logins::state.eq(state.as_str()),
+                        sandbox_logins::user_json.eq(user.map(Value::to_string)),
+                    ))
+                    .returning((sandbox_logins::redirect_url, sandbox_logins::token))
+                    .get_result(&mut conn)
+                    .await
+            }
+        };
+        Ok(back.optional()?)
+    }
+
+    /// Takes the login of `token` out of the table: tokens are single use.
+    async fn take(&self, token: &str) -> Result<Option<VerifiedLogin>, DbError> {
+        let mut conn = db::connection(&self.pool).await?;
+        let taken: Option<(String, Option<String>, DateTime<Utc>)> = diesel::delete(
+            sandbox_logins::table.filter(sandbox_logins::token_sha256.eq(sha256_hex(token))),
+        )
+        .returning((
+            sandbox_logins::state,
+            sandbox_logins::user_json,
+            sandbox_logins::issued_at,
+        ))
+        .get_result(&mut conn)
+        .await
+        .optional()?;
+        Ok(taken.map(|(state, user_json, issued_at)| VerifiedLogin {
+            state,
+            user_json,
+            issued_at,
+        }))
     }
 }
 
@@ -121,6 +224,8 @@ impl Sandbox {
 pub enum PageError {
     #[error("no open sandbox login here")]
     NotFound,
+    #[error("the sandbox's database is unavailable: {0}")]
+    Database(#[from] DbError),
     #[error("rendering the sandbox login page failed: {0}")]
     Render(#[from] askama::Error),
 }
@@ -129,6 +234,7 @@ impl actix_web::ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self {
             PageError::NotFound => StatusCode::NOT_FOUND,
+            PageError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
             PageError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -200,30 +306,16 @@ async fn sign_token(
             "redirect_url must be an absolute http(s) URL",
         );
     };
-    let request_id = random_token();
-    let token = random_token();
-    let stored = sandbox.with_logins(|logins| {
-        logins.retain(|_, login| login.issued_at.elapsed() < TOKEN_LIFETIME);
-        if logins.len() >= MAX_OPEN_LOGINS {
-            return false;
+    let (request_id, token) = match sandbox.open_login(&redirect_url).await {
+        Ok(Some(opened)) => opened,
+        Ok(None) => {
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many open logins; try again later",
+            );
         }
-        logins.insert(
-            request_id.clone(),
-            SandboxLogin {
-                token: token.clone(),
-                redirect_url,
-                issued_at: Instant::now(),
-                state: LoginState::Issued,
-            },
-        );
-        true
-    });
-    if !stored {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many open logins; try again later",
-        );
-    }
+        Err(err) => return unavailable(&err),
+    };
     let mut login_url = sandbox.public_origin.clone();
     login_url.set_path(&format!("{SANDBOX_PATH}/login/{request_id}"));
     let expires_at = chrono::Utc::now() + TOKEN_LIFETIME;
@@ -256,27 +348,30 @@ async fn sign_token_verify(
     let Some(token) = body.map(|body| body.into_inner().token) else {
         return refuse(StatusCode::BAD_REQUEST, "Invalid token");
     };
-    // Single use: whatever the outcome, the login is removed from the map.
-    let login = sandbox.with_logins(|logins| {
-        let request_id = logins
-            .iter()
-            .find(|(_, login)| constant_time_eq(&login.token, &token))
-            .map(|(id, _)| id.clone())?;
-        logins.remove(&request_id)
-    });
-    let Some(login) = login else {
-        return refuse(StatusCode::BAD_REQUEST, "Invalid token");
+    // Single use: whatever the outcome, the login is removed.
+    let login = match sandbox.take(&token).await {
+        Ok(Some(login)) => login,
+        Ok(None) => return refuse(StatusCode::BAD_REQUEST, "Invalid token"),
+        Err(err) => return unavailable(&err),
     };
-    if login.issued_at.elapsed() >= TOKEN_LIFETIME {
+    if login.issued_at < Sandbox::lifetime_start() {
         return refuse(StatusCode::BAD_REQUEST, "Token expired");
     }
-    match login.state {
-        LoginState::Approved(user) => envelope(StatusCode::OK, "success", "Token verified", user),
-        LoginState::Broken => refuse(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
-        LoginState::Issued | LoginState::Poisoned => {
-            refuse(StatusCode::BAD_REQUEST, "Invalid token")
-        }
+    let user = login
+        .user_json
+        .as_deref()
+        .and_then(|text| serde_json::from_str::<Value>(text).ok());
+    match (login.state.as_str(), user) {
+        ("approved", Some(user)) => envelope(StatusCode::OK, "success", "Token verified", user),
+        ("broken", _) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
+        _ => refuse(StatusCode::BAD_REQUEST, "Invalid token"),
     }
+}
+
+/// The sandbox's answer when its database is unavailable, like XWMS when it is down.
+fn unavailable(err: &DbError) -> HttpResponse {
+    log::warn!("sandbox: database unavailable: {err}");
+    refuse(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
 }
 
 /// The people a visitor can be. `ada` appears twice on purpose: same `sub`, new email.
@@ -375,19 +470,11 @@ struct SandboxLoginPage<'a> {
     error: Option<&'a str>,
 }
 
-fn login_is_open(sandbox: &Sandbox, request_id: &str) -> bool {
-    sandbox.with_logins(|logins| {
-        logins.get(request_id).is_some_and(|login| {
-            matches!(login.state, LoginState::Issued) && login.issued_at.elapsed() < TOKEN_LIFETIME
-        })
-    })
-}
-
 async fn login_page(
     sandbox: web::Data<Sandbox>,
     request_id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    if !login_is_open(&sandbox, &request_id) {
+    if !sandbox.is_open(&request_id).await? {
         return Err(PageError::NotFound);
     }
     render_login_page(&request_id, None, StatusCode::OK)
@@ -429,14 +516,14 @@ async fn login_submit(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
-    if !login_is_open(&sandbox, &request_id) {
+    if !sandbox.is_open(&request_id).await? {
         return Err(PageError::NotFound);
     }
     let outcome = form.outcome.as_deref().unwrap_or("success");
-    let new_state = match outcome {
-        "invalid_token" => LoginState::Poisoned,
-        "server_error" => LoginState::Broken,
-        "provider_error" => LoginState::Issued,
+    let (new_state, user) = match outcome {
+        "invalid_token" => (LoginState::Poisoned, None),
+        "server_error" => (LoginState::Broken, None),
+        "provider_error" => (LoginState::Issued, None),
         _ => {
             let user = match form.persona.as_deref() {
                 Some("custom") => {
@@ -478,26 +565,21 @@ async fn login_submit(
                     );
                 }
             };
-            LoginState::Approved(user)
+            (LoginState::Approved, Some(user))
         }
     };
 
-    let (redirect_url, token) = match sandbox.with_logins(|logins| {
-        let login = logins.get_mut(request_id.as_str())?;
-        let back = (login.redirect_url.clone(), login.token.clone());
-        if outcome == "provider_error" {
-            logins.remove(request_id.as_str());
-        } else {
-            login.state = new_state;
-        }
-        Some(back)
-    }) {
-        Some(found) => found,
-        None => return Err(PageError::NotFound),
+    let Some((redirect_url, token)) = sandbox
+        .decide(&request_id, new_state, user.as_ref())
+        .await?
+    else {
+        return Err(PageError::NotFound);
+    };
+    let Some(mut back) = absolute_http_url(&redirect_url) else {
+        return Err(PageError::NotFound);
     };
 
     // Back to the app, like XWMS: `?token=` on success, the fallback message on failure.
-    let mut back = redirect_url;
     if outcome == "provider_error" {
         back.query_pairs_mut()
             .append_pair("xwmsmessage_status", "error")

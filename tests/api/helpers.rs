@@ -129,6 +129,22 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the app with extra environment variables (e.g. `("XWMS_TIMEOUT_MS", "500")`).
 pub async fn spawn_app_with(provider: Provider<'_>, extra_env: &[(&str, &str)]) -> TestApp {
     init_logging();
+    let database_url = new_test_database().await;
+    let settings = test_settings(&database_url, &provider, extra_env);
+    let app = Application::build(settings).await.expect("app starts");
+    let port = app.port();
+    actix_web::rt::spawn(app.run_until_stopped());
+
+    TestApp {
+        address: format!("http://localhost:{port}"),
+        port,
+        client: browser(),
+        database_url,
+    }
+}
+
+/// A fresh, empty database on the test server; its URL.
+pub async fn new_test_database() -> String {
     let database_name = format!("xwms_test_{}", random_suffix());
     let mut database_url =
         url::Url::parse(&server_url().await).expect("TEST_DATABASE_URL is a URL");
@@ -139,9 +155,17 @@ pub async fn spawn_app_with(provider: Provider<'_>, extra_env: &[(&str, &str)]) 
             .await
             .expect("create test database")
     );
+    database_url
+}
 
+/// The settings of an app under test: port 0, generous rate limits, the provider.
+pub fn test_settings(
+    database_url: &str,
+    provider: &Provider<'_>,
+    extra_env: &[(&str, &str)],
+) -> Settings {
     let mut env: HashMap<String, String> = HashMap::from([
-        ("DATABASE_URL".into(), database_url.clone()),
+        ("DATABASE_URL".into(), database_url.to_owned()),
         ("HOST".into(), "127.0.0.1".into()),
         ("PORT".into(), "0".into()),
         ("WORKERS".into(), "2".into()),
@@ -150,7 +174,7 @@ pub async fn spawn_app_with(provider: Provider<'_>, extra_env: &[(&str, &str)]) 
         ("RATE_LIMIT_PER_MINUTE".into(), "100000".into()),
         ("RATE_LIMIT_BURST".into(), "100000".into()),
     ]);
-    let fake_uri = match &provider {
+    let fake_uri = match provider {
         Provider::Sandbox => None,
         Provider::Fake(server) => Some(server.uri()),
         Provider::At(uri) => Some(uri.clone()),
@@ -164,17 +188,7 @@ pub async fn spawn_app_with(provider: Provider<'_>, extra_env: &[(&str, &str)]) 
     for (key, value) in extra_env {
         env.insert((*key).to_owned(), (*value).to_owned());
     }
-    let settings = Settings::from_lookup(|name| env.get(name).cloned()).expect("test settings");
-    let app = Application::build(settings).await.expect("app starts");
-    let port = app.port();
-    actix_web::rt::spawn(app.run_until_stopped());
-
-    TestApp {
-        address: format!("http://localhost:{port}"),
-        port,
-        client: browser(),
-        database_url,
-    }
+    Settings::from_lookup(|name| env.get(name).cloned()).expect("test settings")
 }
 
 /// A session key tests can forge cookies with (`forge_session_cookie`): 68 bytes of text.
@@ -256,7 +270,7 @@ impl Drop for TestApp {
 }
 
 /// Drops a test database, closing any connection still open to it.
-async fn drop_database(database_url: &str) -> Result<(), String> {
+pub async fn drop_database(database_url: &str) -> Result<(), String> {
     let mut url = url::Url::parse(database_url).map_err(|err| err.to_string())?;
     let name = url.path().trim_start_matches('/').to_owned();
     url.set_path("/postgres");

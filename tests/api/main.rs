@@ -10,6 +10,7 @@ mod metrics;
 mod migrations;
 mod pages;
 mod readme;
+mod replicas;
 mod session;
 mod session_endings;
 mod threats;
