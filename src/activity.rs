@@ -80,3 +80,48 @@ pub async fn recent_events(
         .load(&mut conn)
         .await?)
 }
+
+/// Deletes events past their retention: `users` for events of existing users,
+/// `anonymous` for events of nobody (refused logins, events of deleted users). Returns
+/// how many went. The table's trigger refuses any other deletion: this statement tells
+/// it, in two transaction-local settings, how far it may go.
+pub async fn sweep_expired_events(
+    pool: &DbPool,
+    users: std::time::Duration,
+    anonymous: std::time::Duration,
+) -> Result<usize, DbError> {
+    let before = |age: std::time::Duration| {
+        chrono::TimeDelta::from_std(age)
+            .ok()
+            .and_then(|age| chrono::Utc::now().checked_sub_signed(age))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+    };
+    let (users_before, anonymous_before) = (before(users), before(anonymous));
+    let mut conn = db::connection(pool).await?;
+    use diesel_async::AsyncConnection as _;
+    let swept = conn
+        .transaction(async |conn| {
+            diesel::sql_query(
+                "SELECT set_config('xwms.retention_users_before', $1, true), \
+                        set_config('xwms.retention_anonymous_before', $2, true)",
+            )
+            .bind::<diesel::sql_types::Text, _>(users_before.to_rfc3339())
+            .bind::<diesel::sql_types::Text, _>(anonymous_before.to_rfc3339())
+            .execute(conn)
+            .await?;
+            diesel::delete(
+                security_events::table.filter(
+                    security_events::user_id
+                        .is_not_null()
+                        .and(security_events::created_at.lt(users_before))
+                        .or(security_events::user_id
+                            .is_null()
+                            .and(security_events::created_at.lt(anonymous_before))),
+                ),
+            )
+            .execute(conn)
+            .await
+        })
+        .await?;
+    Ok(swept)
+}

@@ -89,6 +89,10 @@ pub struct SecuritySettings {
     /// Proxies whose `X-Forwarded-For` is believed: addresses or CIDR ranges; empty
     /// means none.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long the activity log keeps events of existing users...
+    pub activity_retention: Duration,
+    /// ...and events of nobody: refused logins, and events of deleted users.
+    pub anonymous_activity_retention: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -209,6 +213,8 @@ struct FileSecurity {
     rate_limit_per_minute: u32,
     rate_limit_burst: u32,
     trusted_proxies: String,
+    activity_retention_days: u64,
+    anonymous_activity_retention_days: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -246,6 +252,10 @@ struct FileSession {
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 const DEVELOPMENT_TOML: &str = include_str!("../config/development.toml");
 const PRODUCTION_TOML: &str = include_str!("../config/production.toml");
+
+fn days(count: u64) -> Duration {
+    Duration::from_secs(count.saturating_mul(24 * 60 * 60))
+}
 
 /// The shortest idle limit accepted (see `session::idle_refresh_after_secs`).
 pub const MIN_IDLE_TIMEOUT_SECS: u64 = 2;
@@ -583,6 +593,14 @@ impl Settings {
             )?,
             rate_limit_burst: per_minute("RATE_LIMIT_BURST", file.security.rate_limit_burst)?,
             trusted_proxies,
+            activity_retention: days(parse_positive(
+                "ACTIVITY_RETENTION_DAYS",
+                file.security.activity_retention_days,
+            )?),
+            anonymous_activity_retention: days(parse_positive(
+                "ANONYMOUS_ACTIVITY_RETENTION_DAYS",
+                file.security.anonymous_activity_retention_days,
+            )?),
         };
 
         let metrics = MetricsSettings {

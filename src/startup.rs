@@ -19,6 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::activity;
 use crate::config::{AppEnv, DatabaseSettings, Settings};
 use crate::db::{self, DbError, DbPool};
 use crate::dev_database;
@@ -85,7 +86,7 @@ impl Application {
             &settings.security,
             Arc::new(settings.security.trusted_proxies.clone()),
         )?;
-        start_background_jobs(&rate_limit);
+        start_background_jobs(&settings, &state, &rate_limit);
         let server = serve(
             &settings,
             listener,
@@ -273,9 +274,28 @@ fn shared_state(
     })
 }
 
-/// Background jobs: the rate limiter's sweep.
-fn start_background_jobs(rate_limit: &RateLimit) {
+/// Background jobs: the rate limiter's sweep, and the activity log's retention (hourly;
+/// every replica runs it, which is harmless: the deletes are idempotent).
+fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>, rate_limit: &RateLimit) {
     sweep_every_minute(rate_limit);
+    let (pool, users, anonymous) = (
+        state.pool.clone(),
+        settings.security.activity_retention,
+        settings.security.anonymous_activity_retention,
+    );
+    actix_web::rt::spawn(async move {
+        let mut every_hour = actix_web::rt::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            match activity::sweep_expired_events(&pool, users, anonymous).await {
+                Ok(0) => {}
+                Ok(swept) => {
+                    log::info!("activity log: {swept} event(s) past their retention deleted")
+                }
+                Err(err) => log::warn!("activity log: retention sweep failed: {err}"),
+            }
+        }
+    });
 }
 
 /// Server: middleware (outermost last), per-worker XWMS client, routes.

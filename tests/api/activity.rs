@@ -105,3 +105,89 @@ async fn the_profile_shows_recent_activity() {
     assert!(html.contains("data-kind=\"email_changed\""));
     assert!(html.contains("from ada@example.com to ada.lovelace@example.org"));
 }
+
+#[actix_web::test]
+async fn deleting_a_user_clears_the_personal_data_of_their_events() {
+    let app = spawn_app().await;
+    app.login_as("ada").await;
+    app.login_as("ada-new-email").await; // "from ada@example.com to ada.lovelace@..."
+
+    app.execute_sql("DELETE FROM users").await;
+
+    assert_eq!(
+        app.count("security_events WHERE detail LIKE '%@%' OR ip_hash IS NOT NULL OR user_agent IS NOT NULL")
+            .await,
+        0,
+        "no email, IP hash or user agent outlives the user"
+    );
+    assert_eq!(
+        app.count("security_events").await,
+        2,
+        "what happened, and when, stays"
+    );
+}
+
+/// Backdates every event of `kind` by `days`. The append-only trigger refuses updates,
+/// so it is switched off for this one fixture statement.
+async fn backdate(app: &crate::helpers::TestApp, kind: &str, days: i64) {
+    app.execute_sql("ALTER TABLE security_events DISABLE TRIGGER security_events_append_only")
+        .await;
+    app.execute_sql(&format!(
+        "UPDATE security_events SET created_at = now() - interval '{days} days' WHERE kind = '{kind}'"
+    ))
+    .await;
+    app.execute_sql("ALTER TABLE security_events ENABLE TRIGGER security_events_append_only")
+        .await;
+}
+
+#[actix_web::test]
+async fn the_retention_sweep_deletes_exactly_the_events_past_their_retention() {
+    let app = spawn_app().await;
+    app.login_as("ada").await; // account_created: a user's event
+    app.login_as("ada").await; // login
+    app.get("/xwms/validateToken?token=forged").await; // login_refused: nobody's
+    backdate(&app, "account_created", 100).await; // past 90 days
+    backdate(&app, "login", 80).await; // within 90 days
+    backdate(&app, "login_refused", 20).await; // past 14 days for nobody's events
+    let pool = xwms_starter::db::build_pool(
+        &xwms_starter::config::Settings::from_lookup(|name| {
+            (name == "DATABASE_URL").then(|| app.database_url.clone())
+        })
+        .unwrap()
+        .database,
+    )
+    .unwrap();
+    let day = std::time::Duration::from_secs(24 * 3600);
+
+    let swept = xwms_starter::activity::sweep_expired_events(&pool, 90 * day, 14 * day)
+        .await
+        .unwrap();
+
+    assert_eq!(swept, 2);
+    assert_eq!(app.event_kinds().await, ["login"]);
+}
+
+#[actix_web::test]
+async fn the_trigger_refuses_a_sweep_that_would_delete_events_younger_than_a_day() {
+    let app = spawn_app().await;
+    app.login_as("ada").await;
+    let mut conn = app.db().await;
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+
+    // A "retention" of zero days: everything up to now.
+    let outcome = conn
+        .transaction(async |conn| {
+            diesel::sql_query(
+                "SELECT set_config('xwms.retention_users_before', now()::text, true)",
+            )
+            .execute(conn)
+            .await?;
+            diesel::sql_query("DELETE FROM security_events")
+                .execute(conn)
+                .await
+        })
+        .await;
+
+    assert!(outcome.unwrap_err().to_string().contains("append-only"));
+    assert_eq!(app.count("security_events").await, 1);
+}
