@@ -1,58 +1,110 @@
-//! The per-client-IP limit on starting and finishing logins (actix-governor), for one
-//! process. One limiter is shared by all workers (the config holds it behind an `Arc`).
+//! The per-client limit on starting and finishing logins, for the whole deployment.
+//!
+//! The state lives in PostgreSQL (`login_rate_limits`), so three replicas behind a load
+//! balancer allow what one would, not three times as much. One statement per login step
+//! decides and records (GCRA, the algorithm behind token buckets): each client has a
+//! "theoretical arrival time" `tat`; a request moves it one interval ahead, and is
+//! allowed while `tat` stays within `burst` intervals of now. Refused requests get 429
+//! with `Retry-After`. The cost is that one round trip on `/xwms/auth` and on the
+//! callback (see BENCHMARKS.md).
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use actix_governor::{GovernorConfigBuilder, KeyExtractor, SimpleKeyExtractionError};
-use actix_web::dev::ServiceRequest;
-use ipnet::IpNet;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 
 use crate::client_info::client_ip;
 use crate::config::SecuritySettings;
-
-/// The limiter's configuration, with its state: `Governor::new(&rate_limit)` on a route.
-pub type RateLimit = actix_governor::GovernorConfig<
-    ClientIpKey,
-    actix_governor::governor::middleware::NoOpMiddleware<
-        actix_governor::governor::clock::QuantaInstant,
-    >,
->;
-
-/// Settings that cannot make a limiter (a period of zero).
-#[derive(Debug, thiserror::Error)]
-#[error("invalid rate limit settings")]
-pub struct InvalidRateLimit;
+use crate::db::schema::login_rate_limits;
+use crate::db::{self, DbError, DbPool};
+use crate::error::AppError;
+use crate::state::AppState;
 
 /// `RATE_LIMIT_PER_MINUTE` per client, with `RATE_LIMIT_BURST` at once.
-pub fn rate_limit(
-    settings: &SecuritySettings,
-    trusted_proxies: Arc<Vec<IpNet>>,
-) -> Result<RateLimit, InvalidRateLimit> {
-    let per_minute = u64::from(settings.rate_limit_per_minute);
-    GovernorConfigBuilder::default()
-        .key_extractor(ClientIpKey { trusted_proxies })
-        .period(Duration::from_nanos(
-            (60_000_000_000 / per_minute.max(1)).max(1),
-        ))
-        .burst_size(settings.rate_limit_burst)
-        .finish()
-        .ok_or(InvalidRateLimit)
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    /// Time between two requests at the sustained rate.
+    interval: Duration,
+    /// How far ahead of now `tat` may run: `burst` intervals.
+    tolerance: Duration,
 }
 
-/// The limiter keeps a bucket per client address; every minute this forgets the ones
-/// that are full again, so memory does not grow with every address ever seen.
-pub fn sweep_every_minute(rate_limit: &RateLimit) {
-    let limiter = rate_limit.limiter().clone();
-    actix_web::rt::spawn(async move {
-        let mut every_minute = actix_web::rt::time::interval(Duration::from_secs(60));
-        loop {
-            every_minute.tick().await;
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
+impl RateLimit {
+    pub fn new(settings: &SecuritySettings) -> RateLimit {
+        let per_minute = u64::from(settings.rate_limit_per_minute.max(1));
+        let interval = Duration::from_nanos((60_000_000_000 / per_minute).max(1));
+        RateLimit {
+            interval,
+            tolerance: interval.saturating_mul(settings.rate_limit_burst.max(1)),
         }
-    });
+    }
+}
+
+/// Allowed, or refused with how long to wait.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    Refused { retry_after: Duration },
+}
+
+/// Counts one request of `client` against the limit, for every replica at once.
+pub async fn check(pool: &DbPool, limit: RateLimit, client: &str) -> Result<Decision, DbError> {
+    let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+    let mut conn = db::connection(pool).await?;
+    // Insert the first request, or move `tat` one interval on; the WHERE makes a request
+    // that would overrun the burst change nothing and return no row.
+    let allowed: Option<DateTime<Utc>> = diesel::sql_query(
+        "INSERT INTO login_rate_limits AS l (client, tat) \
+         VALUES ($1, now() + $2 * interval '1 microsecond') \
+         ON CONFLICT (client) DO UPDATE \
+            SET tat = greatest(l.tat, now()) + $2 * interval '1 microsecond' \
+          WHERE greatest(l.tat, now()) + $2 * interval '1 microsecond' - now() \
+                <= $3 * interval '1 microsecond' \
+         RETURNING tat",
+    )
+    .bind::<diesel::sql_types::Text, _>(client)
+    .bind::<diesel::sql_types::BigInt, _>(micros(limit.interval))
+    .bind::<diesel::sql_types::BigInt, _>(micros(limit.tolerance))
+    .get_result::<Tat>(&mut conn)
+    .await
+    .optional()?
+    .map(|row| row.tat);
+    if allowed.is_some() {
+        return Ok(Decision::Allowed);
+    }
+    // Refused: wait until one more interval fits within the burst again.
+    let tat: DateTime<Utc> = login_rate_limits::table
+        .find(client)
+        .select(login_rate_limits::tat)
+        .first(&mut conn)
+        .await?;
+    let wait = (tat - Utc::now()).to_std().unwrap_or_default() + limit.interval;
+    Ok(Decision::Refused {
+        retry_after: wait.saturating_sub(limit.tolerance),
+    })
+}
+
+#[derive(QueryableByName)]
+struct Tat {
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    tat: DateTime<Utc>,
+}
+
+/// Forgets clients whose `tat` has passed (they would start afresh anyway).
+pub async fn sweep(pool: &DbPool) -> Result<usize, DbError> {
+    let mut conn = db::connection(pool).await?;
+    Ok(
+        diesel::delete(login_rate_limits::table.filter(login_rate_limits::tat.lt(Utc::now())))
+            .execute(&mut conn)
+            .await?,
+    )
 }
 
 /// One bucket per IPv4 address, but per IPv6 /64: a single client usually holds a
@@ -68,24 +120,41 @@ pub fn rate_limit_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Rate-limit key: the client IP as `client_info::client_ip` resolves it.
-#[derive(Debug, Clone)]
-pub struct ClientIpKey {
-    pub trusted_proxies: Arc<Vec<IpNet>>,
-}
-
-impl KeyExtractor for ClientIpKey {
-    type Key = IpAddr;
-    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
-
-    fn extract(&self, req: &ServiceRequest) -> Result<Self::Key, Self::KeyExtractionError> {
-        client_ip(
-            req.peer_addr().map(|addr| addr.ip()),
-            req.headers(),
-            &self.trusted_proxies,
-        )
-        .map(rate_limit_key)
-        .ok_or_else(|| SimpleKeyExtractionError::new("could not tell the client's address"))
+/// Middleware for the login steps: 429 with `Retry-After` past the limit. A failure
+/// (the database is down) becomes an error response, like any other.
+pub async fn limit_login_steps(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let (Some(state), Some(limit)) = (
+        req.app_data::<web::Data<AppState>>().cloned(),
+        req.app_data::<web::Data<RateLimit>>()
+            .map(|limit| *limit.get_ref()),
+    ) else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let client = client_ip(
+        req.peer_addr().map(|addr| addr.ip()),
+        req.headers(),
+        &state.trusted_proxies,
+    )
+    .map(rate_limit_key);
+    let Some(client) = client else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    match check(&state.pool, limit, &client.to_string()).await {
+        Ok(Decision::Allowed) => Ok(next.call(req).await?.map_into_left_body()),
+        Ok(Decision::Refused { retry_after }) => {
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            let response = HttpResponse::TooManyRequests()
+                .insert_header((header::RETRY_AFTER, seconds.max(1).to_string()))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish();
+            Ok(req.into_response(response).map_into_right_body())
+        }
+        Err(err) => Ok(req
+            .error_response(AppError::from(err))
+            .map_into_right_body()),
     }
 }
 
@@ -108,5 +177,18 @@ mod tests {
             ip("2001:db8:1:2::")
         );
         assert_eq!(rate_limit_key(ip("198.51.100.7")), ip("198.51.100.7"));
+    }
+
+    #[test]
+    fn the_tolerance_is_burst_intervals() {
+        let limit = RateLimit::new(&SecuritySettings {
+            rate_limit_per_minute: 30,
+            rate_limit_burst: 10,
+            trusted_proxies: Vec::new(),
+            activity_retention: Duration::ZERO,
+            anonymous_activity_retention: Duration::ZERO,
+        });
+        assert_eq!(limit.interval, Duration::from_secs(2));
+        assert_eq!(limit.tolerance, Duration::from_secs(20));
     }
 }

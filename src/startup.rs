@@ -27,7 +27,7 @@ use crate::error::AppError;
 use crate::error_page::render_error_page;
 use crate::metrics::Metrics;
 use crate::pages::CONTENT_SECURITY_POLICY;
-use crate::rate_limit::{InvalidRateLimit, RateLimit, rate_limit, sweep_every_minute};
+use crate::rate_limit::{self, RateLimit};
 use crate::routes;
 use crate::routes::health::XwmsHealth;
 use crate::routes::metrics::MetricsAccess;
@@ -54,8 +54,6 @@ pub enum StartupError {
     },
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
-    #[error(transparent)]
-    RateLimit(#[from] InvalidRateLimit),
     #[error("could not build a URL: {0}")]
     Url(#[from] url::ParseError),
 }
@@ -82,11 +80,8 @@ impl Application {
             &provider,
             &session_key,
         );
-        let rate_limit = rate_limit(
-            &settings.security,
-            Arc::new(settings.security.trusted_proxies.clone()),
-        )?;
-        start_background_jobs(&settings, &state, &rate_limit);
+        let rate_limit = RateLimit::new(&settings.security);
+        start_background_jobs(&settings, &state);
         let server = serve(
             &settings,
             listener,
@@ -274,10 +269,9 @@ fn shared_state(
     })
 }
 
-/// Background jobs: the rate limiter's sweep, and the activity log's retention (hourly;
-/// every replica runs it, which is harmless: the deletes are idempotent).
-fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>, rate_limit: &RateLimit) {
-    sweep_every_minute(rate_limit);
+/// Background jobs, hourly: the rate limit's spent rows and the activity log's retention
+/// (every replica runs them, which is harmless: the deletes are idempotent).
+fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>) {
     let (pool, users, anonymous) = (
         state.pool.clone(),
         settings.security.activity_retention,
@@ -287,6 +281,9 @@ fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>, rate_
         let mut every_hour = actix_web::rt::time::interval(std::time::Duration::from_secs(3600));
         loop {
             every_hour.tick().await;
+            if let Err(err) = rate_limit::sweep(&pool).await {
+                log::warn!("rate limit: sweep failed: {err}");
+            }
             match activity::sweep_expired_events(&pool, users, anonymous).await {
                 Ok(0) => {}
                 Ok(swept) => {
@@ -343,7 +340,8 @@ fn serve(
             .app_data(web::JsonConfig::default().limit(16 * 1024))
             .app_data(web::FormConfig::default().limit(16 * 1024))
             .configure(routes::home::configure)
-            .configure(|cfg| routes::auth::configure(cfg, &rate_limit))
+            .app_data(web::Data::new(rate_limit))
+            .configure(routes::auth::configure)
             .configure(routes::profile::configure)
             .configure(routes::health::configure)
             .configure(routes::static_files::configure)

@@ -38,6 +38,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_rate_limits (client) {
+        client -> Text,
+        tat -> Timestamptz,
+    }
+}
+
+diesel::table! {
     sandbox_logins (request_id) {
         request_id -> Text,
         token -> Text,
@@ -76,6 +83,7 @@ diesel::joinable!(xwms_connections -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     ended_sessions,
+    login_rate_limits,
     sandbox_logins,
     security_events,
     used_login_tokens,

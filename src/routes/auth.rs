@@ -9,9 +9,8 @@
 //! browser <--303 /profile-- app
 //! ```
 
-use actix_governor::Governor;
 use actix_web::http::header;
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use secrecy::ExposeSecret;
@@ -24,7 +23,7 @@ use crate::csrf::{CsrfProtected, SameSiteForm, check_same_site_form, comes_from_
 use crate::error::{AppError, LoginRefusal};
 use crate::metrics::Metrics;
 use crate::pages::{CONTENT_SECURITY_POLICY_FORM_TO_XWMS, html_response, see_other};
-use crate::rate_limit::RateLimit;
+use crate::rate_limit::limit_login_steps;
 use crate::session::{LoginSummary, PendingLogin, SignedIn, TypedSession, page_context};
 use crate::session_state::{claim_login_token, end_all_sessions, end_session};
 use crate::state::AppState;
@@ -34,16 +33,16 @@ use crate::xwms::{XwmsClient, XwmsError};
 const MAX_TOKEN_CHARS: usize = 2048;
 
 /// The two login steps share one per-IP rate limit (429 with `Retry-After` past it).
-pub fn configure(cfg: &mut web::ServiceConfig, rate_limit: &RateLimit) {
+pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/xwms/auth")
-            .wrap(Governor::new(rate_limit))
+            .wrap(from_fn(limit_login_steps))
             .route(web::get().to(start_login))
             .route(web::post().to(continue_login)),
     )
     .service(
         web::resource("/xwms/validateToken")
-            .wrap(Governor::new(rate_limit))
+            .wrap(from_fn(limit_login_steps))
             // Every answer here, refusals included, is on a URL that may hold a live
             // token: no Referer may carry it anywhere.
             .wrap(DefaultHeaders::new().add((header::REFERRER_POLICY, "no-referrer")))

@@ -22,12 +22,18 @@ struct Replicas {
 impl Replicas {
     /// `n` replicas started at the same moment on one fresh database.
     async fn start(n: usize) -> Replicas {
+        Self::start_with(n, &[]).await
+    }
+
+    async fn start_with(n: usize, extra: &[(&str, &str)]) -> Replicas {
         let database_url = new_test_database().await;
-        let apps = join_all((0..n).map(|_| Application::build(replica_settings(&database_url))))
-            .await
-            .into_iter()
-            .map(|app| app.expect("every replica starts: no migration race"))
-            .collect::<Vec<_>>();
+        let apps = join_all(
+            (0..n).map(|_| Application::build(replica_settings_with(&database_url, extra))),
+        )
+        .await
+        .into_iter()
+        .map(|app| app.expect("every replica starts: no migration race"))
+        .collect::<Vec<_>>();
         let ports = apps.iter().map(Application::port).collect();
         let handles = apps.iter().map(Application::handle).collect();
         for app in apps {
@@ -76,14 +82,19 @@ impl Drop for Replicas {
 }
 
 fn replica_settings(database_url: &str) -> xwms_starter::config::Settings {
-    test_settings(
-        database_url,
-        &Provider::Sandbox,
-        &[
-            ("SESSION_KEY", TEST_SESSION_KEY),
-            ("XWMS_REDIRECT_URI", "http://localhost:1/xwms/validateToken"),
-        ],
-    )
+    replica_settings_with(database_url, &[])
+}
+
+fn replica_settings_with(
+    database_url: &str,
+    extra: &[(&str, &str)],
+) -> xwms_starter::config::Settings {
+    let mut env = vec![
+        ("SESSION_KEY", TEST_SESSION_KEY),
+        ("XWMS_REDIRECT_URI", "http://localhost:1/xwms/validateToken"),
+    ];
+    env.extend_from_slice(extra);
+    test_settings(database_url, &Provider::Sandbox, &env)
 }
 
 /// A sandbox login as `persona`, each request to the next replica from `first`;
@@ -200,5 +211,38 @@ async fn log_out_on_all_devices_on_one_replica_ends_every_session_on_every_repli
     for i in 0..3 {
         assert_eq!(profile_status(&replicas, i, &laptop_cookie).await, 303);
         assert_eq!(profile_status(&replicas, i, &phone_cookie).await, 303);
+    }
+}
+
+#[actix_web::test]
+async fn threat_brute_force_the_rate_limit_holds_for_the_whole_deployment_not_per_replica() {
+    let replicas = Replicas::start_with(
+        3,
+        &[("RATE_LIMIT_PER_MINUTE", "1"), ("RATE_LIMIT_BURST", "3")],
+    )
+    .await;
+    let attacker = bare_client();
+    // One request to each replica: the burst of 3 is spent across the deployment.
+    for i in 0..3 {
+        let start = attacker
+            .get(replicas.at(i, "/xwms/auth"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(start.status(), 303, "replica {i}");
+    }
+
+    for i in 0..3 {
+        let limited = attacker
+            .get(replicas.at(i, "/xwms/auth"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            limited.status(),
+            429,
+            "replica {i} knows what the others allowed"
+        );
+        assert!(limited.headers().contains_key("retry-after"));
     }
 }
