@@ -7,9 +7,12 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use actix_web::cookie::Key;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
@@ -114,6 +117,10 @@ pub struct DatabaseSettings {
     /// True when `DATABASE_URL` was set; false means the built-in default, which in
     /// development may be replaced by a private server (`dev_database`).
     pub url_is_set: bool,
+    /// `DATABASE_CA_FILE`: the PEM certificates that PostgreSQL's TLS certificate must
+    /// chain to (checked readable and non-empty at load). `None`: the built-in Mozilla
+    /// roots. An `sslrootcert` in `DATABASE_URL` takes precedence (see `db::tls`).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for DatabaseSettings {
@@ -125,6 +132,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("statement_timeout", &self.statement_timeout)
             .field("create_if_missing", &self.create_if_missing)
             .field("url_is_set", &self.url_is_set)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -392,6 +400,15 @@ impl Settings {
                 file.database.create_if_missing,
             )?,
             url_is_set,
+            ca_file: match var("DATABASE_CA_FILE") {
+                Some(path) => {
+                    let path = PathBuf::from(path.trim());
+                    read_ca_file(&path)
+                        .map_err(|problem| ConfigError::new("DATABASE_CA_FILE", problem))?;
+                    Some(path)
+                }
+                None => None,
+            },
         };
 
         // XWMS
@@ -686,6 +703,24 @@ fn parse_session_key(value: &str) -> Result<Key, ConfigError> {
         .map_err(|_| ConfigError::new("SESSION_KEY", "could not be used as a key"))
 }
 
+/// The certificates of a PEM file of CA certificates (`DATABASE_CA_FILE`, `sslrootcert`):
+/// an error, for a person to read, when the file is unreadable, is not PEM or holds no
+/// certificate (a private key alone, say).
+pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = std::fs::read(path)
+        .map_err(|err| format!("cannot read the CA file {}: {err}", path.display()))?;
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| format!("{} is not a readable PEM file: {err}", path.display()))?;
+    if certificates.is_empty() {
+        return Err(format!(
+            "{} holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(certificates)
+}
+
 /// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for logs.
 pub fn redact_url_password(url: &str) -> String {
     match Url::parse(url) {
@@ -941,6 +976,53 @@ mod tests {
             error_variable(&[("TRUSTED_PROXIES", "10.0.0.0/33")]),
             "TRUSTED_PROXIES"
         );
+    }
+
+    /// A file under the temp dir with `contents`, removed when dropped.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn with(contents: &str) -> TempFile {
+            use rand::Rng;
+            let name = format!("xwms-config-test-{:016x}.pem", rand::rng().random::<u64>());
+            let path = std::env::temp_dir().join(name);
+            std::fs::write(&path, contents).unwrap();
+            TempFile(path)
+        }
+
+        fn path(&self) -> &str {
+            self.0.to_str().unwrap()
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_ca_file_must_be_readable_and_hold_a_certificate() {
+        assert_eq!(
+            error_variable(&[("DATABASE_CA_FILE", "/nonexistent/ca.pem")]),
+            "DATABASE_CA_FILE"
+        );
+        let key_only = TempFile::with(&rcgen::KeyPair::generate().unwrap().serialize_pem());
+        let err = settings_from(&[("DATABASE_CA_FILE", key_only.path())]).unwrap_err();
+        assert_eq!(err.variable, "DATABASE_CA_FILE");
+        assert!(err.to_string().contains("no certificate"), "{err}");
+        let broken = TempFile::with("-----BEGIN CERTIFICATE-----\nnot base64\n");
+        assert_eq!(
+            error_variable(&[("DATABASE_CA_FILE", broken.path())]),
+            "DATABASE_CA_FILE"
+        );
+
+        let ca = rcgen::generate_simple_self_signed(vec!["db.example".to_owned()]).unwrap();
+        let good = TempFile::with(&ca.cert.pem());
+        let settings = settings_from(&[("DATABASE_CA_FILE", good.path())]).unwrap();
+        assert_eq!(settings.database.ca_file.as_deref(), Some(good.0.as_path()));
+        assert_eq!(read_ca_file(&good.0).unwrap().len(), 1);
+        assert_eq!(settings_from(&[]).unwrap().database.ca_file, None);
     }
 
     #[test]

@@ -115,21 +115,32 @@ impl Application {
     }
 }
 
-/// Database: created if allowed and missing, migrated, and a bounded pool for requests.
+/// Database: created if allowed and missing, migrated, and a bounded pool for requests,
+/// every connection opened by one connector (TLS as `DATABASE_URL`'s sslmode says).
 async fn prepare_database(settings: &Settings) -> Result<DbPool, StartupError> {
     let mut database = settings.database.clone();
     if settings.env == AppEnv::Development && !database.url_is_set {
         use_a_private_server_unless_the_default_lets_us_in(&mut database).await?;
     }
-    let database_url = database.url.expose_secret();
-    if database.create_if_missing && db::create_database_if_missing(database_url).await? {
+    let connector = db::PgConnector::new(database.url.expose_secret(), database.ca_file.as_deref())
+        .map_err(db::SetupError::from)?;
+    log::info!("PostgreSQL connections: {connector}");
+    if settings.env == AppEnv::Production
+        && !connector.is_local()
+        && !connector.verifies_the_server()
+    {
+        log::warn!(
+            "DATABASE_URL: the database server's identity is not verified ({connector}); add sslmode=verify-full (docs/deploy.md)"
+        );
+    }
+    if database.create_if_missing && db::create_database_if_missing(&connector).await? {
         log::info!("created the database named in DATABASE_URL");
     }
-    let applied = db::run_migrations(database_url).await?;
+    let applied = db::run_migrations(&connector).await?;
     if applied > 0 {
         log::info!("applied {applied} database migration(s)");
     }
-    db::build_pool(&database).map_err(StartupError::Pool)
+    db::build_pool(&database, connector).map_err(StartupError::Pool)
 }
 
 /// Development without `DATABASE_URL`: the default server if it lets us in, otherwise a

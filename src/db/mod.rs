@@ -2,23 +2,24 @@
 //!
 //! Queries go through diesel-async, so a slow query waits on a socket instead of
 //! blocking an actix worker thread. Migrations use Diesel's sync harness on a thread
-//! of their own, once, at start.
+//! of their own, once, at start. Every connection is opened by [`PgConnector::connect`]
+//! (`tls.rs`), which honours the URL's `sslmode` the way libpq does.
 
 pub mod models;
 pub mod schema;
+mod tls;
 
-use std::time::Duration;
+pub use tls::{CONNECT_TIMEOUT, ConnectorError, PgConnector, SslMode};
 
 use diesel::prelude::*;
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 use secrecy::ExposeSecret;
-use url::Url;
 
 use crate::config::DatabaseSettings;
 
@@ -27,9 +28,6 @@ pub type DbConnection = Object<AsyncPgConnection>;
 
 /// The SQL files under `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
-
-/// How long we wait for PostgreSQL to accept a new connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Why the database could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +43,9 @@ pub enum DbError {
 pub enum SetupError {
     #[error("DATABASE_URL: {0}")]
     BadUrl(String),
-    #[error("connecting to PostgreSQL timed out")]
-    ConnectTimeout,
+    /// The URL's connection or TLS settings, or the CA file, cannot be used.
+    #[error(transparent)]
+    Settings(#[from] ConnectorError),
     #[error("connecting to PostgreSQL: {0}")]
     Connect(#[from] diesel::ConnectionError),
     #[error("{0}")]
@@ -55,6 +54,8 @@ pub enum SetupError {
     Migrations(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the migration thread stopped unexpectedly")]
     MigrationThread,
+    #[error("the migration thread's runtime: {0}")]
+    MigrationRuntime(#[source] std::io::Error),
 }
 
 impl From<PoolError> for DbError {
@@ -89,8 +90,9 @@ impl DbError {
     }
 }
 
-/// Builds the bounded pool. No connection is opened here; the first query does that.
-pub fn build_pool(settings: &DatabaseSettings) -> Result<DbPool, DbError> {
+/// Builds the bounded pool; its connections come from `connector`. No connection is
+/// opened here; the first query does that.
+pub fn build_pool(settings: &DatabaseSettings, connector: PgConnector) -> Result<DbPool, DbError> {
     let statement_timeout_ms = settings.statement_timeout.as_millis();
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
     // `Fast`: a pooled connection is reused unless it is closed or mid-transaction,
@@ -98,17 +100,14 @@ pub fn build_pool(settings: &DatabaseSettings) -> Result<DbPool, DbError> {
     // PostgreSQL dropped shows up as closed, so recovery after a restart still works
     // (tested in `threat_database_down_mid_run_...`); measured in BENCHMARKS.md.
     manager_config.recycling_method = RecyclingMethod::Fast;
-    // Every new connection gets a statement timeout, so a stuck query ends as an error
-    // instead of holding a pool slot forever.
-    manager_config.custom_setup = Box::new(move |url| {
-        let url = url.to_owned();
+    // Every new connection is opened by the connector (TLS as the URL's sslmode says,
+    // within CONNECT_TIMEOUT; it was built from the same URL the manager holds) and gets a
+    // statement timeout, so a stuck query ends as an error instead of holding a pool slot
+    // forever.
+    manager_config.custom_setup = Box::new(move |_url| {
+        let connector = connector.clone();
         async move {
-            let mut conn =
-                tokio::time::timeout(CONNECT_TIMEOUT, AsyncPgConnection::establish(&url))
-                    .await
-                    .map_err(|_| {
-                        diesel::ConnectionError::BadConnection("connect timed out".into())
-                    })??;
+            let mut conn = connector.connect().await?;
             diesel::sql_query(format!("SET statement_timeout = {statement_timeout_ms}"))
                 .execute(&mut conn)
                 .await
@@ -147,18 +146,32 @@ pub async fn ping(pool: &DbPool) -> Result<(), DbError> {
 
 /// Runs the embedded migrations that have not run yet.
 ///
-/// Diesel's migration harness is synchronous, so it runs on a thread of its own (with
-/// its own small runtime) and the caller awaits the result. PostgreSQL's transactional
-/// DDL plus Diesel's migration table make this safe when several replicas start at once:
-/// see docs/deploy.md.
-pub async fn run_migrations(database_url: &str) -> Result<usize, SetupError> {
-    let url = database_url.to_owned();
+/// Diesel's migration harness is synchronous, so it runs on a thread of its own and the
+/// caller awaits the result. There, a small runtime of its own opens the connection (the
+/// connector's, TLS included) and keeps driving its socket while the harness blocks on
+/// each statement through `AsyncConnectionWrapper`. PostgreSQL's transactional DDL plus
+/// Diesel's migration table make this safe when several replicas start at once: see
+/// docs/deploy.md.
+pub async fn run_migrations(connector: &PgConnector) -> Result<usize, SetupError> {
+    use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+    let connector = connector.clone();
     let (done, result) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let outcome = (|| {
-            use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-            let mut conn =
-                <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
+            // Multi-threaded (one worker): its worker drives the connection's socket while
+            // this thread blocks in the harness. A current-thread runtime would only make
+            // progress inside its own `block_on`.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .map_err(SetupError::MigrationRuntime)?;
+            let conn = runtime.block_on(connector.connect())?;
+            let mut conn = {
+                // The wrapper blocks on this runtime's handle (it takes the current one).
+                let _entered = runtime.enter();
+                AsyncConnectionWrapper::<AsyncPgConnection>::from(conn)
+            };
             // One migrator at a time, even across replicas; released when the connection closes.
             diesel::RunQueryDsl::execute(
                 diesel::sql_query("SELECT pg_advisory_lock(72101)"),
@@ -173,16 +186,15 @@ pub async fn run_migrations(database_url: &str) -> Result<usize, SetupError> {
     result.await.map_err(|_| SetupError::MigrationThread)?
 }
 
-/// Creates the database named in `database_url` when it does not exist yet
-/// (development convenience, and the test harness). Returns true if it was created.
-pub async fn create_database_if_missing(database_url: &str) -> Result<bool, SetupError> {
-    let (maintenance_url, name) = split_database_url(database_url)?;
-    let mut conn = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        AsyncPgConnection::establish(&maintenance_url),
-    )
-    .await
-    .map_err(|_| SetupError::ConnectTimeout)??;
+/// Creates the database `connector` names when it does not exist yet (development
+/// convenience, and the test harness), connected to the server's `postgres` database.
+/// Returns true if it was created.
+pub async fn create_database_if_missing(connector: &PgConnector) -> Result<bool, SetupError> {
+    let name = connector
+        .database_name()
+        .ok_or_else(|| SetupError::BadUrl("names no database".to_owned()))?
+        .to_owned();
+    let mut conn = connector.for_database("postgres").connect().await?;
     #[derive(QueryableByName)]
     struct Found {
         #[diesel(sql_type = diesel::sql_types::Bool)]
@@ -208,17 +220,6 @@ pub async fn create_database_if_missing(database_url: &str) -> Result<bool, Setu
         )) => Ok(false),
         Err(err) => Err(err.into()),
     }
-}
-
-/// `postgres://h/app` -> (`postgres://h/postgres`, `app`).
-fn split_database_url(database_url: &str) -> Result<(String, String), SetupError> {
-    let mut url = Url::parse(database_url).map_err(|err| SetupError::BadUrl(err.to_string()))?;
-    let name = url.path().trim_start_matches('/').to_owned();
-    if name.is_empty() {
-        return Err(SetupError::BadUrl("names no database".to_owned()));
-    }
-    url.set_path("/postgres");
-    Ok((url.to_string(), name))
 }
 
 /// `name` as a quoted SQL identifier.

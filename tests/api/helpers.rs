@@ -3,10 +3,11 @@
 //! fake XWMS (wiremock) as the provider, always over real HTTP.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once, OnceLock};
 
 use diesel::QueryableByName;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use serde_json::json;
@@ -49,6 +50,16 @@ pub async fn server_url() -> String {
     })
     .await
     .clone()
+}
+
+/// A connection to `url`, opened the way the app opens them (its sslmode honoured, with
+/// `ca_file` as DATABASE_CA_FILE).
+pub async fn connect(url: &str, ca_file: Option<&Path>) -> Result<AsyncPgConnection, String> {
+    db::PgConnector::new(url, ca_file)
+        .map_err(|err| err.to_string())?
+        .connect()
+        .await
+        .map_err(|err| err.to_string())
 }
 
 // ---------------------------------------------------------------------------------
@@ -120,6 +131,8 @@ pub struct TestApp {
     /// A browser: keeps cookies, does not follow redirects.
     pub client: reqwest::Client,
     pub database_url: String,
+    /// DATABASE_CA_FILE, when the test set one.
+    pub ca_file: Option<PathBuf>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -128,8 +141,22 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app with extra environment variables (e.g. `("XWMS_TIMEOUT_MS", "500")`).
 pub async fn spawn_app_with(provider: Provider<'_>, extra_env: &[(&str, &str)]) -> TestApp {
+    spawn_app_on(&server_url().await, provider, extra_env).await
+}
+
+/// Starts the app on a fresh database of the PostgreSQL server at `server` (a URL whose
+/// database is replaced and whose parameters, `sslmode` and the like, are kept).
+pub async fn spawn_app_on(
+    server: &str,
+    provider: Provider<'_>,
+    extra_env: &[(&str, &str)],
+) -> TestApp {
     init_logging();
-    let database_url = new_test_database().await;
+    let ca_file = extra_env
+        .iter()
+        .find(|(key, _)| *key == "DATABASE_CA_FILE")
+        .map(|(_, path)| PathBuf::from(path));
+    let database_url = new_test_database_on(server, ca_file.as_deref()).await;
     let settings = test_settings(&database_url, &provider, extra_env);
     let app = Application::build(settings).await.expect("app starts");
     let port = app.port();
@@ -140,18 +167,24 @@ pub async fn spawn_app_with(provider: Provider<'_>, extra_env: &[(&str, &str)]) 
         port,
         client: browser(),
         database_url,
+        ca_file,
     }
 }
 
 /// A fresh, empty database on the test server; its URL.
 pub async fn new_test_database() -> String {
+    new_test_database_on(&server_url().await, None).await
+}
+
+/// A fresh, empty database on the server at `server`; its URL.
+async fn new_test_database_on(server: &str, ca_file: Option<&Path>) -> String {
     let database_name = format!("xwms_test_{}", random_suffix());
-    let mut database_url =
-        url::Url::parse(&server_url().await).expect("TEST_DATABASE_URL is a URL");
+    let mut database_url = url::Url::parse(server).expect("the server is a URL");
     database_url.set_path(&database_name);
     let database_url = database_url.to_string();
+    let connector = db::PgConnector::new(&database_url, ca_file).expect("test database URL");
     assert!(
-        db::create_database_if_missing(&database_url)
+        db::create_database_if_missing(&connector)
             .await
             .expect("create test database")
     );
@@ -256,12 +289,13 @@ impl Drop for TestApp {
         // Drop the database on a thread of its own: Drop cannot await, and the test's
         // runtime may be shutting down.
         let url = self.database_url.clone();
+        let ca_file = self.ca_file.clone();
         let _ = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
-            if let Err(err) = runtime.block_on(drop_database(&url)) {
+            if let Err(err) = runtime.block_on(drop_database(&url, ca_file.as_deref())) {
                 eprintln!("could not drop test database: {err}");
             }
         })
@@ -270,13 +304,11 @@ impl Drop for TestApp {
 }
 
 /// Drops a test database, closing any connection still open to it.
-pub async fn drop_database(database_url: &str) -> Result<(), String> {
+pub async fn drop_database(database_url: &str, ca_file: Option<&Path>) -> Result<(), String> {
     let mut url = url::Url::parse(database_url).map_err(|err| err.to_string())?;
     let name = url.path().trim_start_matches('/').to_owned();
     url.set_path("/postgres");
-    let mut conn = AsyncPgConnection::establish(url.as_str())
-        .await
-        .map_err(|err| err.to_string())?;
+    let mut conn = connect(url.as_str(), ca_file).await?;
     diesel::sql_query(format!(
         "DROP DATABASE IF EXISTS {} WITH (FORCE)",
         db::quote_identifier(&name)
@@ -434,7 +466,7 @@ impl TestApp {
     }
 
     pub async fn db(&self) -> AsyncPgConnection {
-        AsyncPgConnection::establish(&self.database_url)
+        connect(&self.database_url, self.ca_file.as_deref())
             .await
             .expect("test database connection")
     }
@@ -456,15 +488,8 @@ impl TestApp {
 
     /// Makes PostgreSQL refuse this app's database, as if it had gone away.
     pub async fn take_database_down(&self) {
-        let name = self
-            .database_url
-            .rsplit('/')
-            .next()
-            .expect("db name")
-            .to_owned();
-        let mut conn = AsyncPgConnection::establish(&server_url().await)
-            .await
-            .expect("server");
+        let name = self.database_name();
+        let mut conn = connect(&server_url().await, None).await.expect("server");
         diesel::sql_query(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"))
             .execute(&mut conn)
             .await
@@ -499,20 +524,18 @@ impl TestApp {
     /// Undoes `take_database_down`.
     pub async fn bring_database_back(&self) {
         let name = self.database_name();
-        let mut conn = AsyncPgConnection::establish(&server_url().await)
-            .await
-            .expect("server");
+        let mut conn = connect(&server_url().await, None).await.expect("server");
         diesel::sql_query(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))
             .execute(&mut conn)
             .await
             .expect("allow connections");
     }
 
-    fn database_name(&self) -> String {
-        self.database_url
-            .rsplit('/')
-            .next()
-            .expect("db name")
+    pub fn database_name(&self) -> String {
+        url::Url::parse(&self.database_url)
+            .expect("database URL")
+            .path()
+            .trim_start_matches('/')
             .to_owned()
     }
 

@@ -3,6 +3,7 @@
 
 mod activity;
 mod callback_errors;
+mod database_tls;
 mod helpers;
 mod logging;
 mod login_flow;

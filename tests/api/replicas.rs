@@ -75,7 +75,7 @@ impl Drop for Replicas {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            let _ = runtime.block_on(drop_database(&url));
+            let _ = runtime.block_on(drop_database(&url, None));
         })
         .join();
     }
