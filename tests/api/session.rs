@@ -37,3 +37,40 @@ async fn pages_with_personal_data_are_not_cached() {
     let other = browser();
     assert_eq!(app.get_with(&other, "/profile").await.status(), 303);
 }
+
+#[actix_web::test]
+async fn logout_deletes_the_cookie_in_the_browser() {
+    let app = spawn_app().await;
+    app.login_as("ada").await;
+
+    let response = app.log_out_with(&app.client, "/logout").await;
+
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("xwms_session=;"), "{cookie}");
+    assert!(cookie.contains("Max-Age=0"), "{cookie}");
+}
+
+#[actix_web::test]
+async fn static_files_and_health_answer_a_signed_in_browser_while_the_database_is_down() {
+    let app = spawn_app().await;
+    app.login_as("ada").await;
+    app.take_database_down().await;
+
+    let style = app.get("/static/style.css").await;
+    let health = app.get("/health").await;
+    let live = app.get("/health/live").await;
+
+    // No session check (which needs the database) stands in their way.
+    assert_eq!(style.status(), 200);
+    assert_eq!(live.status(), 200);
+    assert_eq!(health.status(), 503);
+    let body: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(
+        body["database"]["ok"], false,
+        "health's own JSON, not an error page"
+    );
+    app.bring_database_back().await;
+}
