@@ -3,18 +3,25 @@
 //! Each virtual user has its own cookie jar and walks the whole flow, following
 //! redirects by hand so every step is timed on its own:
 //!
-//! 1. `auth`: `GET /xwms/auth` on the app (the app calls `sign-token`) -> 303 to the provider
+//! 1. `auth`: `GET /xwms/auth` on the app (the app calls `sign-token`) -> redirect to the
+//!    provider's login page
 //! 2. `provider`: `GET` the provider's login page, `POST` the persona -> 303 to the callback
 //! 3. `callback`: `GET /xwms/validateToken?token=` (the app calls `sign-token-verify`,
-//!    links the account in one transaction) -> 303 to `/profile`
-//! 4. `profile`: `GET /profile` (one more query) -> 200
+//!    links the account in one transaction) -> redirect to `/profile`
+//! 4. `profile`: `GET /profile` -> 200, and the page must show the `sub` just logged in
+//!
+//! The provider is always the starter's sandbox (a separate process in `scripts/bench`).
+//! The app is the starter (`--app-kind starter`, redirects with 303) or the Express
+//! reference (`--app-kind express`, redirects with 302); apart from that status both are
+//! held to the same checks, so a failed login is an error for either.
 //!
 //! It reports logins per second, latency percentiles of the whole flow and of each step,
-//! errors by kind, and the app's peak RSS (read from `/proc/<pid>/status`), as JSON.
+//! errors by kind, the app's peak RSS (read from `/proc/<pid>/status`) and its own CPU
+//! time, as JSON.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
@@ -32,12 +39,35 @@ enum Subs {
     Returning,
 }
 
+/// Which app is driven: the only legitimate differences between them are listed here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum AppKind {
+    /// This starter: `303 See Other` after `/xwms/auth` and after the callback.
+    Starter,
+    /// The Express reference app: `302 Found` (Express's `res.redirect`) at the same places.
+    Express,
+}
+
+impl AppKind {
+    /// The status of the app's own redirects (to the provider, and to `/profile`).
+    fn redirect_status(self) -> u16 {
+        match self {
+            AppKind::Starter => 303,
+            AppKind::Express => 302,
+        }
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(about = "Many browsers logging in with XWMS at once")]
 struct Args {
     /// The app's base URL.
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     app: String,
+    /// Which app runs at `--app` (sets the redirect status it must answer with).
+    #[arg(long, value_enum, default_value_t = AppKind::Starter)]
+    app_kind: AppKind,
     /// Number of virtual users (browsers) logging in concurrently.
     #[arg(long, default_value_t = 8)]
     users: usize,
@@ -55,6 +85,11 @@ struct Args {
     /// Write the report as JSON here (it is printed either way).
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// Stop after this many logins in all (started, across all users) instead of at the
+    /// end of `--duration`; for counting what exactly N logins cost
+    /// (`scripts/count-roundtrips` uses `--users 1 --warmup 0 --logins 1`).
+    #[arg(long)]
+    logins: Option<u64>,
 }
 
 const STEPS: [&str; 4] = ["auth", "provider", "callback", "profile"];
@@ -115,6 +150,7 @@ fn percentiles(histogram: &Histogram<u64>) -> Percentiles {
 
 #[derive(Serialize)]
 struct Report {
+    app_kind: AppKind,
     users: usize,
     subs: Subs,
     duration_secs: u64,
@@ -126,6 +162,13 @@ struct Report {
     latency_steps: BTreeMap<&'static str, Percentiles>,
     app_rss_kb_before: Option<u64>,
     app_rss_kb_peak: Option<u64>,
+    /// Completed logins including the warm-up and the tail after `--duration` (what the
+    /// processes' CPU time over the whole run of loadgen paid for).
+    logins_all: u64,
+    /// Wall-clock seconds of the whole run, warm-up included.
+    elapsed_all_secs: f64,
+    /// CPU time (user + system) of loadgen itself over the whole run.
+    loadgen_cpu_ms: Option<u64>,
 }
 
 /// Resident set size of a process, in KiB.
@@ -135,6 +178,19 @@ fn rss_kb(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// CPU time (user + system) of this process so far, in milliseconds.
+fn own_cpu_ms() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may contain spaces):
+    // state is field 3, utime field 14 and stime field 15, in clock ticks (USER_HZ, 100
+    // on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) * 10)
 }
 
 /// Why a step did not do what a browser expects.
@@ -162,14 +218,20 @@ fn location(response: &reqwest::Response) -> Result<String, String> {
 }
 
 /// One login, every step timed. Returns the step durations.
-async fn login(client: &reqwest::Client, app: &str, sub: &str) -> Result<[Duration; 4], String> {
+async fn login(
+    client: &reqwest::Client,
+    app: &str,
+    kind: AppKind,
+    sub: &str,
+) -> Result<[Duration; 4], String> {
     let mut times = [Duration::ZERO; 4];
+    let redirect = kind.redirect_status();
 
     let started = Instant::now();
     let response = error_kind(
         "auth",
         client.get(format!("{app}/xwms/auth")).send().await,
-        303,
+        redirect,
     )?;
     let login_page = location(&response)?;
     times[0] = started.elapsed();
@@ -185,6 +247,7 @@ async fn login(client: &reqwest::Client, app: &str, sub: &str) -> Result<[Durati
         ("custom_name", "Load Test"),
         ("outcome", "success"),
     ];
+    // The provider is the starter's sandbox for both apps: always 303.
     let response = error_kind(
         "provider",
         client.post(&login_page).form(&form).send().await,
@@ -194,30 +257,47 @@ async fn login(client: &reqwest::Client, app: &str, sub: &str) -> Result<[Durati
     times[1] = started.elapsed();
 
     let started = Instant::now();
-    let response = error_kind("callback", client.get(&callback).send().await, 303)?;
+    let response = error_kind("callback", client.get(&callback).send().await, redirect)?;
     let destination = location(&response)?;
+    // Both apps send a logged-in browser to `/profile`; anywhere else is a failed login.
+    if destination != "/profile" {
+        return Err("callback: not redirected to /profile".to_owned());
+    }
     times[2] = started.elapsed();
 
     let started = Instant::now();
-    error_kind(
+    let body = error_kind(
         "profile",
         client.get(format!("{app}{destination}")).send().await,
         200,
     )?
-    .bytes()
+    .text()
     .await
     .map_err(|_| "profile: body".to_owned())?;
+    // Both apps show the linked `sub` as `<code ...>sub</code>` (the sandbox hands out a
+    // custom sub with a `sandbox-` prefix): a profile page of someone else, or none, is
+    // an error, not a login.
+    if !body.contains(&format!(">sandbox-{sub}</code>")) {
+        return Err("profile: sub not shown".to_owned());
+    }
     times[3] = started.elapsed();
     Ok(times)
 }
 
-async fn virtual_user(
-    id: usize,
-    args: Arc<Args>,
-    measuring: Arc<AtomicBool>,
+/// What all virtual users share.
+struct Shared {
+    args: Args,
+    measuring: AtomicBool,
     deadline: Instant,
     run: u64,
-) -> Stats {
+    /// Logins started so far (for `--logins`).
+    started: AtomicU64,
+    /// Logins completed successfully so far, warm-up included.
+    completed: AtomicU64,
+}
+
+async fn virtual_user(id: usize, shared: Arc<Shared>) -> Stats {
+    let args = &shared.args;
     let mut stats = Stats::new();
     let Ok(client) = reqwest::Client::builder()
         .cookie_store(true)
@@ -229,16 +309,24 @@ async fn virtual_user(
         return stats;
     };
     let mut n = 0u64;
-    while Instant::now() < deadline {
+    while Instant::now() < shared.deadline {
+        if let Some(limit) = args.logins
+            && shared.started.fetch_add(1, Ordering::Relaxed) >= limit
+        {
+            break;
+        }
         n += 1;
         let sub = match args.subs {
-            Subs::Fresh => format!("bench-{run}-{id}-{n}"),
+            Subs::Fresh => format!("bench-{}-{id}-{n}", shared.run),
             Subs::Returning => format!("bench-returning-{id}"),
         };
         let started = Instant::now();
-        let outcome = login(&client, &args.app, &sub).await;
+        let outcome = login(&client, &args.app, args.app_kind, &sub).await;
         let elapsed = started.elapsed();
-        if !measuring.load(Ordering::Relaxed) {
+        if outcome.is_ok() {
+            shared.completed.fetch_add(1, Ordering::Relaxed);
+        }
+        if !shared.measuring.load(Ordering::Relaxed) {
             continue;
         }
         match outcome {
@@ -261,15 +349,23 @@ async fn virtual_user(
 
 #[tokio::main]
 async fn main() {
-    let args = Arc::new(Args::parse());
+    let args = Args::parse();
     let run = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default();
-    let measuring = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(args.warmup);
     let deadline = measure_from + Duration::from_secs(args.duration);
+    let shared = Arc::new(Shared {
+        measuring: AtomicBool::new(args.warmup == 0),
+        deadline,
+        run,
+        started: AtomicU64::new(0),
+        completed: AtomicU64::new(0),
+        args,
+    });
+    let args = &shared.args;
 
     let rss_before = args.app_pid.and_then(rss_kb);
     let peak = Arc::new(Mutex::new(rss_before));
@@ -287,18 +383,10 @@ async fn main() {
     });
 
     let users: Vec<_> = (0..args.users)
-        .map(|id| {
-            tokio::spawn(virtual_user(
-                id,
-                args.clone(),
-                measuring.clone(),
-                deadline,
-                run,
-            ))
-        })
+        .map(|id| tokio::spawn(virtual_user(id, shared.clone())))
         .collect();
     tokio::time::sleep_until(measure_from.into()).await;
-    measuring.store(true, Ordering::Relaxed);
+    shared.measuring.store(true, Ordering::Relaxed);
     let measured_start = Instant::now();
 
     let mut stats = Stats::new();
@@ -308,11 +396,17 @@ async fn main() {
         }
     }
     let measured = measured_start.elapsed().as_secs_f64().max(0.001);
+    // The users are done (at the deadline, or earlier with `--logins`): one last sample.
     if let Some(sampler) = sampler {
-        let _ = sampler.await;
+        sampler.abort();
+        if let Some(now) = args.app_pid.and_then(rss_kb) {
+            let mut peak = peak.lock().await;
+            *peak = Some(peak.map_or(now, |seen| seen.max(now)));
+        }
     }
 
     let report = Report {
+        app_kind: args.app_kind,
         users: args.users,
         subs: args.subs,
         duration_secs: args.duration,
@@ -328,6 +422,9 @@ async fn main() {
             .collect(),
         app_rss_kb_before: rss_before,
         app_rss_kb_peak: *peak.lock().await,
+        logins_all: shared.completed.load(Ordering::Relaxed),
+        elapsed_all_secs: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        loadgen_cpu_ms: own_cpu_ms(),
     };
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
     println!("{json}");
