@@ -13,6 +13,7 @@ use crate::activity::{ClientInfo, EventKind, record_event};
 use crate::db::models::{NewXwmsConnection, User, UserProfile, XwmsConnection};
 use crate::db::schema::{users, xwms_connections};
 use crate::db::{self, DbError, DbPool};
+use crate::notes;
 
 /// How many times a first login retries after losing the race for a new `sub` to a
 /// concurrent login of the same person. One retry always suffices (the winner's row is
@@ -238,12 +239,10 @@ async fn on_first_login(
         Some(&identity.provider),
         client,
     )
-    .await
-    // Yours goes here, for example:
-    // diesel::insert_into(workspaces::table)
-    //     .values((workspaces::owner_id.eq(user_id), workspaces::name.eq("My workspace")))
-    //     .execute(conn)
-    //     .await?;
+    .await?;
+    // The worked example's: every account starts with a welcome note. Yours goes here
+    // too, written with the same `conn`.
+    notes::add_welcome_note(conn, user_id).await
 }
 
 /// Email addresses compare case-insensitively: `Ada@Example.com` is no change.

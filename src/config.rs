@@ -76,6 +76,14 @@ pub struct Settings {
     pub session: SessionSettings,
     pub security: SecuritySettings,
     pub metrics: MetricsSettings,
+    pub notes: NotesSettings,
+}
+
+/// The notes page (`routes::notes`, the worked example of docs/extending.md).
+#[derive(Debug, Clone)]
+pub struct NotesSettings {
+    /// How many of a user's newest notes `/notes` lists.
+    pub per_page: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -209,6 +217,12 @@ struct FileSettings {
     session: FileSession,
     security: FileSecurity,
     metrics: FileMetrics,
+    notes: FileNotes,
+}
+
+#[derive(Debug, Deserialize)]
+struct FileNotes {
+    per_page: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -267,6 +281,10 @@ fn days(count: u64) -> Duration {
 
 /// The shortest idle limit accepted (see `session::idle_refresh_after_secs`).
 pub const MIN_IDLE_TIMEOUT_SECS: u64 = 2;
+
+/// The most notes one page may list (`NOTES_PER_PAGE`): the page is one query and one
+/// render, so keep it small.
+pub const MAX_NOTES_PER_PAGE: u32 = 500;
 
 /// Session keys shorter than this are refused: actix signs and encrypts with 64 bytes.
 pub const SESSION_KEY_MIN_BYTES: usize = 64;
@@ -625,6 +643,19 @@ impl Settings {
             token: var("METRICS_TOKEN").map(|token| SecretString::from(token.trim().to_owned())),
         };
 
+        // Notes
+        let notes = NotesSettings {
+            per_page: u32::try_from(parse_number("NOTES_PER_PAGE", file.notes.per_page.into())?)
+                .ok()
+                .filter(|per_page| (1..=MAX_NOTES_PER_PAGE).contains(per_page))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "NOTES_PER_PAGE",
+                        format!("must be between 1 and {MAX_NOTES_PER_PAGE}"),
+                    )
+                })?,
+        };
+
         Ok(Settings {
             env,
             server: ServerSettings {
@@ -637,6 +668,7 @@ impl Settings {
             session,
             security,
             metrics,
+            notes,
         })
     }
 }
@@ -959,6 +991,20 @@ mod tests {
         );
         let two = settings_from(&[("SESSION_IDLE_TIMEOUT_SECS", "2")]).unwrap();
         assert_eq!(two.session.idle_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn notes_per_page_defaults_to_fifty_and_stays_between_one_and_the_maximum() {
+        assert_eq!(settings_from(&[]).unwrap().notes.per_page, 50);
+        let two = settings_from(&[("NOTES_PER_PAGE", "2")]).unwrap();
+        assert_eq!(two.notes.per_page, 2);
+        for bad in ["0", "501", "many"] {
+            assert_eq!(
+                error_variable(&[("NOTES_PER_PAGE", bad)]),
+                "NOTES_PER_PAGE",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

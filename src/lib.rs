@@ -8,7 +8,8 @@
 //!   [`error`], [`error_page`]
 //! - provider: [`xwms`] (the XWMS client, and the sandbox as a provider of its own)
 //! - domain: [`accounts`] (the linking rule: by `sub`, never by email), [`activity`],
-//!   [`session_state`], and the shared [`state`]
+//!   [`session_state`], the shared [`state`], and [`notes`] (the worked example of
+//!   docs/extending.md)
 //! - storage: [`db`]
 //! - foundation: [`config`], [`crypto`], [`urls`], [`pages`], [`metrics`], [`healthcheck`],
 //!   [`dev_database`]
@@ -25,6 +26,7 @@ pub mod error;
 pub mod error_page;
 pub mod healthcheck;
 pub mod metrics;
+pub mod notes;
 pub mod pages;
 pub mod rate_limit;
 pub mod routes;

@@ -10,6 +10,7 @@ use std::future::{Ready, ready};
 use actix_session::{Session, SessionExt, SessionGetError, SessionInsertError};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, web};
 use chrono::Utc;
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::EmailChange;
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::AppError;
-use crate::pages::PageContext;
+use crate::pages::{PageContext, see_other};
 use crate::session_state::session_is_current;
 use crate::state::AppState;
 use crate::xwms::sandbox::SANDBOX_API_PATH;
@@ -225,6 +226,31 @@ impl FromRequest for TypedSession {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         ready(Ok(TypedSession(req.get_session())))
+    }
+}
+
+/// The signed-in user, as a handler argument: a handler that takes one runs only for a
+/// signed-in visitor; anyone else is sent home (303 to `/`, where the login button is).
+///
+/// By the time a handler runs, `enforce_session_limits` has checked the session against
+/// the server (within its limits, not logged out, the user still there), so `user_id`
+/// names a current user.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedInUser {
+    pub user_id: i64,
+}
+
+impl FromRequest for SignedInUser {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<SignedInUser, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(match TypedSession(req.get_session()).user_id() {
+            Ok(Some(user_id)) => Ok(SignedInUser { user_id }),
+            // Not an error page: a redirect, which the error pages leave alone (3xx).
+            Ok(None) => Err(InternalError::from_response("not signed in", see_other("/")).into()),
+            Err(err) => Err(AppError::from(err).into()),
+        })
     }
 }
 

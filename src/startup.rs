@@ -277,6 +277,7 @@ fn shared_state(
         // Stable across restarts when SESSION_KEY is set, so hashes stay comparable.
         ip_hash_salt: Sha256::digest([b"ip-hash:".as_slice(), session_key.master()].concat())
             .to_vec(),
+        notes_per_page: settings.notes.per_page.into(),
     })
 }
 
@@ -354,6 +355,7 @@ fn serve(
             .app_data(web::Data::new(rate_limit))
             .configure(routes::auth::configure)
             .configure(routes::profile::configure)
+            .configure(routes::notes::configure)
             .configure(routes::health::configure)
             .configure(routes::static_files::configure)
             .configure(routes::metrics::configure)

@@ -26,4 +26,6 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<IpNet>>,
     /// Salt for hashing client IPs in the activity log.
     pub ip_hash_salt: Vec<u8>,
+    /// How many notes `/notes` lists (`NOTES_PER_PAGE`).
+    pub notes_per_page: i64,
 }

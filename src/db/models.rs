@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use diesel::serialize::{self, IsNull, Output, ToSql};
 
 use super::schema::sql_types::SecurityEventKind;
-use super::schema::{security_events, users, xwms_connections};
+use super::schema::{notes, security_events, users, xwms_connections};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -57,6 +57,25 @@ pub struct NewXwmsConnection<'a> {
     pub user_id: i64,
     pub provider: &'a str,
     pub sub: &'a str,
+}
+
+/// A note of the worked example (`notes`, docs/extending.md).
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]
+#[diesel(table_name = notes)]
+#[diesel(belongs_to(User))]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct Note {
+    pub id: i64,
+    pub user_id: i64,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = notes)]
+pub struct NewNote<'a> {
+    pub user_id: i64,
+    pub body: &'a str,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

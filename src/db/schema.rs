@@ -7,6 +7,63 @@ pub mod sql_types {
 }
 
 diesel::table! {
+    ended_sessions (session_id) {
+        session_id -> Text,
+        ended_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    login_rate_limits (client) {
+        client -> Text,
+        tat -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notes (id) {
+        id -> Int8,
+        user_id -> Int8,
+        body -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sandbox_logins (request_id) {
+        request_id -> Text,
+        token -> Text,
+        token_sha256 -> Text,
+        redirect_url -> Text,
+        issued_at -> Timestamptz,
+        state -> Text,
+        user_json -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::SecurityEventKind;
+
+    security_events (id) {
+        id -> Int8,
+        user_id -> Nullable<Int8>,
+        kind -> SecurityEventKind,
+        detail -> Nullable<Text>,
+        ip_hash -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    used_login_tokens (token_sha256) {
+        token_sha256 -> Text,
+        used_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         name -> Nullable<Text>,
@@ -30,60 +87,14 @@ diesel::table! {
     }
 }
 
-diesel::table! {
-    used_login_tokens (token_sha256) {
-        token_sha256 -> Text,
-        used_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    login_rate_limits (client) {
-        client -> Text,
-        tat -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    sandbox_logins (request_id) {
-        request_id -> Text,
-        token -> Text,
-        token_sha256 -> Text,
-        redirect_url -> Text,
-        issued_at -> Timestamptz,
-        state -> Text,
-        user_json -> Nullable<Text>,
-    }
-}
-
-diesel::table! {
-    ended_sessions (session_id) {
-        session_id -> Text,
-        ended_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    use diesel::sql_types::*;
-    use super::sql_types::SecurityEventKind;
-
-    security_events (id) {
-        id -> Int8,
-        user_id -> Nullable<Int8>,
-        kind -> SecurityEventKind,
-        detail -> Nullable<Text>,
-        ip_hash -> Nullable<Text>,
-        user_agent -> Nullable<Text>,
-        created_at -> Timestamptz,
-    }
-}
-
+diesel::joinable!(notes -> users (user_id));
 diesel::joinable!(security_events -> users (user_id));
 diesel::joinable!(xwms_connections -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     ended_sessions,
     login_rate_limits,
+    notes,
     sandbox_logins,
     security_events,
     used_login_tokens,

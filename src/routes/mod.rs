@@ -4,5 +4,6 @@ pub mod auth;
 pub mod health;
 pub mod home;
 pub mod metrics;
+pub mod notes;
 pub mod profile;
 pub mod static_files;

@@ -8,7 +8,7 @@ use crate::activity::{EventKind, recent_events};
 use crate::db::models::SecurityEvent;
 use crate::error::AppError;
 use crate::pages::{PageContext, html_response, see_other};
-use crate::session::{LoginSummary, TypedSession, page_context};
+use crate::session::{LoginSummary, SignedInUser, TypedSession, page_context};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -37,18 +37,18 @@ impl ProfilePage {
     }
 }
 
+/// Signed in only: `SignedInUser` sends anyone else home.
 async fn profile(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
+    user: SignedInUser,
 ) -> Result<HttpResponse, AppError> {
-    let Some(user_id) = session.user_id()? else {
-        return Ok(redirect_home());
-    };
+    let user_id = user.user_id;
     let Some(account) = find_account(&state.pool, user_id).await? else {
-        // The account was deleted while this session lived: end the session.
+        // The account was deleted since the session middleware looked: end the session.
         session.end_signed_in();
-        return Ok(redirect_home());
+        return Ok(see_other("/"));
     };
     let activity = recent_events(&state.pool, user_id, RECENT_ACTIVITY).await?;
     let html = ProfilePage {
@@ -59,8 +59,4 @@ async fn profile(
     }
     .render()?;
     Ok(html_response(html))
-}
-
-fn redirect_home() -> HttpResponse {
-    see_other("/")
 }

@@ -225,8 +225,9 @@ pub fn test_settings(
 }
 
 /// A session key tests can forge cookies with (`forge_session_cookie`): 68 bytes of text.
+/// (No project name in it: `scripts/rename` must not change its length below 64.)
 pub const TEST_SESSION_KEY: &str =
-    "xwms-starter-test-session-key-0123456789-0123456789-0123456789-abcde";
+    "test-session-key-for-forged-cookies-0123456789-0123456789-0123456789";
 
 /// A session cookie (`xwms_session=...`) as the app would write it, encrypted with
 /// `key`: `state` maps session keys to values, each stored as JSON text.

@@ -4,11 +4,13 @@
 mod activity;
 mod callback_errors;
 mod database_tls;
+mod guide;
 mod helpers;
 mod logging;
 mod login_flow;
 mod metrics;
 mod migrations;
+mod notes;
 mod pages;
 mod readme;
 mod replicas;

@@ -70,6 +70,24 @@ async fn every_page_fits_a_360_pixel_phone_and_has_a_dark_mode() {
     browser.wait_for_heading(PROFILE).await;
     assert_no_sideways_scrolling(&browser, "the profile").await;
     browser.screenshot("profile-mobile").await;
+    browser.click_link("Your notes").await;
+    browser.wait_for_heading("Your notes").await;
+    // One long word: it must wrap, not widen the page.
+    let long_word = "w".repeat(300);
+    browser
+        .execute(&format!(
+            "document.getElementById('note-body').value = '{long_word}';"
+        ))
+        .await;
+    browser.click_button("Add note").await;
+    browser.open(&app.url("/notes")).await;
+    browser.wait_for_heading("Your notes").await;
+    assert!(
+        browser.text().await.contains(&long_word),
+        "the note is listed"
+    );
+    assert_no_sideways_scrolling(&browser, "the notes page").await;
+    browser.screenshot("notes-mobile").await;
     browser.open(&app.url("/nope")).await;
     browser.wait_for_heading("Page not found").await;
     assert_no_sideways_scrolling(&browser, "the 404 page").await;
