@@ -338,3 +338,28 @@ pub fn idle_refresh_after_secs(idle_timeout: std::time::Duration) -> i64 {
         .unwrap_or(i64::MAX)
         .clamp(1, 60)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_idle_clock_is_refreshed_every_quarter_of_the_limit_between_a_second_and_a_minute() {
+        let after = |secs| idle_refresh_after_secs(Duration::from_secs(secs));
+        assert_eq!(after(2), 1);
+        assert_eq!(after(8), 2);
+        assert_eq!(after(1800), 60);
+        assert_eq!(after(86_400), 60);
+    }
+
+    #[test]
+    fn ages_within_a_few_seconds_of_clock_skew_count_as_fresh() {
+        let limit = Duration::from_secs(10);
+        assert!(age_within(0, limit));
+        assert!(age_within(9, limit));
+        assert!(!age_within(10, limit));
+        assert!(age_within(-CLOCK_SKEW_SECS, limit));
+        assert!(!age_within(-CLOCK_SKEW_SECS - 1, limit));
+    }
+}

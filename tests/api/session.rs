@@ -74,3 +74,20 @@ async fn static_files_and_health_answer_a_signed_in_browser_while_the_database_i
     );
     app.bring_database_back().await;
 }
+
+#[actix_web::test]
+async fn a_session_in_use_is_not_rewritten_on_every_request() {
+    // The idle clock is refreshed at most every quarter of the idle limit (a minute for
+    // the default 30 minutes): a busy page must not send a new cookie each time.
+    let app = spawn_app().await;
+    app.login_as("ada").await;
+
+    let profile = app.get("/profile").await;
+
+    assert_eq!(profile.status(), 200);
+    assert!(
+        !profile.headers().contains_key("set-cookie"),
+        "{:?}",
+        profile.headers().get("set-cookie")
+    );
+}
