@@ -189,8 +189,8 @@ async fn tls_prefer_falls_back_to_plain_on_a_server_without_tls_and_require_refu
 
 #[actix_web::test]
 async fn tls_disable_still_connects_in_plain_to_the_local_server() {
-    let local = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    // The tests' own server: TEST_DATABASE_URL, 127.0.0.1:5432, or the private one.
+    let local = crate::helpers::server_url().await;
     let mut url = url::Url::parse(&local).unwrap();
     url.query_pairs_mut().append_pair("sslmode", "disable");
 

@@ -1357,3 +1357,59 @@ async fn threat_partial_write_a_failing_first_login_hook_rolls_the_whole_first_l
         "the hook runs at first logins only"
     );
 }
+
+#[actix_web::test]
+async fn threat_login_csrf_a_used_token_is_remembered_longer_than_a_login_may_take() {
+    let xwms = MockServer::start().await;
+    fake_sign_token(&xwms, "used-long-ago").await;
+    fake_verify(&xwms, verified_user("sub-replay-2", "r2@example.com"), 1).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+    let start = app.get("/xwms/auth").await;
+    let copied = session_cookie(start.headers()).unwrap();
+    assert_eq!(
+        app.get("/xwms/validateToken?token=used-long-ago")
+            .await
+            .status(),
+        303
+    );
+    // Used 9 minutes ago: still within the 10 minutes a pending login may live. Another
+    // login's claim then sweeps what the server may forget.
+    app.execute_sql("UPDATE used_login_tokens SET used_at = now() - interval '9 minutes'")
+        .await;
+    let database = xwms_starter::config::Settings::from_lookup(|name| {
+        (name == "DATABASE_URL").then(|| app.database_url.clone())
+    })
+    .unwrap()
+    .database;
+    let connector = xwms_starter::db::PgConnector::new(&app.database_url, None).unwrap();
+    let pool = xwms_starter::db::build_pool(&database, connector).unwrap();
+    let ten_minutes = Duration::from_secs(600);
+    assert!(
+        xwms_starter::session_state::claim_login_token(&pool, "another-login", ten_minutes)
+            .await
+            .unwrap()
+    );
+
+    let thief = crate::helpers::browser_with_cookie(&app.address, &copied);
+    let replay = app
+        .get_with(&thief, "/xwms/validateToken?token=used-long-ago")
+        .await;
+
+    assert_eq!(replay.status(), 400, "the server still remembers the token");
+}
+
+#[actix_web::test]
+async fn threat_login_csrf_an_overlong_or_control_character_token_never_reaches_xwms() {
+    // In session binding any token of a browser with a login under way would be sent to
+    // XWMS; a token no XWMS issues (too long, control characters) must be refused first.
+    let xwms = fake_xwms("issued", 0).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[("XWMS_LOGIN_BINDING", "session")]).await;
+    for token in ["x".repeat(3000), "abc%07def".to_owned()] {
+        app.start_login_with(&app.client).await;
+
+        let response = app.get(&format!("/xwms/validateToken?token={token}")).await;
+
+        assert_eq!(response.status(), 400, "{}", &token[..9]);
+    }
+    // `expect(0)`: XWMS was never asked.
+}
