@@ -149,13 +149,7 @@ async fn the_retention_sweep_deletes_exactly_the_events_past_their_retention() {
     backdate(&app, "account_created", 100).await; // past 90 days
     backdate(&app, "login", 80).await; // within 90 days
     backdate(&app, "login_refused", 20).await; // past 14 days for nobody's events
-    let database = xwms_starter::config::Settings::from_lookup(|name| {
-        (name == "DATABASE_URL").then(|| app.database_url.clone())
-    })
-    .unwrap()
-    .database;
-    let connector = xwms_starter::db::PgConnector::new(&app.database_url, None).unwrap();
-    let pool = xwms_starter::db::build_pool(&database, connector).unwrap();
+    let pool = app.pool();
     let day = std::time::Duration::from_secs(24 * 3600);
 
     let swept = xwms_starter::activity::sweep_expired_events(&pool, 90 * day, 14 * day)

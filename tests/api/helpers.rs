@@ -466,6 +466,19 @@ impl TestApp {
         Self::form_csrf_token(&html)
     }
 
+    /// A pool on the app's database, as the app builds it, for calling the library's
+    /// own functions in a test.
+    pub fn pool(&self) -> db::DbPool {
+        let database = Settings::from_lookup(|name| {
+            (name == "DATABASE_URL").then(|| self.database_url.clone())
+        })
+        .expect("settings for the test database")
+        .database;
+        let connector = db::PgConnector::new(&self.database_url, self.ca_file.as_deref())
+            .expect("test database URL");
+        db::build_pool(&database, connector).expect("a pool")
+    }
+
     pub async fn db(&self) -> AsyncPgConnection {
         connect(&self.database_url, self.ca_file.as_deref())
             .await

@@ -1038,22 +1038,26 @@ async fn the_continue_button_on_our_own_page_goes_on_to_xwms_and_keeps_next() {
     assert_eq!(location(callback.headers()), "/profile?tab=1");
 }
 
-#[actix_web::test]
-async fn threat_login_csrf_a_copied_cookie_cannot_replay_a_used_token() {
-    // This fake XWMS would accept the token any number of times: only our server's
-    // memory of used tokens stands in the way.
+/// A login with `token` through a fake XWMS that would verify it only once; returns the
+/// app, the fake (its `expect(1)` is checked when dropped) and a copy of the browser's
+/// cookie taken before the callback: what a thief would replay.
+async fn log_in_keeping_a_copy_of_the_cookie(token: &str) -> (TestApp, MockServer, String) {
     let xwms = MockServer::start().await;
-    fake_sign_token(&xwms, "used-once").await;
+    fake_sign_token(&xwms, token).await;
     fake_verify(&xwms, verified_user("sub-replay", "r@example.com"), 1).await;
     let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
     let start = app.get("/xwms/auth").await;
     let copied = session_cookie(start.headers()).unwrap();
-    assert_eq!(
-        app.get("/xwms/validateToken?token=used-once")
-            .await
-            .status(),
-        303
-    );
+    let callback = app.get(&format!("/xwms/validateToken?token={token}")).await;
+    assert_eq!(callback.status(), 303);
+    (app, xwms, copied)
+}
+
+#[actix_web::test]
+async fn threat_login_csrf_a_copied_cookie_cannot_replay_a_used_token() {
+    // This fake XWMS would accept the token any number of times: only our server's
+    // memory of used tokens stands in the way.
+    let (app, _xwms, copied) = log_in_keeping_a_copy_of_the_cookie("used-once").await;
 
     let thief = crate::helpers::browser_with_cookie(&app.address, &copied);
     let replay = app
@@ -1360,29 +1364,12 @@ async fn threat_partial_write_a_failing_first_login_hook_rolls_the_whole_first_l
 
 #[actix_web::test]
 async fn threat_login_csrf_a_used_token_is_remembered_longer_than_a_login_may_take() {
-    let xwms = MockServer::start().await;
-    fake_sign_token(&xwms, "used-long-ago").await;
-    fake_verify(&xwms, verified_user("sub-replay-2", "r2@example.com"), 1).await;
-    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
-    let start = app.get("/xwms/auth").await;
-    let copied = session_cookie(start.headers()).unwrap();
-    assert_eq!(
-        app.get("/xwms/validateToken?token=used-long-ago")
-            .await
-            .status(),
-        303
-    );
+    let (app, _xwms, copied) = log_in_keeping_a_copy_of_the_cookie("used-long-ago").await;
     // Used 9 minutes ago: still within the 10 minutes a pending login may live. Another
     // login's claim then sweeps what the server may forget.
     app.execute_sql("UPDATE used_login_tokens SET used_at = now() - interval '9 minutes'")
         .await;
-    let database = xwms_starter::config::Settings::from_lookup(|name| {
-        (name == "DATABASE_URL").then(|| app.database_url.clone())
-    })
-    .unwrap()
-    .database;
-    let connector = xwms_starter::db::PgConnector::new(&app.database_url, None).unwrap();
-    let pool = xwms_starter::db::build_pool(&database, connector).unwrap();
+    let pool = app.pool();
     let ten_minutes = Duration::from_secs(600);
     assert!(
         xwms_starter::session_state::claim_login_token(&pool, "another-login", ten_minutes)
