@@ -8,8 +8,8 @@
 //!   [`error`], [`error_page`]
 //! - provider: [`xwms`] (the XWMS client, and the sandbox as a provider of its own)
 //! - domain: [`accounts`] (the linking rule: by `sub`, never by email), [`activity`],
-//!   [`session_state`], the shared [`state`], and [`notes`] (the worked example of
-//!   docs/extending.md)
+//!   [`session_state`], the shared [`state`], [`privacy`] (download my data, delete my
+//!   account), and [`notes`] (the worked example of docs/extending.md)
 //! - storage: [`db`]
 //! - foundation: [`config`], [`crypto`], [`urls`], [`pages`], [`metrics`], [`healthcheck`],
 //!   [`dev_database`]
@@ -28,6 +28,7 @@ pub mod healthcheck;
 pub mod metrics;
 pub mod notes;
 pub mod pages;
+pub mod privacy;
 pub mod rate_limit;
 pub mod routes;
 pub mod session;

@@ -278,6 +278,7 @@ fn shared_state(
         ip_hash_salt: Sha256::digest([b"ip-hash:".as_slice(), session_key.master()].concat())
             .to_vec(),
         notes_per_page: settings.notes.per_page.into(),
+        anonymous_activity_retention: settings.security.anonymous_activity_retention,
     })
 }
 

@@ -28,4 +28,7 @@ pub struct AppState {
     pub ip_hash_salt: Vec<u8>,
     /// How many notes `/notes` lists (`NOTES_PER_PAGE`).
     pub notes_per_page: i64,
+    /// How long anonymous events are kept (`ANONYMOUS_ACTIVITY_RETENTION_DAYS`): the
+    /// "Delete my account" page tells how long its record stays.
+    pub anonymous_activity_retention: Duration,
 }

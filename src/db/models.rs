@@ -113,17 +113,21 @@ pub enum EventKind {
     Logout,
     /// Every session of the account ended ("Log out on all devices").
     SessionsRevoked,
+    /// The person deleted their account. The event outlives the user, without their
+    /// id or any personal data (see `privacy::delete_account`).
+    AccountDeleted,
 }
 
 impl EventKind {
     /// Every kind, for reading the column back.
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::AccountCreated,
         EventKind::Login,
         EventKind::EmailChanged,
         EventKind::LoginRefused,
         EventKind::Logout,
         EventKind::SessionsRevoked,
+        EventKind::AccountDeleted,
     ];
 
     /// The value stored in `security_events.kind`, and how the profile page names it.
@@ -136,6 +140,7 @@ impl EventKind {
             EventKind::LoginRefused => ("login_refused", "Login refused"),
             EventKind::Logout => ("logout", "Logged out"),
             EventKind::SessionsRevoked => ("sessions_revoked", "Logged out on all devices"),
+            EventKind::AccountDeleted => ("account_deleted", "Account deleted"),
         }
     }
 

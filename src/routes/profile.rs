@@ -1,18 +1,38 @@
-//! The profile: the local account and the XWMS identity linked to it, and why.
+//! The profile: the local account and the XWMS identity linked to it, and why; and what
+//! a person may do with their data there: download it, or delete the account.
+//!
+//! - `GET /profile`: the page.
+//! - `GET /profile/data`: "Download my data", a JSON file of everything stored about
+//!   the signed-in user (`privacy::export_personal_data`).
+//! - `GET /profile/delete`: "Delete my account", a page saying what goes and what stays;
+//!   its button posts to `POST /profile/delete` (a `SameSiteForm`: our own page, with
+//!   the session's CSRF token), which deletes the account and ends the session.
+//! - `GET /account-deleted`: where that ends; it shows no personal data.
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use serde::Deserialize;
 
 use crate::accounts::{Account, find_account};
-use crate::activity::{EventKind, recent_events};
+use crate::activity::{ClientInfo, EventKind, recent_events};
+use crate::csrf::{CsrfProtected, SameSiteForm};
 use crate::db::models::SecurityEvent;
 use crate::error::AppError;
 use crate::pages::{PageContext, html_response, see_other};
+use crate::privacy::{delete_account, export_personal_data};
 use crate::session::{LoginSummary, SignedInUser, TypedSession, page_context};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/profile").route(web::get().to(profile)));
+    cfg.service(web::resource("/profile").route(web::get().to(profile)))
+        .service(web::resource("/profile/data").route(web::get().to(download_data)))
+        .service(
+            web::resource("/profile/delete")
+                .route(web::get().to(confirm_delete))
+                .route(web::post().to(delete)),
+        )
+        .service(web::resource("/account-deleted").route(web::get().to(account_deleted)));
 }
 
 #[derive(Template)]
@@ -56,6 +76,99 @@ async fn profile(
         account,
         last_login: session.last_login()?.unwrap_or_default(),
         activity,
+    }
+    .render()?;
+    Ok(html_response(html))
+}
+
+/// "Download my data": everything stored about the signed-in user, as a JSON file.
+/// Only ever the session's own user; anyone else is sent home by `SignedInUser`.
+async fn download_data(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    user: SignedInUser,
+) -> Result<HttpResponse, AppError> {
+    let Some(data) = export_personal_data(&state.pool, user.user_id).await? else {
+        session.end_signed_in();
+        return Ok(see_other("/"));
+    };
+    let json = serde_json::to_vec_pretty(&data).map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"my-xwms-starter-data.json\"",
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(json))
+}
+
+#[derive(Template)]
+#[template(path = "delete_account.html")]
+struct DeleteAccountPage {
+    page: PageContext,
+    csrf_token: String,
+    account: Account,
+    /// How long the anonymous "account deleted" record is kept, in days.
+    record_kept_days: u64,
+}
+
+async fn confirm_delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    user: SignedInUser,
+) -> Result<HttpResponse, AppError> {
+    let Some(account) = find_account(&state.pool, user.user_id).await? else {
+        session.end_signed_in();
+        return Ok(see_other("/"));
+    };
+    let html = DeleteAccountPage {
+        page: page_context(&req),
+        csrf_token: session.csrf_token_or_new()?,
+        account,
+        record_kept_days: state.anonymous_activity_retention.as_secs() / 86_400,
+    }
+    .render()?;
+    Ok(html_response(html))
+}
+
+/// The confirmation form: nothing but the CSRF token every form of ours carries.
+#[derive(Deserialize)]
+struct DeleteForm {
+    csrf_token: String,
+}
+
+impl CsrfProtected for DeleteForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// Deletes the signed-in user's account (see `privacy::delete_account` for what goes
+/// and what stays), then deletes this browser's cookie. The user's other sessions end
+/// at their next request, because their user is gone.
+async fn delete(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    user: SignedInUser,
+    client: ClientInfo,
+    _form: SameSiteForm<DeleteForm>,
+) -> Result<HttpResponse, AppError> {
+    delete_account(&state.pool, user.user_id, &client).await?;
+    session.log_out();
+    Ok(see_other("/account-deleted"))
+}
+
+#[derive(Template)]
+#[template(path = "account_deleted.html")]
+struct AccountDeletedPage {
+    page: PageContext,
+}
+
+async fn account_deleted(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let html = AccountDeletedPage {
+        page: page_context(&req),
     }
     .render()?;
     Ok(html_response(html))

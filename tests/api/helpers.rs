@@ -261,6 +261,28 @@ pub fn browser_with_cookie(url: &str, cookie: &str) -> reqwest::Client {
         .expect("reqwest client")
 }
 
+/// Logs `browser` in as Ada; returns the session cookie (`name=value`) the callback set,
+/// a copy of it to replay later.
+pub async fn signed_in_cookie_of(app: &TestApp, browser: &reqwest::Client) -> String {
+    let callback = app
+        .sandbox_callback_with(browser, &[("persona", "ada"), ("outcome", "success")])
+        .await;
+    let response = browser.get(&callback).send().await.expect("callback");
+    session_cookie(response.headers()).expect("a session cookie")
+}
+
+/// The status of `GET /profile` with only `cookie`: 200 signed in, 303 not.
+pub async fn profile_status_with_cookie(app: &TestApp, cookie: &str) -> u16 {
+    bare_client()
+        .get(app.url("/profile"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .expect("profile")
+        .status()
+        .as_u16()
+}
+
 /// A client without a cookie jar, for replaying a cookie by hand.
 pub fn bare_client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -12,6 +12,7 @@ mod metrics;
 mod migrations;
 mod notes;
 mod pages;
+mod privacy;
 mod readme;
 mod replicas;
 mod session;

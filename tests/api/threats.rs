@@ -11,8 +11,9 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    FAKE_LOGIN_URL, Provider, TestApp, bare_client, browser, fake_sign_token, fake_verify,
-    location, session_cookie, spawn_app, spawn_app_with, testid, verified_user,
+    FAKE_LOGIN_URL, Provider, TestApp, browser, fake_sign_token, fake_verify, location,
+    profile_status_with_cookie, session_cookie, signed_in_cookie_of, spawn_app, spawn_app_with,
+    testid, verified_user,
 };
 
 /// A fake XWMS whose `sign-token` gives `answer`.
@@ -169,27 +170,8 @@ async fn threat_session_fixation_the_session_identity_before_login_is_not_the_on
 
 /// Logs `browser` in and returns its signed-in cookie (`name=value`): the copy an
 /// attacker could hold.
-async fn signed_in_cookie_of(app: &TestApp, browser: &reqwest::Client) -> String {
-    let callback = app
-        .sandbox_callback_with(browser, &[("persona", "ada"), ("outcome", "success")])
-        .await;
-    let response = browser.get(&callback).send().await.unwrap();
-    session_cookie(response.headers()).unwrap()
-}
-
 async fn signed_in_cookie(app: &TestApp) -> String {
     signed_in_cookie_of(app, &app.client).await
-}
-
-async fn profile_status_with_cookie(app: &TestApp, cookie: &str) -> u16 {
-    bare_client()
-        .get(app.url("/profile"))
-        .header("Cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 #[actix_web::test]

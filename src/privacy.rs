@@ -1,0 +1,211 @@
+//! What a person may ask of their account under the GDPR: a copy of their data
+//! ("Download my data", article 15 and 20) and its deletion ("Delete my account",
+//! article 17).
+//!
+//! Both are scoped by the user id the caller got from the signed-in session, never by
+//! anything the browser sent. When your product adds a table with personal data, add
+//! it to `PersonalData` (and give its foreign key `ON DELETE CASCADE`, or anonymise it
+//! in `delete_account`), so both stay complete.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde::Serialize;
+
+use crate::activity::{ClientInfo, EventKind, record_event};
+use crate::db::models::{Note, SecurityEvent, User, XwmsConnection};
+use crate::db::schema::{notes, security_events, users, xwms_connections};
+use crate::db::{self, DbError, DbPool};
+
+/// Names the export's layout, so a reader of an old file knows what it holds.
+pub const EXPORT_FORMAT: &str = "xwms-starter personal data, version 1";
+
+/// Everything this site stores about one person: the "Download my data" file.
+#[derive(Debug, Serialize)]
+pub struct PersonalData {
+    pub format: &'static str,
+    pub exported_at: DateTime<Utc>,
+    pub account: AccountData,
+    /// The identities this account is linked by: who vouched (`provider`) and the
+    /// person's id there (`sub`).
+    pub identities: Vec<IdentityData>,
+    pub notes: Vec<NoteData>,
+    /// The whole security activity log of the account, oldest first.
+    pub activity: Vec<ActivityData>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountData {
+    pub id: i64,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub picture_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IdentityData {
+    pub provider: String,
+    pub sub: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_login: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NoteData {
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActivityData {
+    pub kind: String,
+    pub detail: Option<String>,
+    /// A salted SHA-256 of the address the request came from, as stored: the address
+    /// itself is never kept.
+    pub ip_hash: Option<String>,
+    pub user_agent: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Reads everything stored about `user_id`, in one read-only transaction at one
+/// snapshot (a login or a note written meanwhile is either wholly in the file or not at
+/// all). `None` if the user no longer exists.
+pub async fn export_personal_data(
+    pool: &DbPool,
+    user_id: i64,
+) -> Result<Option<PersonalData>, DbError> {
+    let mut conn = db::connection(pool).await?;
+    let exported = conn
+        .build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run(async |conn| {
+            let Some(user) = users::table
+                .find(user_id)
+                .select(User::as_select())
+                .first(conn)
+                .await
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let identities: Vec<XwmsConnection> = xwms_connections::table
+                .filter(xwms_connections::user_id.eq(user_id))
+                .order(xwms_connections::id)
+                .select(XwmsConnection::as_select())
+                .load(conn)
+                .await?;
+            let notes: Vec<Note> = notes::table
+                .filter(notes::user_id.eq(user_id))
+                .order(notes::id)
+                .select(Note::as_select())
+                .load(conn)
+                .await?;
+            let activity: Vec<SecurityEvent> = security_events::table
+                .filter(security_events::user_id.eq(user_id))
+                .order(security_events::id)
+                .select(SecurityEvent::as_select())
+                .load(conn)
+                .await?;
+            Ok::<_, diesel::result::Error>(Some(PersonalData {
+                format: EXPORT_FORMAT,
+                exported_at: Utc::now(),
+                account: AccountData {
+                    id: user.id,
+                    name: user.name,
+                    email: user.email,
+                    email_verified: user.email_verified,
+                    picture_url: user.picture_url,
+                    created_at: user.created_at,
+                    updated_at: user.updated_at,
+                },
+                identities: identities
+                    .into_iter()
+                    .map(|identity| IdentityData {
+                        provider: identity.provider,
+                        sub: identity.sub,
+                        first_seen: identity.created_at,
+                        last_login: identity.last_login_at,
+                    })
+                    .collect(),
+                notes: notes
+                    .into_iter()
+                    .map(|note| NoteData {
+                        body: note.body,
+                        created_at: note.created_at,
+                    })
+                    .collect(),
+                activity: activity
+                    .into_iter()
+                    .map(|event| ActivityData {
+                        kind: event.kind.as_str().to_owned(),
+                        detail: event.detail,
+                        ip_hash: event.ip_hash,
+                        user_agent: event.user_agent,
+                        at: event.created_at,
+                    })
+                    .collect(),
+            }))
+        })
+        .await?;
+    Ok(exported)
+}
+
+/// "Delete my account": the user, their identity links and notes go; their activity
+/// log stays only as anonymous events; every session of theirs on every device ends.
+/// All of it in one transaction: a failure anywhere leaves everything as it was.
+///
+/// - The user row is deleted; `xwms_connections` and `notes` go with it (`ON DELETE
+///   CASCADE`), so the `sub` is free: logging in with it again makes a new, empty
+///   account.
+/// - `security_events` rows lose their user (`ON DELETE SET NULL`), and the table's
+///   trigger clears their personal data as they do: detail (an email change names
+///   addresses), IP hash and user agent. What happened and when stays.
+/// - One `account_deleted` event is written first, with the user's id and this
+///   request's client info, and is anonymised with the rest: the minimal record that
+///   an account was deleted, and when. Anonymous events are swept after
+///   `ANONYMOUS_ACTIVITY_RETENTION_DAYS`.
+/// - Sessions: every signed-in request checks its user against the database
+///   (`session_state::session_is_current`), and user ids are never reused, so every
+///   cookie of this user, on any device, is refused from the next request on.
+///
+/// Returns false if there was no such user (deleted meanwhile, in another tab).
+pub async fn delete_account(
+    pool: &DbPool,
+    user_id: i64,
+    client: &ClientInfo,
+) -> Result<bool, DbError> {
+    let mut conn = db::connection(pool).await?;
+    let deleted = conn
+        .transaction(async |conn| {
+            // Lock in the linking transaction's order (identity, then user), so a login
+            // of this person finishing at the same moment waits for us instead of
+            // deadlocking, then finds no account and makes a new one.
+            xwms_connections::table
+                .filter(xwms_connections::user_id.eq(user_id))
+                .select(xwms_connections::id)
+                .for_update()
+                .load::<i64>(conn)
+                .await?;
+            let found: Option<i64> = users::table
+                .find(user_id)
+                .select(users::id)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            if found.is_none() {
+                return Ok(false);
+            }
+            record_event(conn, Some(user_id), EventKind::AccountDeleted, None, client).await?;
+            diesel::delete(users::table.find(user_id))
+                .execute(conn)
+                .await?;
+            Ok::<_, diesel::result::Error>(true)
+        })
+        .await?;
+    Ok(deleted)
+}
