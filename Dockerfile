@@ -33,11 +33,13 @@ RUN mkdir -p src loadgen/src \
         target/release/deps/libxwms_starter-*
 
 # Everything the build reads: embed_migrations!("migrations"), include_str!(config/*.toml),
-# askama's templates/, include_bytes!(static/*). Least often changed first.
+# askama's templates/, include_bytes!(static/*), the texts in locales/. Least often
+# changed first.
 COPY migrations ./migrations
 COPY config ./config
 COPY static ./static
 COPY templates ./templates
+COPY locales ./locales
 COPY src ./src
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked --package xwms-starter \

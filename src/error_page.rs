@@ -15,6 +15,7 @@ use askama::Template;
 use rand::Rng;
 
 use crate::error::{AppError, LoginRefusal};
+use crate::i18n::Lang;
 use crate::pages::PageContext;
 use crate::session::page_context;
 use crate::xwms::XwmsError;
@@ -24,106 +25,53 @@ use crate::xwms::XwmsError;
 struct ErrorPage<'a> {
     page: PageContext,
     status: u16,
-    title: &'a str,
+    title: String,
     message: String,
     /// Show "Try logging in again" (login failures) rather than only "Home".
     offer_login: bool,
     reference: &'a str,
 }
 
-/// What a person is told for each failure: what happened and what they can do.
-fn describe(error: Option<&AppError>, status: StatusCode) -> (&'static str, String, bool) {
-    let text = |s: &str| s.to_owned();
-    match error {
-        Some(AppError::NotFound) | None if status == StatusCode::NOT_FOUND => (
-            "Page not found",
-            text("There is nothing at this address. Check the link, or start from the home page."),
-            false,
-        ),
-        Some(AppError::MissingToken { provider_message }) => (
-            "Login not completed",
-            match provider_message {
-                Some(message) => {
-                    format!("XWMS sent you back without a login. XWMS said: “{message}”")
-                }
-                None => text(
-                    "XWMS sent you back without a login token, so there is nothing to check. Please start the login again.",
+/// What a person is told for each failure, in their language: a title and what they can
+/// do (message ids of locales/*/main.ftl, `error-*-title` and `-body`), and whether to
+/// offer a new login.
+fn describe(error: Option<&AppError>, status: StatusCode, lang: &Lang) -> (String, String, bool) {
+    let text = |name: &str| {
+        (
+            lang.text(&format!("error-{name}-title")),
+            lang.text(&format!("error-{name}-body")),
+        )
+    };
+    let ((title, message), offer_login) = match error {
+        Some(AppError::NotFound) | None if status == StatusCode::NOT_FOUND => {
+            (text("not-found"), false)
+        }
+        Some(AppError::MissingToken { provider_message }) => {
+            let (title, body) = text("missing-token");
+            let message = match provider_message {
+                Some(said) => lang.text_with(
+                    "error-missing-token-said",
+                    &[("message", said.clone().into())],
                 ),
-            },
-            true,
-        ),
-        Some(AppError::LoginRefused(LoginRefusal::Expired)) => (
-            "Login took too long",
-            text(
-                "This login was not finished in time. For your safety it has expired; please start again.",
-            ),
-            true,
-        ),
-        Some(AppError::LoginRefused(_)) => (
-            "This login link is not valid here",
-            text(
-                "This login was not started in this browser, or its link was already used. A login link only works once, in the browser that clicked “Login with XWMS”. Please start again.",
-            ),
-            true,
-        ),
-        Some(AppError::TokenRejected(_)) => (
-            "XWMS did not accept this login",
-            text(
-                "The login token was refused by XWMS: it may have expired or been used already. Please start the login again.",
-            ),
-            true,
-        ),
-        Some(AppError::Xwms(XwmsError::Timeout(_))) => (
-            "XWMS is not answering",
-            text("XWMS did not answer in time. Nothing was changed; please try again in a moment."),
-            true,
-        ),
-        Some(AppError::Xwms(_)) => (
-            "XWMS had a problem",
-            text(
-                "We could not complete the login with XWMS. Nothing was changed; please try again in a moment.",
-            ),
-            true,
-        ),
-        Some(AppError::Forbidden(_)) => (
-            "Request refused",
-            text(
-                "This request could not be verified as coming from this site. Please reload the page and try again.",
-            ),
-            false,
-        ),
-        Some(AppError::DatabaseUnavailable(_)) => (
-            "Temporarily unavailable",
-            text(
-                "The service is temporarily unavailable. Nothing was changed; please try again in a moment.",
-            ),
-            false,
-        ),
+                None => body,
+            };
+            ((title, message), true)
+        }
+        Some(AppError::LoginRefused(LoginRefusal::Expired)) => (text("expired"), true),
+        Some(AppError::LoginRefused(_)) => (text("link"), true),
+        Some(AppError::TokenRejected(_)) => (text("rejected"), true),
+        Some(AppError::Xwms(XwmsError::Timeout(_))) => (text("timeout"), true),
+        Some(AppError::Xwms(_)) => (text("xwms"), true),
+        Some(AppError::Forbidden(_)) => (text("forbidden"), false),
+        Some(AppError::DatabaseUnavailable(_)) => (text("unavailable"), false),
         _ => match status {
-            StatusCode::METHOD_NOT_ALLOWED => (
-                "Not allowed",
-                text("This page cannot be used that way."),
-                false,
-            ),
-            StatusCode::TOO_MANY_REQUESTS => (
-                "Too many requests",
-                text("Please wait a moment before trying again."),
-                false,
-            ),
-            status if status.is_client_error() => (
-                "Bad request",
-                text("The request could not be understood. Please go back and try again."),
-                false,
-            ),
-            _ => (
-                "Something went wrong",
-                text(
-                    "An unexpected error happened on our side. It has been logged; please try again later.",
-                ),
-                false,
-            ),
+            StatusCode::METHOD_NOT_ALLOWED => (text("method"), false),
+            StatusCode::TOO_MANY_REQUESTS => (text("too-many"), false),
+            status if status.is_client_error() => (text("bad-request"), false),
+            _ => (text("internal"), false),
         },
-    }
+    };
+    (title, message, offer_login)
 }
 
 /// A short id a person can quote and an operator can find in the log.
@@ -186,9 +134,10 @@ pub fn render_error_page<B: MessageBody + 'static>(
         (None, None) => log::info!("ref={reference} status={} path={path}", status.as_u16()),
     }
 
-    let (title, message, offer_login) = describe(app_error, status);
+    let page = page_context(res.request());
+    let (title, message, offer_login) = describe(app_error, status, &page.lang);
     let page = ErrorPage {
-        page: page_context(res.request()),
+        page,
         status: status.as_u16(),
         title,
         message,

@@ -11,8 +11,8 @@
 //!   [`session_state`], the shared [`state`], [`privacy`] (download my data, delete my
 //!   account), and [`notes`] (the worked example of docs/extending.md)
 //! - storage: [`db`]
-//! - foundation: [`config`], [`crypto`], [`urls`], [`pages`], [`metrics`], [`healthcheck`],
-//!   [`dev_database`]
+//! - foundation: [`config`], [`crypto`], [`urls`], [`pages`], [`i18n`], [`metrics`],
+//!   [`healthcheck`], [`dev_database`]
 
 pub mod accounts;
 pub mod activity;
@@ -25,6 +25,7 @@ pub mod dev_database;
 pub mod error;
 pub mod error_page;
 pub mod healthcheck;
+pub mod i18n;
 pub mod metrics;
 pub mod notes;
 pub mod pages;

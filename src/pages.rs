@@ -2,27 +2,101 @@
 //! Content-Security-Policy. Plain data and actix types only, so the app's pages and the
 //! sandbox's (a provider of its own) both use them.
 
-use actix_web::HttpResponse;
 use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-/// What the layout (`templates/base.html`) shows on every page.
+use crate::i18n::Lang;
+
+/// What the layout (`templates/base.html`) shows on every page, and the page's language:
+/// templates get every text through it (`page.t("id")`, see `i18n`).
 pub struct PageContext {
     /// Show the "Sandbox: not real XWMS" banner.
     pub sandbox: bool,
     pub signed_in_as: Option<String>,
     /// The logout form's CSRF token, present when signed in.
     pub csrf_token: Option<String>,
+    pub lang: Lang,
+    /// This page's path, percent-encoded: where the language switch returns.
+    pub here: String,
 }
+
+/// What stays as it is in the language switch's `?next=`: a path's own characters.
+const NEXT_KEEPS: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.');
 
 impl PageContext {
     /// The layout for a visitor who is not signed in (the sandbox's own pages: the
-    /// provider does not know the app's session).
-    pub fn anonymous(sandbox: bool) -> Self {
+    /// provider does not know the app's session), in the request's language.
+    pub fn anonymous(sandbox: bool, req: &HttpRequest) -> Self {
+        // The language switch comes back to this page's path: never its query (the login
+        // callback's carries the token), and never a URL of the login flow, which is
+        // single-use (its error pages switch to home).
+        let path = req.path();
+        let here = if path.starts_with("/xwms/") {
+            "/"
+        } else {
+            path
+        };
         PageContext {
             sandbox,
             signed_in_as: None,
             csrf_token: None,
+            lang: Lang::of_request(req),
+            here: utf8_percent_encode(here, NEXT_KEEPS).to_string(),
         }
+    }
+
+    /// The text `id` in the page's language (escaped by askama like any text).
+    pub fn t(&self, id: impl AsRef<str>) -> String {
+        self.lang.text(id.as_ref())
+    }
+
+    /// The text `id` with one text argument.
+    pub fn t1(&self, id: &str, name: &'static str, value: &str) -> String {
+        self.lang.text_with(id, &[(name, value.to_owned().into())])
+    }
+
+    /// The text `id` with one number argument (for plurals: `{ $days -> ... }`).
+    pub fn count<N: Copy + TryInto<i64>>(&self, id: &str, name: &'static str, value: &N) -> String {
+        let value = (*value).try_into().unwrap_or(i64::MAX);
+        self.lang.text_with(id, &[(name, value.into())])
+    }
+
+    /// A message with markup, for `{{ page.html("...-html")|safe }}`: only ids ending in
+    /// `-html`, which take no arguments (so nothing from outside is ever unescaped).
+    pub fn html(&self, id: &str) -> String {
+        if id.ends_with("-html") {
+            self.lang.text(id)
+        } else {
+            log::warn!("page.html({id:?}): only -html messages may be shown unescaped");
+            String::new()
+        }
+    }
+
+    /// A moment in the page's language, to the minute.
+    pub fn datetime(&self, at: &DateTime<Utc>) -> String {
+        self.lang.datetime(at, false)
+    }
+
+    /// A moment in the page's language, to the second.
+    pub fn datetime_seconds(&self, at: &DateTime<Utc>) -> String {
+        self.lang.datetime(at, true)
+    }
+
+    /// The language switch: every language the site speaks, as (tag, own name, is this
+    /// page's language).
+    pub fn languages(&self) -> Vec<(String, String, bool)> {
+        Lang::all()
+            .map(|lang| {
+                let current = lang == self.lang;
+                (lang.tag(), lang.name(), current)
+            })
+            .collect()
     }
 }
 

@@ -206,18 +206,19 @@ pub fn page_context(req: &HttpRequest) -> PageContext {
     let sandbox = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|state| state.sandbox);
+    let mut page = PageContext::anonymous(sandbox, req);
     let session = TypedSession(req.get_session());
-    let signed_in = matches!(session.user_id(), Ok(Some(_)));
-    PageContext {
-        sandbox,
-        signed_in_as: signed_in
-            .then(|| session.display_name().ok().flatten())
-            .flatten()
-            .or_else(|| signed_in.then(|| "your XWMS account".to_owned())),
-        csrf_token: signed_in
-            .then(|| session.csrf_token().ok().flatten())
-            .flatten(),
+    if matches!(session.user_id(), Ok(Some(_))) {
+        page.signed_in_as = Some(
+            session
+                .display_name()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| page.t("signed-in-fallback-name")),
+        );
+        page.csrf_token = session.csrf_token().ok().flatten();
     }
+    page
 }
 
 impl FromRequest for TypedSession {

@@ -279,6 +279,7 @@ fn shared_state(
             .to_vec(),
         notes_per_page: settings.notes.per_page.into(),
         anonymous_activity_retention: settings.security.anonymous_activity_retention,
+        cookie_secure: settings.session.cookie_secure,
     })
 }
 

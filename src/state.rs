@@ -31,4 +31,6 @@ pub struct AppState {
     /// How long anonymous events are kept (`ANONYMOUS_ACTIVITY_RETENTION_DAYS`): the
     /// "Delete my account" page tells how long its record stays.
     pub anonymous_activity_retention: Duration,
+    /// `SESSION_COOKIE_SECURE`: the language switch's cookie is `Secure` too.
+    pub cookie_secure: bool,
 }

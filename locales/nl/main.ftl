@@ -1,1 +1,215 @@
+# Nederlands: alle teksten van de pagina's, de foutpagina's en de sandbox.
+# Dezelfde berichten als locales/en/main.ftl (een test vergelijkt ze).
+
+## De taal zelf: de naam in de taalkeuze, en hoe datums worden geschreven.
+
 language-name = Nederlands
+month-1 = januari
+month-2 = februari
+month-3 = maart
+month-4 = april
+month-5 = mei
+month-6 = juni
+month-7 = juli
+month-8 = augustus
+month-9 = september
+month-10 = oktober
+month-11 = november
+month-12 = december
+datetime = { $day } { $month } { $year }, { $time } UTC
+
+## Opmaak (templates/base.html)
+
+site-name = XWMS Starter
+skip-to-content = Naar de inhoud
+sandbox-banner-title = Sandbox: niet de echte XWMS.
+sandbox-banner-body = Je logt hier in via een ingebouwde stand-in voor XWMS, zodat je alles zonder account kunt proberen.
+nav-account = Account
+nav-language = Taal
+signed-in-as = Ingelogd als
+signed-in-fallback-name = je XWMS-account
+nav-profile = Profiel
+log-out = Uitloggen
+log-in = Inloggen
+footer-html = XWMS Starter: een voorbeeld van “Inloggen met XWMS” in Rust (actix-web, askama, Diesel op PostgreSQL).
+    Accounts worden gekoppeld via de XWMS-<code>sub</code>, nooit via het e-mailadres.
+go-home = Naar de startpagina
+value-none = geen
+value-yes = ja
+value-no = nee
+
+## Start (templates/home.html)
+
+home-title = Start
+home-heading = Inloggen met XWMS
+home-lead = Deze starter laat de hele “Inloggen met XWMS”-flow zien in een echte Rust-webapp:
+    de doorverwijzing naar XWMS, de terugkeer, en een account dat van jou blijft, ook als je e-mailadres verandert.
+home-view-profile = Bekijk je profiel
+login-with-xwms = Inloggen met XWMS
+home-sandbox-hint = Geen XWMS-account nodig: in de sandbox kies je zelf wie je bent.
+how-heading = Zo werkt het
+how-1-title = Naar XWMS
+how-1-body-html = De server vraagt XWMS om een inloglink (<code>sign-token</code>) en stuurt je browser daarheen.
+how-2-title = Terug met een token
+how-2-body-html = XWMS stuurt je terug met een token dat één keer geldig is. De server controleert of het bij deze browser hoort en vraagt XWMS dan wie je bent (<code>sign-token-verify</code>).
+how-3-title-html = Gekoppeld via <code>sub</code>
+how-3-body-html = De <code>sub</code> van XWMS is als het nummer op een bibliotheekpas: je kunt verhuizen of een ander e-mailadres nemen, het pasnummer blijft hetzelfde. Daarom is je account daaraan gekoppeld.
+
+## Profiel (templates/profile.html)
+
+profile-title = Je profiel
+profile-welcome-html = <strong>Welkom!</strong> We zagen je XWMS-<code>sub</code> voor het eerst, dus er is een nieuw lokaal account voor je aangemaakt.
+profile-email-changed = Je e-mailadres is gewijzigd
+profile-email-from = van
+profile-email-to = naar
+profile-email-kept-html = Je houdt hetzelfde account, want we koppelen via <code>sub</code>, niet via e-mail.
+profile-no-name = (geen naam)
+profile-linked-identity = Gekoppelde XWMS-identiteit
+fact-user-id = Lokale gebruikers-id
+fact-sub-html = XWMS-<code>sub</code>
+fact-name = Naam
+fact-email = E-mail
+fact-email-verified = E-mail bevestigd
+fact-picture = Foto
+fact-first-seen = Eerst gezien
+fact-last-login = Laatst ingelogd
+why-heading-html = Waarom we je account koppelen via <code>sub</code>
+why-1-html = XWMS geeft iedereen een <code>sub</code>: een vaste id die nooit verandert.
+    Zie het als het nummer op een bibliotheekpas. Je kunt verhuizen of een ander e-mailadres nemen,
+    maar het pasnummer blijft hetzelfde, dus de bibliotheek weet nog steeds dat jij het bent.
+why-2 = Een e-mailadres is een slechte sleutel. Het kan ontbreken, veranderen, en gedeeld of door
+    iemand anders geclaimd worden. Als we je via je e-mailadres zochten, zou een nieuw adres je buitensluiten,
+    en kon iemand anders met hetzelfde adres in je account komen.
+why-3-html = Daarom vindt deze site je account alleen via <code>sub</code>. Je e-mailadres bewaren we als
+    contactgegeven en we werken het bij elke keer dat je inlogt.
+profile-notes = Je notities
+profile-notes-hint = Een pagina die alleen jij ziet: het uitgewerkte voorbeeld van een pagina, een formulier en een tabel toevoegen.
+activity-heading = Recente beveiligingsactiviteit
+activity-hint = Elke aanmelding, e-mailwijziging en afmelding op dit account, nieuwste eerst. Adressen bewaren we alleen als hash.
+log-out-everywhere = Uitloggen op alle apparaten
+log-out-everywhere-hint = Beëindigt elke sessie van dit account, in elke browser.
+data-heading = Je gegevens
+data-hint = Alles wat deze site over je bewaart: je account, de koppeling met je XWMS-identiteit, je notities en deze activiteitenlog.
+data-download = Mijn gegevens downloaden
+data-delete = Mijn account verwijderen
+
+## Beveiligingsgebeurtenissen, zoals het profiel ze toont
+
+event-account_created = Account aangemaakt (eerste keer ingelogd)
+event-login = Ingelogd
+event-email_changed = Ingelogd; e-mailadres gewijzigd bij XWMS
+event-login_refused = Inloggen geweigerd
+event-logout = Uitgelogd
+event-sessions_revoked = Uitgelogd op alle apparaten
+event-account_deleted = Account verwijderd
+
+## Mijn account verwijderen (templates/delete_account.html, templates/account_deleted.html)
+
+delete-title = Je account verwijderen
+delete-heading = Je account verwijderen?
+delete-lead = Dit kun je niet ongedaan maken. Download eerst je gegevens als je een kopie wilt.
+delete-goes-heading = Wat meteen wordt verwijderd
+delete-goes-account = Je account hier: naam, e-mailadres en foto.
+delete-goes-account-email = Je account hier: naam, e-mailadres ({ $email }) en foto.
+delete-goes-identity = De koppeling met je XWMS-identiteit (sub { $sub }). Je account bij XWMS zelf blijft zoals het is.
+delete-goes-notes = Je notities.
+delete-goes-sessions = Elke sessie: je wordt hier en op al je andere apparaten uitgelogd.
+delete-stays-heading = Wat blijft, zonder iets over jou
+delete-stays-log = De beveiligingslog houdt bij wat er gebeurde en wanneer (een aanmelding, een afmelding), zonder
+    account, e-mailadres, IP-hash of browsernaam.
+delete-stays-record = Eén vermelding dat er een account is verwijderd, en wanneer. Die verdwijnt na { $days ->
+        [one] { $days } dag
+       *[other] { $days } dagen
+    }.
+delete-new-account = Log je later opnieuw in met XWMS, dan krijg je een nieuw, leeg account.
+delete-confirm = Mijn account verwijderen
+cancel = Annuleren
+deleted-title = Account verwijderd
+deleted-heading = Je account is verwijderd
+deleted-lead = Je account, je notities en de koppeling met je XWMS-identiteit zijn weg, en je bent
+    op elk apparaat uitgelogd. Je account bij XWMS zelf is niet veranderd.
+deleted-again = Log je opnieuw in met XWMS, dan begin je met een nieuw, leeg account.
+
+## Notities (templates/notes.html)
+
+notes-title = Je notities
+notes-lead-html = Korte notities die alleen jij ziet: het uitgewerkte voorbeeld van <code>docs/extending.md</code>
+    (een pagina achter de login, een formulier, een eigen tabel).
+notes-add-heading = Notitie toevoegen
+notes-label = Notitie
+notes-limit = (hoogstens { $max } tekens)
+notes-add = Toevoegen
+notes-newest-first = Nieuwste eerst
+notes-none = Nog geen notities.
+note-empty = Een notitie heeft tekst nodig.
+note-too-long = Een notitie mag hoogstens { $max } tekens lang zijn; deze heeft er { $count }.
+note-control-characters = Een notitie mag geen stuurtekens bevatten.
+
+## "Doorgaan naar XWMS" (templates/continue_login.html)
+
+continue-title = Doorgaan naar XWMS
+continue-lead = Een andere site heeft je hierheen gestuurd om in te loggen. Wilde je op deze site inloggen, ga dan door naar XWMS.
+    Zo niet, sluit deze pagina: er is niets gebeurd.
+
+## Foutpagina's (templates/errors/error.html)
+
+error-code = Fout { $status }
+error-log-in-again = Opnieuw inloggen
+error-reference = Referentie:
+error-reference-quote = Noem die als je contact met ons opneemt.
+error-not-found-title = Pagina niet gevonden
+error-not-found-body = Op dit adres staat niets. Controleer de link, of begin op de startpagina.
+error-missing-token-title = Inloggen niet afgerond
+error-missing-token-said = XWMS stuurde je terug zonder aanmelding. XWMS meldde: “{ $message }”
+error-missing-token-body = XWMS stuurde je terug zonder inlogtoken, dus er valt niets te controleren. Begin opnieuw met inloggen.
+error-expired-title = Inloggen duurde te lang
+error-expired-body = Deze aanmelding is niet op tijd afgerond. Voor je veiligheid is ze verlopen; begin opnieuw.
+error-link-title = Deze inloglink is hier niet geldig
+error-link-body = Deze aanmelding is niet in deze browser gestart, of de link is al gebruikt. Een inloglink werkt maar één keer, in de browser die op “Inloggen met XWMS” klikte. Begin opnieuw.
+error-rejected-title = XWMS heeft deze aanmelding niet geaccepteerd
+error-rejected-body = XWMS weigerde het inlogtoken: het kan verlopen of al gebruikt zijn. Begin opnieuw met inloggen.
+error-timeout-title = XWMS antwoordt niet
+error-timeout-body = XWMS antwoordde niet op tijd. Er is niets veranderd; probeer het zo nog eens.
+error-xwms-title = XWMS had een probleem
+error-xwms-body = We konden het inloggen met XWMS niet afronden. Er is niets veranderd; probeer het zo nog eens.
+error-forbidden-title = Verzoek geweigerd
+error-forbidden-body = We konden niet vaststellen dat dit verzoek van deze site kwam. Laad de pagina opnieuw en probeer het nog eens.
+error-unavailable-title = Tijdelijk niet beschikbaar
+error-unavailable-body = De dienst is tijdelijk niet beschikbaar. Er is niets veranderd; probeer het zo nog eens.
+error-method-title = Niet toegestaan
+error-method-body = Deze pagina kan niet zo worden gebruikt.
+error-too-many-title = Te veel verzoeken
+error-too-many-body = Wacht even voordat je het opnieuw probeert.
+error-bad-request-title = Ongeldig verzoek
+error-bad-request-body = Het verzoek was niet te begrijpen. Ga terug en probeer het opnieuw.
+error-internal-title = Er ging iets mis
+error-internal-body = Er ging aan onze kant iets onverwachts mis. Het is vastgelegd; probeer het later opnieuw.
+
+## De inlogpagina van de sandbox (templates/sandbox_login.html)
+
+sandbox-title = Sandbox-login
+sandbox-heading = Inloggen bij de XWMS-sandbox
+sandbox-lead = Deze pagina staat in voor het inlogscherm van XWMS. Kies wie je wilt zijn; de sandbox
+    stuurt je daarna terug naar de app, precies zoals XWMS dat doet.
+sandbox-log-in-as = Inloggen als
+persona-new-title = Een gloednieuwe gebruiker
+persona-new-explains = Elke keer een nieuwe sub: je krijgt een nieuw lokaal account.
+persona-ada-title = Ada Lovelace (terugkerende gebruiker)
+persona-ada-explains = sub sandbox-ada, ada@example.com, bevestigd. Log twee keer in: hetzelfde account.
+persona-ada-new-email-title = Ada Lovelace, met een nieuw e-mailadres
+persona-ada-new-email-explains = Dezelfde sub sandbox-ada, nu ada.lovelace@example.org: hetzelfde account, e-mailadres bijgewerkt.
+persona-grace-title = Grace Hopper (geen e-mailadres)
+persona-grace-explains = XWMS stuurt geen e-mailadres, en de sub als JSON-getal (190612091992).
+persona-mallory-title = Mallory (onbevestigd, claimt Ada's e-mailadres)
+persona-mallory-explains = sub sandbox-mallory, ada@example.com onbevestigd: een apart account, nooit dat van Ada.
+sandbox-custom-title = Iemand die ik beschrijf
+sandbox-custom-hint-html = Typ hieronder je eigen sub, naam en e-mailadres (de sandbox stuurt de sub als sandbox-<i>jouw-sub</i>).
+sandbox-email-verified = E-mail bevestigd
+sandbox-outcome = Wat moet XWMS doen?
+sandbox-outcome-success = Log me in
+sandbox-outcome-provider-error = Mislukt: XWMS meldt een fout
+sandbox-outcome-invalid-token = Mislukt: stuur een token terug dat XWMS weigert
+sandbox-outcome-server-error = Mislukt: XWMS crasht als de app het token controleert
+sandbox-continue = Doorgaan
+sandbox-need-sub = Typ een sub voor je eigen gebruiker (elke tekst, bijv. mijn-testgebruiker).
+sandbox-pick-someone = Kies een van de mensen hieronder.

@@ -130,28 +130,24 @@ impl EventKind {
         EventKind::AccountDeleted,
     ];
 
-    /// The value stored in `security_events.kind`, and how the profile page names it.
-    /// (An exhaustive match: a new kind does not compile until it has both.)
-    fn names(self) -> (&'static str, &'static str) {
+    /// The value stored in `security_events.kind` (an exhaustive match: a new kind does
+    /// not compile until it has one).
+    pub fn as_str(self) -> &'static str {
         match self {
-            EventKind::AccountCreated => ("account_created", "Account created (first login)"),
-            EventKind::Login => ("login", "Logged in"),
-            EventKind::EmailChanged => ("email_changed", "Logged in; email changed at XWMS"),
-            EventKind::LoginRefused => ("login_refused", "Login refused"),
-            EventKind::Logout => ("logout", "Logged out"),
-            EventKind::SessionsRevoked => ("sessions_revoked", "Logged out on all devices"),
-            EventKind::AccountDeleted => ("account_deleted", "Account deleted"),
+            EventKind::AccountCreated => "account_created",
+            EventKind::Login => "login",
+            EventKind::EmailChanged => "email_changed",
+            EventKind::LoginRefused => "login_refused",
+            EventKind::Logout => "logout",
+            EventKind::SessionsRevoked => "sessions_revoked",
+            EventKind::AccountDeleted => "account_deleted",
         }
     }
 
-    /// The value stored in `security_events.kind`.
-    pub fn as_str(self) -> &'static str {
-        self.names().0
-    }
-
-    /// How the profile page names the event.
-    pub fn describe(self) -> &'static str {
-        self.names().1
+    /// The message (locales/*/main.ftl) that names the event on the profile page:
+    /// `event-` and the stored value.
+    pub fn message_id(self) -> String {
+        format!("event-{}", self.as_str())
     }
 }
 

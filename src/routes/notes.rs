@@ -12,7 +12,8 @@ use serde::Deserialize;
 use crate::csrf::{CsrfProtected, SameSiteForm};
 use crate::db::models::Note;
 use crate::error::AppError;
-use crate::notes::{MAX_NOTE_CHARS, NoteText, add_note, list_notes};
+use crate::i18n::Lang;
+use crate::notes::{MAX_NOTE_CHARS, NoteRejected, NoteText, add_note, list_notes};
 use crate::pages::{PageContext, html_response, see_other};
 use crate::session::{SignedInUser, TypedSession, page_context};
 use crate::state::AppState;
@@ -77,12 +78,24 @@ async fn post_note(
         }
         Err(rejected) => {
             // A person's mistake, not an error page: the form again, with the reason.
-            let problem = Some(rejected.to_string());
+            let problem = Some(describe_problem(&Lang::of_request(&req), &rejected));
             let html = render_notes_page(&req, &state, &session, user, form.body, problem).await?;
             let mut response = html_response(html);
             *response.status_mut() = StatusCode::BAD_REQUEST;
             Ok(response)
         }
+    }
+}
+
+/// Why a note was refused, in the page's language.
+fn describe_problem(lang: &Lang, rejected: &NoteRejected) -> String {
+    match rejected {
+        NoteRejected::Empty => lang.text("note-empty"),
+        NoteRejected::TooLong(chars) => lang.text_with(
+            "note-too-long",
+            &[("max", MAX_NOTE_CHARS.into()), ("count", (*chars).into())],
+        ),
+        NoteRejected::ControlCharacters => lang.text("note-control-characters"),
     }
 }
 

@@ -15,7 +15,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::accounts::{Account, find_account};
-use crate::activity::{ClientInfo, EventKind, recent_events};
+use crate::activity::{ClientInfo, recent_events};
 use crate::csrf::{CsrfProtected, SameSiteForm};
 use crate::db::models::SecurityEvent;
 use crate::error::AppError;
@@ -48,12 +48,8 @@ struct ProfilePage {
 const RECENT_ACTIVITY: i64 = 10;
 
 impl ProfilePage {
-    fn email_or_none(email: &Option<String>) -> &str {
-        email.as_deref().unwrap_or("none")
-    }
-
-    fn describe_event(kind: &EventKind) -> &'static str {
-        kind.describe()
+    fn email_or_none(&self, email: &Option<String>) -> String {
+        email.clone().unwrap_or_else(|| self.page.t("value-none"))
     }
 }
 

@@ -377,36 +377,29 @@ fn unavailable(err: &DbError) -> HttpResponse {
 /// The people a visitor can be. `ada` appears twice on purpose: same `sub`, new email.
 struct Persona {
     id: &'static str,
-    title: &'static str,
-    explains: &'static str,
 }
 
+impl Persona {
+    /// Message ids (`persona-ada-title`, `persona-ada-explains`): the page's language.
+    fn title(&self) -> String {
+        format!("persona-{}-title", self.id)
+    }
+
+    fn explains(&self) -> String {
+        format!("persona-{}-explains", self.id)
+    }
+}
+
+/// The people the sandbox offers, in this order; each has a title and an explanation
+/// in locales/*/main.ftl.
 const PERSONAS: &[Persona] = &[
-    Persona {
-        id: "new",
-        title: "A brand-new user",
-        explains: "A fresh sub every time: you get a new local account.",
-    },
-    Persona {
-        id: "ada",
-        title: "Ada Lovelace (returning user)",
-        explains: "sub sandbox-ada, ada@example.com, verified. Log in twice: same account.",
-    },
+    Persona { id: "new" },
+    Persona { id: "ada" },
     Persona {
         id: "ada-new-email",
-        title: "Ada Lovelace, with a changed email",
-        explains: "Same sub sandbox-ada, now ada.lovelace@example.org: same account, email updated.",
     },
-    Persona {
-        id: "grace",
-        title: "Grace Hopper (no email)",
-        explains: "XWMS sends no email, and the sub as a JSON number (190612091992).",
-    },
-    Persona {
-        id: "mallory",
-        title: "Mallory (unverified, claims Ada's email)",
-        explains: "sub sandbox-mallory, ada@example.com unverified: a separate account, never Ada's.",
-    },
+    Persona { id: "grace" },
+    Persona { id: "mallory" },
 ];
 
 /// The user data the sandbox returns for a persona, in the shapes real XWMS uses.
@@ -471,23 +464,26 @@ struct SandboxLoginPage<'a> {
 }
 
 async fn login_page(
+    req: HttpRequest,
     sandbox: web::Data<Sandbox>,
     request_id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     if !sandbox.is_open(&request_id).await? {
         return Err(PageError::NotFound);
     }
-    render_login_page(&request_id, None, StatusCode::OK)
+    render_login_page(&req, &request_id, None, StatusCode::OK)
 }
 
+/// `error` is a message id (`sandbox-pick-someone`), shown in the page's language.
 fn render_login_page(
+    req: &HttpRequest,
     request_id: &str,
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
     let html = SandboxLoginPage {
         // The provider's page: it does not know the app's session.
-        page: PageContext::anonymous(true),
+        page: PageContext::anonymous(true, req),
         request_id,
         personas: PERSONAS,
         error,
@@ -511,6 +507,7 @@ struct LoginForm {
 }
 
 async fn login_submit(
+    req: HttpRequest,
     sandbox: web::Data<Sandbox>,
     request_id: web::Path<String>,
     form: web::Form<LoginForm>,
@@ -530,8 +527,9 @@ async fn login_submit(
                     let sub = form.custom_sub.as_deref().unwrap_or("").trim().to_owned();
                     if sub.is_empty() {
                         return render_login_page(
+                            &req,
                             &request_id,
-                            Some("Type a sub for your own user (any text, e.g. my-test-user)."),
+                            Some("sandbox-need-sub"),
                             StatusCode::BAD_REQUEST,
                         );
                     }
@@ -551,16 +549,18 @@ async fn login_submit(
                     Some(user) => user,
                     None => {
                         return render_login_page(
+                            &req,
                             &request_id,
-                            Some("Pick one of the people below."),
+                            Some("sandbox-pick-someone"),
                             StatusCode::BAD_REQUEST,
                         );
                     }
                 },
                 None => {
                     return render_login_page(
+                        &req,
                         &request_id,
-                        Some("Pick one of the people below."),
+                        Some("sandbox-pick-someone"),
                         StatusCode::BAD_REQUEST,
                     );
                 }

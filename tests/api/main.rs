@@ -6,6 +6,7 @@ mod callback_errors;
 mod database_tls;
 mod guide;
 mod helpers;
+mod languages;
 mod logging;
 mod login_flow;
 mod metrics;

@@ -13,3 +13,4 @@ mod helpers;
 mod journeys;
 mod looks;
 mod support;
+mod your_data;
