@@ -13,6 +13,7 @@ use crate::activity::{ClientInfo, EventKind, record_event};
 use crate::db::models::{NewXwmsConnection, User, UserProfile, XwmsConnection};
 use crate::db::schema::{users, xwms_connections};
 use crate::db::{self, DbError, DbPool};
+use crate::i18n::Lang;
 use crate::notes;
 
 /// How many times a first login retries after losing the race for a new `sub` to a
@@ -93,11 +94,12 @@ pub async fn link_account_by_sub(
     pool: &DbPool,
     identity: &VerifiedIdentity,
     client: &ClientInfo,
+    lang: &Lang,
 ) -> Result<LinkedAccount, DbError> {
     let mut conn = db::connection(pool).await?;
     for _ in 0..LINK_ATTEMPTS {
         let attempt = conn
-            .transaction(async |conn| link_in_transaction(conn, identity, client).await)
+            .transaction(async |conn| link_in_transaction(conn, identity, client, lang).await)
             .await;
         match attempt {
             Ok(linked) => return Ok(linked),
@@ -114,6 +116,7 @@ async fn link_in_transaction(
     conn: &mut AsyncPgConnection,
     identity: &VerifiedIdentity,
     client: &ClientInfo,
+    lang: &Lang,
 ) -> Result<LinkedAccount, AttemptError> {
     let profile = UserProfile {
         name: identity.name.as_deref(),
@@ -207,7 +210,7 @@ async fn link_in_transaction(
     if claimed == 0 {
         return Err(AttemptError::LostRace);
     }
-    on_first_login(conn, user_id, identity, client).await?;
+    on_first_login(conn, user_id, identity, client, lang).await?;
     Ok(LinkedAccount {
         user_id,
         session_epoch: 0,
@@ -229,6 +232,7 @@ async fn on_first_login(
     user_id: i64,
     identity: &VerifiedIdentity,
     client: &ClientInfo,
+    lang: &Lang,
 ) -> QueryResult<()> {
     // The starter's own first-login work: the "account created" event, saying which
     // provider vouched for the new identity.
@@ -240,9 +244,9 @@ async fn on_first_login(
         client,
     )
     .await?;
-    // The worked example's: every account starts with a welcome note. Yours goes here
-    // too, written with the same `conn`.
-    notes::add_welcome_note(conn, user_id).await
+    // The worked example's: every account starts with a welcome note, in the language
+    // the person logged in with (`lang`). Yours goes here too, written with the same `conn`.
+    notes::add_welcome_note(conn, user_id, lang).await
 }
 
 /// Email addresses compare case-insensitively: `Ada@Example.com` is no change.

@@ -156,6 +156,16 @@ impl Lang {
     }
 }
 
+/// The request's language as a handler argument (`lang: Lang`), by `Lang::of_request`.
+impl actix_web::FromRequest for Lang {
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Lang, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(Lang::of_request(req)))
+    }
+}
+
 /// The languages of an `Accept-Language` header, most wanted first: ordered by their
 /// `q` weight (the negotiation itself only looks at the order), those with `q=0` left out.
 fn preferred_languages(header: &str) -> Vec<LanguageIdentifier> {
@@ -166,9 +176,18 @@ fn preferred_languages(header: &str) -> Vec<LanguageIdentifier> {
             let mut parts = item.split(';');
             let lang: LanguageIdentifier = parts.next()?.trim().parse().ok()?;
             let weight = parts
-                .filter_map(|param| param.trim().strip_prefix("q="))
+                .filter_map(|param| {
+                    let (name, value) = param.split_once('=')?;
+                    name.trim().eq_ignore_ascii_case("q").then_some(value)
+                })
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
+            // A weight is 0 to 1; NaN (and anything else unparsable) counts as not wanted.
+            let weight = if weight.is_nan() {
+                0.0
+            } else {
+                weight.clamp(0.0, 1.0)
+            };
             (weight > 0.0).then_some((lang, weight))
         })
         .collect();
@@ -231,6 +250,27 @@ mod tests {
     }
 
     #[test]
+    fn messages_with_markup_take_no_arguments() {
+        // `page.html(...)|safe` shows these unescaped: an argument (`{ $name }`) could carry
+        // a visitor's or the provider's text into the page as markup.
+        for lang in Lang::all() {
+            let ftl = ftl_of(&lang);
+            let mut current: Option<&str> = None;
+            for line in ftl.lines() {
+                if let Some((id, _)) = line.split_once(" =")
+                    && !id.starts_with(' ')
+                    && !id.starts_with('#')
+                {
+                    current = Some(id);
+                }
+                if current.is_some_and(|id| id.ends_with("-html")) {
+                    assert!(!line.contains('{'), "{}: {line}", lang.tag());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_site_speaks_english_and_dutch() {
         let tags: Vec<String> = Lang::all().map(|lang| lang.tag()).collect();
         assert_eq!(tags, ["en", "nl"]);
@@ -258,6 +298,13 @@ mod tests {
             "weights, not order"
         );
         assert_eq!(tag(None, Some("nl;q=0, en")), "en", "q=0 means not wanted");
+        assert_eq!(tag(None, Some("en;Q=0.1, nl")), "nl", "Q is q");
+        assert_eq!(
+            tag(None, Some("en;q=inf, nl;q=1")),
+            "en",
+            "above 1 is 1: order decides"
+        );
+        assert_eq!(tag(None, Some("nl;q=NaN, en;q=0.5")), "en");
         assert_eq!(tag(None, Some("de-DE,fr;q=0.5")), "en", "nothing we speak");
         assert_eq!(tag(None, Some("nonsense;;;,,")), "en");
         assert_eq!(

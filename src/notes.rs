@@ -11,22 +11,24 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::db::models::{NewNote, Note};
 use crate::db::schema::notes;
 use crate::db::{self, DbError, DbPool};
+use crate::i18n::Lang;
 
 /// The longest note, in characters (the `notes.body` column has the same CHECK).
 pub const MAX_NOTE_CHARS: usize = 1000;
 
-/// The note every new account starts with (see `accounts::on_first_login`).
-pub const WELCOME_NOTE: &str =
-    "Welcome! This note was written at your first login. Notes you add here are yours alone.";
+/// The message (locales/*/main.ftl) of the note every new account starts with, written
+/// in the language of the first login (see `accounts::on_first_login`).
+pub const WELCOME_NOTE: &str = "notes-welcome";
 
-/// Why a note was refused. The message is shown to the person who wrote it.
+/// Why a note was refused. The notes page tells the person who wrote it, in their
+/// language (`note-*` in locales/); the texts here are for logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NoteRejected {
-    #[error("A note needs some text.")]
+    #[error("empty note")]
     Empty,
-    #[error("A note can be at most {MAX_NOTE_CHARS} characters long; this one has {0}.")]
+    #[error("note of {0} characters, over the limit")]
     TooLong(usize),
-    #[error("A note cannot contain control characters.")]
+    #[error("note with control characters")]
     ControlCharacters,
 }
 
@@ -80,10 +82,14 @@ pub async fn add_note(pool: &DbPool, user_id: i64, text: &NoteText) -> Result<()
     Ok(())
 }
 
-/// Writes the welcome note with `conn`: called inside the first-login transaction, so
-/// a new account always has it, or the account is not created at all.
-pub async fn add_welcome_note(conn: &mut AsyncPgConnection, user_id: i64) -> QueryResult<()> {
-    insert_note(conn, user_id, WELCOME_NOTE).await
+/// Writes the welcome note, in `lang`, with `conn`: called inside the first-login
+/// transaction, so a new account always has it, or the account is not created at all.
+pub async fn add_welcome_note(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    lang: &Lang,
+) -> QueryResult<()> {
+    insert_note(conn, user_id, &lang.text(WELCOME_NOTE)).await
 }
 
 async fn insert_note(conn: &mut AsyncPgConnection, user_id: i64, body: &str) -> QueryResult<()> {

@@ -2,7 +2,7 @@
 //! Content-Security-Policy. Plain data and actix types only, so the app's pages and the
 //! sandbox's (a provider of its own) both use them.
 
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -34,10 +34,11 @@ impl PageContext {
     /// provider does not know the app's session), in the request's language.
     pub fn anonymous(sandbox: bool, req: &HttpRequest) -> Self {
         // The language switch comes back to this page's path: never its query (the login
-        // callback's carries the token), and never a URL of the login flow, which is
-        // single-use (its error pages switch to home).
+        // callback's carries the token), never a URL of the login flow, which is
+        // single-use, and never a path that answered a form post (`/logout` has no page):
+        // those switch on the home page.
         let path = req.path();
-        let here = if path.starts_with("/xwms/") {
+        let here = if path.starts_with("/xwms/") || req.method() != Method::GET {
             "/"
         } else {
             path
@@ -57,8 +58,27 @@ impl PageContext {
     }
 
     /// The text `id` with one text argument.
-    pub fn t1(&self, id: &str, name: &'static str, value: &str) -> String {
-        self.lang.text_with(id, &[(name, value.to_owned().into())])
+    pub fn t1(&self, id: &str, name: &'static str, value: impl AsRef<str>) -> String {
+        self.lang
+            .text_with(id, &[(name, value.as_ref().to_owned().into())])
+    }
+
+    /// The text `id` with two text arguments.
+    pub fn t2(
+        &self,
+        id: &str,
+        name: &'static str,
+        value: impl AsRef<str>,
+        name2: &'static str,
+        value2: impl AsRef<str>,
+    ) -> String {
+        self.lang.text_with(
+            id,
+            &[
+                (name, value.as_ref().to_owned().into()),
+                (name2, value2.as_ref().to_owned().into()),
+            ],
+        )
     }
 
     /// The text `id` with one number argument (for plurals: `{ $days -> ... }`).

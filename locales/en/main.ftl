@@ -65,9 +65,7 @@ how-3-body-html = XWMS's <code>sub</code> is like the number on a library card: 
 
 profile-title = Your profile
 profile-welcome-html = <strong>Welcome!</strong> This was the first time we saw your XWMS <code>sub</code>, so a new local account was created for you.
-profile-email-changed = Your email changed
-profile-email-from = from
-profile-email-to = to
+profile-email-changed = Your email changed from { $from } to { $to }.
 profile-email-kept-html = You kept the same account because we link by <code>sub</code>, not by email.
 profile-no-name = (no name)
 profile-linked-identity = Linked XWMS identity
@@ -91,7 +89,7 @@ why-3-html = So this site finds your account by <code>sub</code> only. Your emai
 profile-notes = Your notes
 profile-notes-hint = A page only you can see: the worked example of adding a page, a form and a table.
 activity-heading = Recent security activity
-activity-hint = Every login, email change and logout on this account, newest first. Addresses are stored only as hashes.
+activity-hint = Every login, email change and logout on this account, newest first. IP addresses are stored only as hashes.
 log-out-everywhere = Log out on all devices
 log-out-everywhere-hint = Ends every session of this account, on every browser.
 data-heading = Your data
@@ -108,6 +106,9 @@ event-login_refused = Login refused
 event-logout = Logged out
 event-sessions_revoked = Logged out on all devices
 event-account_deleted = Account deleted
+event-data_exported = Downloaded my data
+# The detail of an email change: $from and $to are addresses, or value-none.
+event-email-change-detail = from { $from } to { $to }
 
 ## Delete my account (templates/delete_account.html, templates/account_deleted.html)
 
@@ -127,14 +128,14 @@ delete-stays-record = One record that an account was deleted, and when. It is re
         [one] { $days } day
        *[other] { $days } days
     }.
-delete-new-account = If you log in with XWMS again later, you get a new, empty account.
+delete-new-account = If you log in with XWMS again later, you get a new account that knows nothing of this one.
 delete-confirm = Delete my account
 cancel = Cancel
 deleted-title = Account deleted
 deleted-heading = Your account has been deleted
 deleted-lead = Your account, your notes and the link to your XWMS identity are gone, and you
     have been logged out on every device. Your account at XWMS itself is unchanged.
-deleted-again = If you log in with XWMS again, you start over with a new, empty account.
+deleted-again = If you log in with XWMS again, you start over with a new account.
 
 ## Notes (templates/notes.html)
 
@@ -147,6 +148,7 @@ notes-limit = (up to { $max } characters)
 notes-add = Add note
 notes-newest-first = Newest first
 notes-none = No notes yet.
+notes-welcome = Welcome! This note was written at your first login. Notes you add here are yours alone.
 note-empty = A note needs some text.
 note-too-long = A note can be at most { $max } characters long; this one has { $count }.
 note-control-characters = A note cannot contain control characters.

@@ -23,7 +23,7 @@ datetime = { $day } { $month } { $year }, { $time } UTC
 site-name = XWMS Starter
 skip-to-content = Naar de inhoud
 sandbox-banner-title = Sandbox: niet de echte XWMS.
-sandbox-banner-body = Je logt hier in via een ingebouwde stand-in voor XWMS, zodat je alles zonder account kunt proberen.
+sandbox-banner-body = Je logt hier in via een ingebouwde vervanger van XWMS, zodat je alles zonder account kunt proberen.
 nav-account = Account
 nav-language = Taal
 signed-in-as = Ingelogd als
@@ -59,9 +59,7 @@ how-3-body-html = De <code>sub</code> van XWMS is als het nummer op een biblioth
 
 profile-title = Je profiel
 profile-welcome-html = <strong>Welkom!</strong> We zagen je XWMS-<code>sub</code> voor het eerst, dus er is een nieuw lokaal account voor je aangemaakt.
-profile-email-changed = Je e-mailadres is gewijzigd
-profile-email-from = van
-profile-email-to = naar
+profile-email-changed = Je e-mailadres is gewijzigd van { $from } naar { $to }.
 profile-email-kept-html = Je houdt hetzelfde account, want we koppelen via <code>sub</code>, niet via e-mail.
 profile-no-name = (geen naam)
 profile-linked-identity = Gekoppelde XWMS-identiteit
@@ -71,7 +69,7 @@ fact-name = Naam
 fact-email = E-mail
 fact-email-verified = E-mail bevestigd
 fact-picture = Foto
-fact-first-seen = Eerst gezien
+fact-first-seen = Voor het eerst gezien
 fact-last-login = Laatst ingelogd
 why-heading-html = Waarom we je account koppelen via <code>sub</code>
 why-1-html = XWMS geeft iedereen een <code>sub</code>: een vaste id die nooit verandert.
@@ -79,13 +77,13 @@ why-1-html = XWMS geeft iedereen een <code>sub</code>: een vaste id die nooit ve
     maar het pasnummer blijft hetzelfde, dus de bibliotheek weet nog steeds dat jij het bent.
 why-2 = Een e-mailadres is een slechte sleutel. Het kan ontbreken, veranderen, en gedeeld of door
     iemand anders geclaimd worden. Als we je via je e-mailadres zochten, zou een nieuw adres je buitensluiten,
-    en kon iemand anders met hetzelfde adres in je account komen.
+    en zou iemand anders met hetzelfde adres in je account kunnen komen.
 why-3-html = Daarom vindt deze site je account alleen via <code>sub</code>. Je e-mailadres bewaren we als
-    contactgegeven en we werken het bij elke keer dat je inlogt.
+    contactgegevens en we werken het bij elke keer dat je inlogt.
 profile-notes = Je notities
 profile-notes-hint = Een pagina die alleen jij ziet: het uitgewerkte voorbeeld van een pagina, een formulier en een tabel toevoegen.
 activity-heading = Recente beveiligingsactiviteit
-activity-hint = Elke aanmelding, e-mailwijziging en afmelding op dit account, nieuwste eerst. Adressen bewaren we alleen als hash.
+activity-hint = Elke keer inloggen, elke e-mailwijziging en elke keer uitloggen op dit account, nieuwste eerst. IP-adressen bewaren we alleen als hash.
 log-out-everywhere = Uitloggen op alle apparaten
 log-out-everywhere-hint = Beëindigt elke sessie van dit account, in elke browser.
 data-heading = Je gegevens
@@ -102,6 +100,8 @@ event-login_refused = Inloggen geweigerd
 event-logout = Uitgelogd
 event-sessions_revoked = Uitgelogd op alle apparaten
 event-account_deleted = Account verwijderd
+event-data_exported = Mijn gegevens gedownload
+event-email-change-detail = van { $from } naar { $to }
 
 ## Mijn account verwijderen (templates/delete_account.html, templates/account_deleted.html)
 
@@ -115,20 +115,20 @@ delete-goes-identity = De koppeling met je XWMS-identiteit (sub { $sub }). Je ac
 delete-goes-notes = Je notities.
 delete-goes-sessions = Elke sessie: je wordt hier en op al je andere apparaten uitgelogd.
 delete-stays-heading = Wat blijft, zonder iets over jou
-delete-stays-log = De beveiligingslog houdt bij wat er gebeurde en wanneer (een aanmelding, een afmelding), zonder
+delete-stays-log = De beveiligingslog houdt bij wat er gebeurde en wanneer (inloggen, uitloggen), zonder
     account, e-mailadres, IP-hash of browsernaam.
 delete-stays-record = Eén vermelding dat er een account is verwijderd, en wanneer. Die verdwijnt na { $days ->
         [one] { $days } dag
        *[other] { $days } dagen
     }.
-delete-new-account = Log je later opnieuw in met XWMS, dan krijg je een nieuw, leeg account.
+delete-new-account = Log je later opnieuw in met XWMS, dan krijg je een nieuw account dat niets van dit account weet.
 delete-confirm = Mijn account verwijderen
 cancel = Annuleren
 deleted-title = Account verwijderd
 deleted-heading = Je account is verwijderd
 deleted-lead = Je account, je notities en de koppeling met je XWMS-identiteit zijn weg, en je bent
     op elk apparaat uitgelogd. Je account bij XWMS zelf is niet veranderd.
-deleted-again = Log je opnieuw in met XWMS, dan begin je met een nieuw, leeg account.
+deleted-again = Log je opnieuw in met XWMS, dan begin je opnieuw met een nieuw account.
 
 ## Notities (templates/notes.html)
 
@@ -141,6 +141,7 @@ notes-limit = (hoogstens { $max } tekens)
 notes-add = Toevoegen
 notes-newest-first = Nieuwste eerst
 notes-none = Nog geen notities.
+notes-welcome = Welkom! Deze notitie is geschreven toen je voor het eerst inlogde. Notities die je hier toevoegt, zijn alleen van jou.
 note-empty = Een notitie heeft tekst nodig.
 note-too-long = Een notitie mag hoogstens { $max } tekens lang zijn; deze heeft er { $count }.
 note-control-characters = Een notitie mag geen stuurtekens bevatten.
@@ -160,14 +161,14 @@ error-reference-quote = Noem die als je contact met ons opneemt.
 error-not-found-title = Pagina niet gevonden
 error-not-found-body = Op dit adres staat niets. Controleer de link, of begin op de startpagina.
 error-missing-token-title = Inloggen niet afgerond
-error-missing-token-said = XWMS stuurde je terug zonder aanmelding. XWMS meldde: “{ $message }”
+error-missing-token-said = XWMS stuurde je terug zonder dat je bent ingelogd. XWMS meldde: “{ $message }”
 error-missing-token-body = XWMS stuurde je terug zonder inlogtoken, dus er valt niets te controleren. Begin opnieuw met inloggen.
 error-expired-title = Inloggen duurde te lang
-error-expired-body = Deze aanmelding is niet op tijd afgerond. Voor je veiligheid is ze verlopen; begin opnieuw.
+error-expired-body = Dit inloggen is niet op tijd afgerond. Voor je veiligheid is ze verlopen; begin opnieuw.
 error-link-title = Deze inloglink is hier niet geldig
-error-link-body = Deze aanmelding is niet in deze browser gestart, of de link is al gebruikt. Een inloglink werkt maar één keer, in de browser die op “Inloggen met XWMS” klikte. Begin opnieuw.
-error-rejected-title = XWMS heeft deze aanmelding niet geaccepteerd
-error-rejected-body = XWMS weigerde het inlogtoken: het kan verlopen of al gebruikt zijn. Begin opnieuw met inloggen.
+error-link-body = Dit inloggen is niet in deze browser gestart, of de link is al gebruikt. Een inloglink werkt maar één keer, in de browser die op “Inloggen met XWMS” klikte. Begin opnieuw.
+error-rejected-title = XWMS heeft dit inloggen niet geaccepteerd
+error-rejected-body = XWMS weigerde het inlogtoken: het is misschien verlopen of al gebruikt. Begin opnieuw met inloggen.
 error-timeout-title = XWMS antwoordt niet
 error-timeout-body = XWMS antwoordde niet op tijd. Er is niets veranderd; probeer het zo nog eens.
 error-xwms-title = XWMS had een probleem
@@ -189,7 +190,7 @@ error-internal-body = Er ging aan onze kant iets onverwachts mis. Het is vastgel
 
 sandbox-title = Sandbox-login
 sandbox-heading = Inloggen bij de XWMS-sandbox
-sandbox-lead = Deze pagina staat in voor het inlogscherm van XWMS. Kies wie je wilt zijn; de sandbox
+sandbox-lead = Deze pagina vervangt het inlogscherm van XWMS. Kies wie je wilt zijn; de sandbox
     stuurt je daarna terug naar de app, precies zoals XWMS dat doet.
 sandbox-log-in-as = Inloggen als
 persona-new-title = Een gloednieuwe gebruiker

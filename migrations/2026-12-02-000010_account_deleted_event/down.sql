@@ -1,7 +1,7 @@
 -- PostgreSQL cannot drop an enum value: rebuild the type without it, after removing the
 -- events that use it (the append-only trigger is paused for exactly that).
 ALTER TABLE security_events DISABLE TRIGGER security_events_append_only;
-DELETE FROM security_events WHERE kind = 'account_deleted';
+DELETE FROM security_events WHERE kind IN ('account_deleted', 'data_exported');
 ALTER TABLE security_events ENABLE TRIGGER security_events_append_only;
 ALTER TYPE security_event_kind RENAME TO security_event_kind_old;
 CREATE TYPE security_event_kind AS ENUM (

@@ -116,11 +116,13 @@ pub enum EventKind {
     /// The person deleted their account. The event outlives the user, without their
     /// id or any personal data (see `privacy::delete_account`).
     AccountDeleted,
+    /// The person downloaded their data ("Download my data").
+    DataExported,
 }
 
 impl EventKind {
     /// Every kind, for reading the column back.
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::AccountCreated,
         EventKind::Login,
         EventKind::EmailChanged,
@@ -128,6 +130,7 @@ impl EventKind {
         EventKind::Logout,
         EventKind::SessionsRevoked,
         EventKind::AccountDeleted,
+        EventKind::DataExported,
     ];
 
     /// The value stored in `security_events.kind` (an exhaustive match: a new kind does
@@ -141,6 +144,7 @@ impl EventKind {
             EventKind::Logout => "logout",
             EventKind::SessionsRevoked => "sessions_revoked",
             EventKind::AccountDeleted => "account_deleted",
+            EventKind::DataExported => "data_exported",
         }
     }
 

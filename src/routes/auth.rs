@@ -21,6 +21,7 @@ use crate::activity::{ClientInfo, record_refused_login};
 use crate::config::LoginBinding;
 use crate::csrf::{CsrfProtected, SameSiteForm, check_same_site_form, comes_from_another_site};
 use crate::error::{AppError, LoginRefusal};
+use crate::i18n::Lang;
 use crate::metrics::Metrics;
 use crate::pages::{CONTENT_SECURITY_POLICY_FORM_TO_XWMS, html_response, see_other};
 use crate::rate_limit::limit_login_steps;
@@ -183,10 +184,12 @@ async fn finish_login(
     xwms: web::Data<XwmsClient>,
     session: TypedSession,
     client: ClientInfo,
+    lang: Lang,
     metrics: web::Data<Metrics>,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = verify_and_link(&state, &xwms, &session, &client, query.into_inner()).await;
+    let outcome =
+        verify_and_link(&state, &xwms, &session, &client, &lang, query.into_inner()).await;
     match &outcome {
         Ok((_, account_created)) => metrics.login_succeeded(*account_created),
         Err(err) => metrics.login_failed(err.reason()),
@@ -210,6 +213,7 @@ async fn verify_and_link(
     xwms: &XwmsClient,
     session: &TypedSession,
     client: &ClientInfo,
+    lang: &Lang,
     query: CallbackQuery,
 ) -> Result<(HttpResponse, bool), AppError> {
     let CallbackQuery {
@@ -267,7 +271,7 @@ async fn verify_and_link(
         })?;
 
     // (5) The heart of it: the account is found by `sub`, never by email.
-    let linked = link_account_by_sub(&state.pool, &identity, client).await?;
+    let linked = link_account_by_sub(&state.pool, &identity, client, lang).await?;
     log::info!(
         "login user_id={} created={} email_changed={}",
         linked.user_id,

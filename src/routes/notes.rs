@@ -12,7 +12,6 @@ use serde::Deserialize;
 use crate::csrf::{CsrfProtected, SameSiteForm};
 use crate::db::models::Note;
 use crate::error::AppError;
-use crate::i18n::Lang;
 use crate::notes::{MAX_NOTE_CHARS, NoteRejected, NoteText, add_note, list_notes};
 use crate::pages::{PageContext, html_response, see_other};
 use crate::session::{SignedInUser, TypedSession, page_context};
@@ -36,7 +35,22 @@ struct NotesPage {
     max_chars: usize,
     /// A refused note, shown again with why, so it can be fixed rather than retyped.
     draft: String,
-    problem: Option<String>,
+    problem: Option<NoteRejected>,
+}
+
+impl NotesPage {
+    /// Why the note was refused, in the page's language.
+    fn problem_text(&self) -> Option<String> {
+        let lang = &self.page.lang;
+        Some(match self.problem.as_ref()? {
+            NoteRejected::Empty => lang.text("note-empty"),
+            NoteRejected::TooLong(chars) => lang.text_with(
+                "note-too-long",
+                &[("max", MAX_NOTE_CHARS.into()), ("count", (*chars).into())],
+            ),
+            NoteRejected::ControlCharacters => lang.text("note-control-characters"),
+        })
+    }
 }
 
 async fn notes_page(
@@ -78,24 +92,12 @@ async fn post_note(
         }
         Err(rejected) => {
             // A person's mistake, not an error page: the form again, with the reason.
-            let problem = Some(describe_problem(&Lang::of_request(&req), &rejected));
+            let problem = Some(rejected);
             let html = render_notes_page(&req, &state, &session, user, form.body, problem).await?;
             let mut response = html_response(html);
             *response.status_mut() = StatusCode::BAD_REQUEST;
             Ok(response)
         }
-    }
-}
-
-/// Why a note was refused, in the page's language.
-fn describe_problem(lang: &Lang, rejected: &NoteRejected) -> String {
-    match rejected {
-        NoteRejected::Empty => lang.text("note-empty"),
-        NoteRejected::TooLong(chars) => lang.text_with(
-            "note-too-long",
-            &[("max", MAX_NOTE_CHARS.into()), ("count", (*chars).into())],
-        ),
-        NoteRejected::ControlCharacters => lang.text("note-control-characters"),
     }
 }
 
@@ -105,7 +107,7 @@ async fn render_notes_page(
     session: &TypedSession,
     user: SignedInUser,
     draft: String,
-    problem: Option<String>,
+    problem: Option<NoteRejected>,
 ) -> Result<String, AppError> {
     let notes = list_notes(&state.pool, user.user_id, state.notes_per_page).await?;
     Ok(NotesPage {

@@ -15,7 +15,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::accounts::{Account, find_account};
-use crate::activity::{ClientInfo, recent_events};
+use crate::activity::{ClientInfo, EventKind, recent_events, record_data_export};
 use crate::csrf::{CsrfProtected, SameSiteForm};
 use crate::db::models::SecurityEvent;
 use crate::error::AppError;
@@ -51,6 +51,35 @@ impl ProfilePage {
     fn email_or_none(&self, email: &Option<String>) -> String {
         email.clone().unwrap_or_else(|| self.page.t("value-none"))
     }
+
+    /// What the activity list shows after an event's name. An email change is stored
+    /// as `from <address> to <address>` (`none` for no address) and shown in the page's
+    /// language; other details (the provider of a new account) are names, shown as
+    /// they are.
+    fn event_detail(&self, event: &SecurityEvent) -> Option<String> {
+        let detail = event.detail.as_deref()?;
+        if event.kind == EventKind::EmailChanged
+            && let Some((from, to)) = detail
+                .strip_prefix("from ")
+                .and_then(|rest| rest.split_once(" to "))
+        {
+            let address = |text: &str| {
+                if text == "none" {
+                    self.page.t("value-none")
+                } else {
+                    text.to_owned()
+                }
+            };
+            return Some(self.page.t2(
+                "event-email-change-detail",
+                "from",
+                address(from),
+                "to",
+                address(to),
+            ));
+        }
+        Some(detail.to_owned())
+    }
 }
 
 /// Signed in only: `SignedInUser` sends anyone else home.
@@ -79,11 +108,16 @@ async fn profile(
 
 /// "Download my data": everything stored about the signed-in user, as a JSON file.
 /// Only ever the session's own user; anyone else is sent home by `SignedInUser`.
+/// The download is recorded in the activity log first (a stolen session could take
+/// everything in one request; the person sees it on their profile), so the file ends
+/// with it.
 async fn download_data(
     state: web::Data<AppState>,
     session: TypedSession,
     user: SignedInUser,
+    client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
+    record_data_export(&state.pool, user.user_id, &client).await?;
     let Some(data) = export_personal_data(&state.pool, user.user_id).await? else {
         session.end_signed_in();
         return Ok(see_other("/"));
@@ -151,7 +185,10 @@ async fn delete(
     client: ClientInfo,
     _form: SameSiteForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
-    delete_account(&state.pool, user.user_id, &client).await?;
+    if !delete_account(&state.pool, user.user_id, &client).await? {
+        // Deleted meanwhile (another tab): the outcome the person asked for.
+        log::info!("account {} was already deleted", user.user_id);
+    }
     session.log_out();
     Ok(see_other("/account-deleted"))
 }

@@ -381,11 +381,11 @@ struct Persona {
 
 impl Persona {
     /// Message ids (`persona-ada-title`, `persona-ada-explains`): the page's language.
-    fn title(&self) -> String {
+    fn title_id(&self) -> String {
         format!("persona-{}-title", self.id)
     }
 
-    fn explains(&self) -> String {
+    fn explains_id(&self) -> String {
         format!("persona-{}-explains", self.id)
     }
 }

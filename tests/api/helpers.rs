@@ -283,6 +283,22 @@ pub async fn profile_status_with_cookie(app: &TestApp, cookie: &str) -> u16 {
         .as_u16()
 }
 
+/// The month names of Dutch dates, January first: what the pages must show in Dutch.
+pub const DUTCH_MONTHS: [&str; 12] = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+
 /// A client without a cookie jar, for replaying a cookie by hand.
 pub fn bare_client() -> reqwest::Client {
     reqwest::Client::builder()

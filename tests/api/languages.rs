@@ -3,7 +3,9 @@
 
 use chrono::Datelike;
 
-use crate::helpers::{TestApp, browser_with_cookie, captured_logs, location, spawn_app, testid};
+use crate::helpers::{
+    DUTCH_MONTHS, TestApp, browser_with_cookie, captured_logs, location, spawn_app, testid,
+};
 
 /// What a page must show in each language (a text only that language has) and the
 /// month names its dates use.
@@ -26,24 +28,7 @@ const LANGUAGES: [(&str, &str, [&str; 12]); 2] = [
             "December",
         ],
     ),
-    (
-        "nl",
-        "Inloggen met XWMS",
-        [
-            "januari",
-            "februari",
-            "maart",
-            "april",
-            "mei",
-            "juni",
-            "juli",
-            "augustus",
-            "september",
-            "oktober",
-            "november",
-            "december",
-        ],
-    ),
+    ("nl", "Inloggen met XWMS", DUTCH_MONTHS),
 ];
 
 /// `GET path` in `browser`: the status and the HTML.
@@ -170,7 +155,12 @@ async fn the_dutch_pages_say_it_in_dutch() {
     let (_, refused) = page(&app, &dutch, "/xwms/validateToken?token=abc").await;
     app.login_as_with(&dutch, "ada").await;
     let (_, profile) = page(&app, &dutch, "/profile").await;
+    let (_, notes) = page(&app, &dutch, "/notes").await;
 
+    assert!(
+        notes.contains("Welkom! Deze notitie is geschreven toen je voor het eerst inlogde."),
+        "the welcome note is written in the language of the first login: {notes}"
+    );
     assert!(not_found.contains("Pagina niet gevonden"), "{not_found}");
     assert!(not_found.contains("Fout 404"));
     assert!(refused.contains("Deze inloglink is hier niet geldig"));
@@ -279,5 +269,28 @@ async fn the_language_switch_never_carries_the_login_token_or_the_login_flow_url
     assert!(
         page.contains(r#"href="/language/nl?next=/""#),
         "the switch goes home"
+    );
+}
+
+#[actix_web::test]
+async fn an_email_change_in_the_activity_log_reads_in_the_pages_language() {
+    let app = spawn_app().await;
+    let dutch = browser_with_cookie(&app.address, "lang=nl");
+    app.login_as_with(&dutch, "ada").await;
+    app.login_as_with(&dutch, "ada-new-email").await;
+
+    let (_, profile) = page(&app, &dutch, "/profile").await;
+
+    assert!(
+        profile.contains(
+            "Je e-mailadres is gewijzigd van ada@example.com naar ada.lovelace@example.org."
+        ),
+        "{profile}"
+    );
+    assert!(
+        profile.contains(
+            "Ingelogd; e-mailadres gewijzigd bij XWMS: van ada@example.com naar ada.lovelace@example.org"
+        ),
+        "the stored detail, in Dutch: {profile}"
     );
 }

@@ -2,6 +2,7 @@
 //! posts, a table of its own, a setting, and first-login work.
 
 use wiremock::MockServer;
+use xwms_starter::i18n::Lang;
 use xwms_starter::notes::WELCOME_NOTE;
 
 use crate::helpers::{
@@ -196,7 +197,7 @@ async fn a_first_login_through_xwms_starts_the_account_with_the_welcome_note() {
     assert!(
         notes_html_with(&app, &app.client)
             .await
-            .contains(WELCOME_NOTE)
+            .contains(&Lang::default().text(WELCOME_NOTE))
     );
     assert_eq!(app.count("notes").await, 1);
 }

@@ -113,8 +113,8 @@ async fn download_my_data_is_a_private_json_file_of_everything_stored_about_the_
         .collect();
     assert_eq!(
         kinds,
-        ["account_created", "email_changed"],
-        "the whole log, oldest first"
+        ["account_created", "email_changed", "data_exported"],
+        "the whole log, oldest first, this download included"
     );
     assert_eq!(
         data["activity"][1]["detail"],
@@ -126,6 +126,11 @@ async fn download_my_data_is_a_private_json_file_of_everything_stored_about_the_
         data["notes"].as_array().unwrap().len(),
         1,
         "the welcome note"
+    );
+    let profile = app.profile_html().await;
+    assert!(
+        profile.contains("Downloaded my data"),
+        "the profile lists the download"
     );
 }
 
@@ -149,8 +154,8 @@ async fn download_my_data_is_only_ever_the_signed_in_users_own() {
     assert_ne!(adas["account"]["id"], graces["account"]["id"]);
     assert_eq!(
         graces["activity"].as_array().unwrap().len(),
-        1,
-        "Grace's own log only"
+        2,
+        "Grace's own log only: her first login and this download"
     );
 }
 
@@ -305,7 +310,7 @@ async fn logging_in_again_after_deleting_makes_a_new_empty_account() {
         .collect();
     assert_eq!(
         kinds,
-        ["account_created"],
+        ["account_created", "data_exported"],
         "none of the old account's history"
     );
 }
@@ -316,36 +321,18 @@ async fn a_cross_site_or_tokenless_delete_is_refused_with_403_and_deletes_nothin
     app.login_as("ada").await;
     let token = delete_form_token(&app, &app.client).await;
 
-    let cross_site = app
-        .client
-        .post(app.url("/profile/delete"))
-        .header("Origin", "https://evil.example")
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let cross_site_fetch = app
-        .client
-        .post(app.url("/profile/delete"))
-        .header("Sec-Fetch-Site", "cross-site")
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let without_token = app
-        .client
-        .post(app.url("/profile/delete"))
-        .form(&[("csrf_token", "")])
-        .send()
-        .await
-        .unwrap();
-    let wrong_token = app
-        .client
-        .post(app.url("/profile/delete"))
-        .form(&[("csrf_token", "0".repeat(64).as_str())])
-        .send()
-        .await
-        .unwrap();
+    let post = async |header: Option<(&str, &str)>, token: &str| {
+        let mut request = app.client.post(app.url("/profile/delete"));
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        request.form(&[("csrf_token", token)]).send().await.unwrap()
+    };
+
+    let cross_site = post(Some(("Origin", "https://evil.example")), &token).await;
+    let cross_site_fetch = post(Some(("Sec-Fetch-Site", "cross-site")), &token).await;
+    let without_token = post(None, "").await;
+    let wrong_token = post(None, &"0".repeat(64)).await;
     let via_get = app.get("/profile/delete?csrf_token=x").await;
 
     assert_eq!(cross_site.status(), 403);

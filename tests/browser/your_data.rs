@@ -3,23 +3,8 @@
 
 use chrono::Datelike;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{DUTCH_MONTHS, TestApp, spawn_app};
 use crate::support::Browser;
-
-const DUTCH_MONTHS: [&str; 12] = [
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
 
 async fn page_language(browser: &Browser) -> String {
     browser
