@@ -17,7 +17,10 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 
 use crate::client_info::client_ip;
@@ -60,22 +63,14 @@ pub async fn check(pool: &DbPool, limit: RateLimit, client: &str) -> Result<Deci
     let mut conn = db::connection(pool).await?;
     // Insert the first request, or move `tat` one interval on; the WHERE makes a request
     // that would overrun the burst change nothing and return no row.
-    let allowed: Option<DateTime<Utc>> = diesel::sql_query(
-        "INSERT INTO login_rate_limits AS l (client, tat) \
-         VALUES ($1, now() + $2 * interval '1 microsecond') \
-         ON CONFLICT (client) DO UPDATE \
-            SET tat = greatest(l.tat, now()) + $2 * interval '1 microsecond' \
-          WHERE greatest(l.tat, now()) + $2 * interval '1 microsecond' - now() \
-                <= $3 * interval '1 microsecond' \
-         RETURNING tat",
-    )
-    .bind::<diesel::sql_types::Text, _>(client)
-    .bind::<diesel::sql_types::BigInt, _>(micros(limit.interval))
-    .bind::<diesel::sql_types::BigInt, _>(micros(limit.tolerance))
-    .get_result::<Tat>(&mut conn)
+    let allowed: Option<DateTime<Utc>> = Gcra {
+        client,
+        interval: micros(limit.interval),
+        tolerance: micros(limit.tolerance),
+    }
+    .get_result(&mut conn)
     .await
-    .optional()?
-    .map(|row| row.tat);
+    .optional()?;
     if allowed.is_some() {
         return Ok(Decision::Allowed);
     }
@@ -91,10 +86,43 @@ pub async fn check(pool: &DbPool, limit: RateLimit, client: &str) -> Result<Deci
     })
 }
 
-#[derive(QueryableByName)]
-struct Tat {
-    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
-    tat: DateTime<Utc>,
+/// The GCRA step as one statement: take a slot (insert, or move `tat` on) unless that
+/// would put `tat` more than `tolerance` ahead of now; returns the new `tat`, or no row
+/// when refused. Intervals in microseconds.
+///
+/// Written as a query type of its own rather than `sql_query`: its text never changes,
+/// so it has a static query id and diesel-async prepares it once per connection (one
+/// round trip a login step, not two). `walk_ast` binds each value where the SQL uses it.
+struct Gcra<'a> {
+    client: &'a str,
+    interval: i64,
+    tolerance: i64,
+}
+
+impl QueryFragment<Pg> for Gcra<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("INSERT INTO login_rate_limits AS l (client, tat) VALUES (");
+        out.push_bind_param::<Text, _>(self.client)?;
+        out.push_sql(", now() + ");
+        out.push_bind_param::<BigInt, _>(&self.interval)?;
+        out.push_sql(" * interval '1 microsecond') ON CONFLICT (client) DO UPDATE SET tat = greatest(l.tat, now()) + ");
+        out.push_bind_param::<BigInt, _>(&self.interval)?;
+        out.push_sql(" * interval '1 microsecond' WHERE greatest(l.tat, now()) + ");
+        out.push_bind_param::<BigInt, _>(&self.interval)?;
+        out.push_sql(" * interval '1 microsecond' - now() <= ");
+        out.push_bind_param::<BigInt, _>(&self.tolerance)?;
+        out.push_sql(" * interval '1 microsecond' RETURNING tat");
+        Ok(())
+    }
+}
+
+impl QueryId for Gcra<'_> {
+    type QueryId = Gcra<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for Gcra<'_> {
+    type SqlType = Timestamptz;
 }
 
 /// Forgets clients whose `tat` has passed (they would start afresh anyway).

@@ -9,7 +9,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use crate::activity::{ClientInfo, EventKind, record_event};
 use crate::crypto::sha256_hex;
-use crate::db::schema::{ended_sessions, users};
+use crate::db::schema::{ended_sessions, used_login_tokens, users};
 use crate::db::{self, DbError, DbPool};
 
 /// "Log out": ends this one session. Its id is remembered as ended, so a copy of the
@@ -68,29 +68,37 @@ pub async fn end_all_sessions(
     Ok(())
 }
 
-/// Marks a callback token as used; false if it was used before. Tokens are kept (as
-/// hashes) for `remember_for`, how long a pending login lives, plus a margin for clock
-/// skew; older ones are swept by the same statement.
-pub async fn claim_login_token(
+/// Marks a callback token as used; false if it was used before. Tokens are kept as
+/// hashes; `sweep_used_login_tokens` forgets them once no pending login can still use
+/// them. One statement of fixed text: each connection prepares it once.
+pub async fn claim_login_token(pool: &DbPool, token: &str) -> Result<bool, DbError> {
+    let mut conn = db::connection(pool).await?;
+    let claimed = diesel::insert_into(used_login_tokens::table)
+        .values(used_login_tokens::token_sha256.eq(sha256_hex(token)))
+        .on_conflict_do_nothing()
+        .execute(&mut conn)
+        .await?;
+    Ok(claimed == 1)
+}
+
+/// Forgets used tokens older than twice `login_max_age` (how long a pending login
+/// lives, with a margin for clock skew between replicas): a token that old is refused
+/// anyway, as its login has expired. Run by the hourly background job; returns how many
+/// went.
+pub async fn sweep_used_login_tokens(
     pool: &DbPool,
-    token: &str,
-    remember_for: std::time::Duration,
-) -> Result<bool, DbError> {
-    let forget_before = chrono::TimeDelta::from_std(remember_for * 2)
+    login_max_age: std::time::Duration,
+) -> Result<usize, DbError> {
+    let forget_before = chrono::TimeDelta::from_std(login_max_age * 2)
         .ok()
         .and_then(|keep| Utc::now().checked_sub_signed(keep))
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let mut conn = db::connection(pool).await?;
-    // One round trip: the sweep rides along as a data-modifying CTE.
-    let claimed = diesel::sql_query(
-        "WITH swept AS (DELETE FROM used_login_tokens WHERE used_at < $2) \
-         INSERT INTO used_login_tokens (token_sha256) VALUES ($1) ON CONFLICT DO NOTHING",
+    Ok(diesel::delete(
+        used_login_tokens::table.filter(used_login_tokens::used_at.lt(forget_before)),
     )
-    .bind::<diesel::sql_types::Text, _>(sha256_hex(token))
-    .bind::<diesel::sql_types::Timestamptz, _>(forget_before)
     .execute(&mut conn)
-    .await?;
-    Ok(claimed == 1)
+    .await?)
 }
 
 /// Whether a signed-in session may go on: the user still exists, the session's epoch is

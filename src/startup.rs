@@ -32,6 +32,7 @@ use crate::routes;
 use crate::routes::health::XwmsHealth;
 use crate::routes::metrics::MetricsAccess;
 use crate::session::enforce_session_limits;
+use crate::session_state;
 use crate::state::AppState;
 use crate::xwms::sandbox::{self, SANDBOX_PATH, Sandbox};
 use crate::xwms::{XwmsClient, XwmsConfig};
@@ -283,13 +284,15 @@ fn shared_state(
     })
 }
 
-/// Background jobs, hourly: the rate limit's spent rows and the activity log's retention
-/// (every replica runs them, which is harmless: the deletes are idempotent).
+/// Background jobs, hourly: the rate limit's spent rows, the used login tokens no login
+/// can use any more, and the activity log's retention (every replica runs them, which is
+/// harmless: the deletes are idempotent).
 fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>) {
-    let (pool, users, anonymous) = (
+    let (pool, users, anonymous, login_max_age) = (
         state.pool.clone(),
         settings.security.activity_retention,
         settings.security.anonymous_activity_retention,
+        state.login_max_age,
     );
     actix_web::rt::spawn(async move {
         let mut every_hour = actix_web::rt::time::interval(std::time::Duration::from_secs(3600));
@@ -297,6 +300,9 @@ fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>) {
             every_hour.tick().await;
             if let Err(err) = rate_limit::sweep(&pool).await {
                 log::warn!("rate limit: sweep failed: {err}");
+            }
+            if let Err(err) = session_state::sweep_used_login_tokens(&pool, login_max_age).await {
+                log::warn!("used login tokens: sweep failed: {err}");
             }
             match activity::sweep_expired_events(&pool, users, anonymous).await {
                 Ok(0) => {}

@@ -27,9 +27,14 @@ pub struct User {
     pub session_epoch: i32,
 }
 
+/// `treat_none_as_default_value = false` on every `Insertable` here: each field is a bound
+/// value (`None` a bound NULL), never the `DEFAULT` keyword. diesel's default leaves room
+/// for `DEFAULT`, which makes it treat the statement's text as variable, and diesel-async
+/// then prepares it anew at every insert (a round trip more). Fixed text is prepared once
+/// per connection.
 #[derive(Debug, Insertable, AsChangeset)]
 #[diesel(table_name = users)]
-#[diesel(treat_none_as_null = true)]
+#[diesel(treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct UserProfile<'a> {
     pub name: Option<&'a str>,
     pub email: Option<&'a str>,
@@ -53,6 +58,7 @@ pub struct XwmsConnection {
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = xwms_connections)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewXwmsConnection<'a> {
     pub user_id: i64,
     pub provider: &'a str,
@@ -73,6 +79,7 @@ pub struct Note {
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = notes)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewNote<'a> {
     pub user_id: i64,
     pub body: &'a str,
@@ -93,6 +100,7 @@ pub struct SecurityEvent {
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = security_events)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewSecurityEvent<'a> {
     pub user_id: Option<i64>,
     pub kind: EventKind,

@@ -254,7 +254,7 @@ async fn verify_and_link(
     // The browser's cookie says "once", but a copy of the cookie from before this
     // callback would say it again: the server remembers every token it has used, for
     // as long as a pending login lives, and refuses it a second time.
-    if !claim_login_token(&state.pool, &token, state.login_max_age).await? {
+    if !claim_login_token(&state.pool, &token).await? {
         return Err(AppError::LoginRefused(LoginRefusal::TokenReused));
     }
 

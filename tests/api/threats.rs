@@ -1347,17 +1347,15 @@ async fn threat_partial_write_a_failing_first_login_hook_rolls_the_whole_first_l
 #[actix_web::test]
 async fn threat_login_csrf_a_used_token_is_remembered_longer_than_a_login_may_take() {
     let (app, _xwms, copied) = log_in_keeping_a_copy_of_the_cookie("used-long-ago").await;
-    // Used 9 minutes ago: still within the 10 minutes a pending login may live. Another
-    // login's claim then sweeps what the server may forget.
+    // Used 9 minutes ago: still within the 10 minutes a pending login may live. The
+    // hourly sweep then forgets what the server may forget.
     app.execute_sql("UPDATE used_login_tokens SET used_at = now() - interval '9 minutes'")
         .await;
     let pool = app.pool();
     let ten_minutes = Duration::from_secs(600);
-    assert!(
-        xwms_starter::session_state::claim_login_token(&pool, "another-login", ten_minutes)
-            .await
-            .unwrap()
-    );
+    xwms_starter::session_state::sweep_used_login_tokens(&pool, ten_minutes)
+        .await
+        .unwrap();
 
     let thief = crate::helpers::browser_with_cookie(&app.address, &copied);
     let replay = app
@@ -1365,6 +1363,26 @@ async fn threat_login_csrf_a_used_token_is_remembered_longer_than_a_login_may_ta
         .await;
 
     assert_eq!(replay.status(), 400, "the server still remembers the token");
+}
+
+#[actix_web::test]
+async fn the_hourly_sweep_forgets_used_tokens_once_no_login_can_use_them() {
+    let (app, _xwms, _copied) = log_in_keeping_a_copy_of_the_cookie("used-ages-ago").await;
+    let pool = app.pool();
+    let ten_minutes = Duration::from_secs(600);
+    let sweep = async || {
+        xwms_starter::session_state::sweep_used_login_tokens(&pool, ten_minutes)
+            .await
+            .unwrap()
+    };
+    assert_eq!(sweep().await, 0, "a token used just now stays");
+
+    // Older than twice the 10 minutes a pending login may live (clock-skew margin).
+    app.execute_sql("UPDATE used_login_tokens SET used_at = now() - interval '21 minutes'")
+        .await;
+
+    assert_eq!(sweep().await, 1);
+    assert_eq!(app.count("used_login_tokens").await, 0);
 }
 
 #[actix_web::test]
