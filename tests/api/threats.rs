@@ -1386,12 +1386,27 @@ async fn the_hourly_sweep_forgets_used_tokens_once_no_login_can_use_them() {
 }
 
 #[actix_web::test]
+async fn a_token_of_exactly_the_longest_allowed_length_is_accepted() {
+    // 2048 characters is the most the callback takes (`MAX_TOKEN_CHARS`); one more is
+    // refused by the test below.
+    let token = "t".repeat(2048);
+    let xwms = fake_xwms(&token, 1).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+    app.start_login_with(&app.client).await;
+
+    let response = app.get(&format!("/xwms/validateToken?token={token}")).await;
+
+    assert_eq!(response.status(), 303, "the longest token logs in");
+    assert_eq!(location(response.headers()), "/profile");
+}
+
+#[actix_web::test]
 async fn threat_login_csrf_an_overlong_or_control_character_token_never_reaches_xwms() {
     // In session binding any token of a browser with a login under way would be sent to
     // XWMS; a token no XWMS issues (too long, control characters) must be refused first.
     let xwms = fake_xwms("issued", 0).await;
     let app = spawn_app_with(Provider::Fake(&xwms), &[("XWMS_LOGIN_BINDING", "session")]).await;
-    for token in ["x".repeat(3000), "abc%07def".to_owned()] {
+    for token in ["x".repeat(2049), "x".repeat(3000), "abc%07def".to_owned()] {
         app.start_login_with(&app.client).await;
 
         let response = app.get(&format!("/xwms/validateToken?token={token}")).await;
