@@ -434,4 +434,11 @@ mod tests {
         }
         assert_eq!(safe_next_path(&format!("/{}", "a".repeat(600))), None);
     }
+
+    #[test]
+    fn a_next_path_may_be_512_bytes_long_and_no_longer() {
+        let longest = format!("/{}", "a".repeat(511));
+        assert_eq!(safe_next_path(&longest).as_deref(), Some(longest.as_str()));
+        assert_eq!(safe_next_path(&format!("/{}", "a".repeat(512))), None);
+    }
 }

@@ -545,6 +545,20 @@ mod tests {
     }
 
     #[test]
+    fn a_4xx_without_json_is_a_refusal_but_a_2xx_without_json_is_a_broken_answer() {
+        // A 4xx page of a proxy or framework in front of XWMS still means "no" to this
+        // request; a 200 that is not the envelope means XWMS is broken.
+        assert!(matches!(
+            parse_envelope(StatusCode::BAD_REQUEST, b"<html>Bad Request</html>"),
+            Err(XwmsError::Refused { status: 400, ref message }) if message == "no readable message"
+        ));
+        assert!(matches!(
+            parse_envelope(StatusCode::OK, b"<html>OK</html>"),
+            Err(XwmsError::InvalidResponse(_))
+        ));
+    }
+
+    #[test]
     fn the_login_url_falls_back_to_redirect_url_fields() {
         let top = envelope(json!({"status":"success","redirect_url":"https://xwms.nl/login/1","data":{"token":"t"}})).unwrap();
         assert_eq!(
