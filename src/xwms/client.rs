@@ -667,6 +667,43 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_sub_says_so() {
+        // The operator reads this in the log: "missing" points at the provider's data.
+        let parsed = envelope(json!({"status":"success","data":{"sub": null}})).unwrap();
+        assert!(matches!(
+            parse_verified_user(&parsed, "xwms:test"),
+            Err(XwmsError::InvalidResponse(ref why)) if why == "sub is missing from the user data"
+        ));
+    }
+
+    #[test]
+    fn email_verified_is_read_in_every_shape_xwms_sends_it() {
+        let verified = |flag: Value| {
+            let parsed = envelope(json!({"status":"success","data":{
+                "sub": "1", "email": "ada@example.com", "email_verified": flag
+            }}))
+            .unwrap();
+            parse_verified_user(&parsed, "xwms:test")
+                .unwrap()
+                .email_verified
+        };
+        for yes in [json!(true), json!(1), json!("1"), json!("true")] {
+            assert!(verified(yes.clone()), "{yes}");
+        }
+        for no in [
+            json!(false),
+            json!(0),
+            json!(2),
+            json!("0"),
+            json!("false"),
+            json!("yes"),
+            json!(null),
+        ] {
+            assert!(!verified(no.clone()), "{no}");
+        }
+    }
+
+    #[test]
     fn untrusted_fields_are_cleaned() {
         let parsed = envelope(json!({"status":"success","data":{
             "sub": "1",
