@@ -667,6 +667,17 @@ mod tests {
     }
 
     #[test]
+    fn a_sub_may_be_255_characters_long_and_no_longer() {
+        let sub_of_length = |n: usize| {
+            let parsed =
+                envelope(json!({"status":"success","data":{"sub": "s".repeat(n)}})).unwrap();
+            parse_verified_user(&parsed, "xwms:test").map(|user| user.sub.len())
+        };
+        assert_eq!(sub_of_length(MAX_SUB_CHARS).ok(), Some(MAX_SUB_CHARS));
+        assert!(sub_of_length(MAX_SUB_CHARS + 1).is_err());
+    }
+
+    #[test]
     fn a_missing_sub_says_so() {
         // The operator reads this in the log: "missing" points at the provider's data.
         let parsed = envelope(json!({"status":"success","data":{"sub": null}})).unwrap();
