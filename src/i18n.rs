@@ -298,6 +298,11 @@ mod tests {
             "weights, not order"
         );
         assert_eq!(tag(None, Some("nl;q=0, en")), "en", "q=0 means not wanted");
+        assert_eq!(
+            tag(None, Some("nl;q=0")),
+            "en",
+            "not wanted, even as the only one"
+        );
         assert_eq!(tag(None, Some("en;Q=0.1, nl")), "nl", "Q is q");
         assert_eq!(
             tag(None, Some("en;q=inf, nl;q=1")),
