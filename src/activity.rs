@@ -62,25 +62,6 @@ pub async fn record_refused_login(
     Ok(())
 }
 
-/// Records that the user downloaded their data (the export changes nothing, so the event
-/// stands alone, like a refused login).
-pub async fn record_data_export(
-    pool: &DbPool,
-    user_id: i64,
-    client: &ClientInfo,
-) -> Result<(), DbError> {
-    let mut conn = db::connection(pool).await?;
-    record_event(
-        &mut conn,
-        Some(user_id),
-        EventKind::DataExported,
-        None,
-        client,
-    )
-    .await?;
-    Ok(())
-}
-
 /// The user's most recent events, newest first.
 pub async fn recent_events(
     pool: &DbPool,

@@ -70,28 +70,32 @@ pub struct ActivityData {
     pub at: DateTime<Utc>,
 }
 
-/// Reads everything stored about `user_id`, in one read-only transaction at one
-/// snapshot (a login or a note written meanwhile is either wholly in the file or not at
-/// all). `None` if the user no longer exists.
+/// Records the download (`data_exported`: a stolen session could take everything in one
+/// request, and the person sees it on their profile) and reads everything stored about
+/// `user_id`, in one transaction at one snapshot: a login or a note written meanwhile is
+/// either wholly in the file or not at all, and the file ends with this download. The
+/// user row is locked against deletion meanwhile. `None` if the user no longer exists.
 pub async fn export_personal_data(
     pool: &DbPool,
     user_id: i64,
+    client: &ClientInfo,
 ) -> Result<Option<PersonalData>, DbError> {
     let mut conn = db::connection(pool).await?;
     let exported = conn
         .build_transaction()
-        .read_only()
         .repeatable_read()
         .run(async |conn| {
             let Some(user) = users::table
                 .find(user_id)
                 .select(User::as_select())
+                .for_key_share()
                 .first(conn)
                 .await
                 .optional()?
             else {
                 return Ok(None);
             };
+            record_event(conn, Some(user_id), EventKind::DataExported, None, client).await?;
             let identities: Vec<XwmsConnection> = xwms_connections::table
                 .filter(xwms_connections::user_id.eq(user_id))
                 .order(xwms_connections::id)

@@ -15,7 +15,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::accounts::{Account, find_account};
-use crate::activity::{ClientInfo, EventKind, recent_events, record_data_export};
+use crate::activity::{ClientInfo, EventKind, recent_events};
 use crate::csrf::{CsrfProtected, SameSiteForm};
 use crate::db::models::SecurityEvent;
 use crate::error::AppError;
@@ -82,6 +82,20 @@ impl ProfilePage {
     }
 }
 
+/// The signed-in user's account; `None`, with the session ended, when it was deleted
+/// since the session middleware looked (in another tab): the caller sends them home.
+async fn account_of(
+    state: &AppState,
+    session: &TypedSession,
+    user: SignedInUser,
+) -> Result<Option<Account>, AppError> {
+    let account = find_account(&state.pool, user.user_id).await?;
+    if account.is_none() {
+        session.end_signed_in();
+    }
+    Ok(account)
+}
+
 /// Signed in only: `SignedInUser` sends anyone else home.
 async fn profile(
     req: HttpRequest,
@@ -89,13 +103,10 @@ async fn profile(
     session: TypedSession,
     user: SignedInUser,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = user.user_id;
-    let Some(account) = find_account(&state.pool, user_id).await? else {
-        // The account was deleted since the session middleware looked: end the session.
-        session.end_signed_in();
+    let Some(account) = account_of(&state, &session, user).await? else {
         return Ok(see_other("/"));
     };
-    let activity = recent_events(&state.pool, user_id, RECENT_ACTIVITY).await?;
+    let activity = recent_events(&state.pool, user.user_id, RECENT_ACTIVITY).await?;
     let html = ProfilePage {
         page: page_context(&req),
         account,
@@ -108,17 +119,15 @@ async fn profile(
 
 /// "Download my data": everything stored about the signed-in user, as a JSON file.
 /// Only ever the session's own user; anyone else is sent home by `SignedInUser`.
-/// The download is recorded in the activity log first (a stolen session could take
-/// everything in one request; the person sees it on their profile), so the file ends
-/// with it.
+/// The download is recorded in the activity log, in the same transaction as the
+/// reading (see `privacy::export_personal_data`), so the file ends with it.
 async fn download_data(
     state: web::Data<AppState>,
     session: TypedSession,
     user: SignedInUser,
     client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
-    record_data_export(&state.pool, user.user_id, &client).await?;
-    let Some(data) = export_personal_data(&state.pool, user.user_id).await? else {
+    let Some(data) = export_personal_data(&state.pool, user.user_id, &client).await? else {
         session.end_signed_in();
         return Ok(see_other("/"));
     };
@@ -149,8 +158,7 @@ async fn confirm_delete(
     session: TypedSession,
     user: SignedInUser,
 ) -> Result<HttpResponse, AppError> {
-    let Some(account) = find_account(&state.pool, user.user_id).await? else {
-        session.end_signed_in();
+    let Some(account) = account_of(&state, &session, user).await? else {
         return Ok(see_other("/"));
     };
     let html = DeleteAccountPage {

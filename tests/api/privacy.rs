@@ -29,6 +29,16 @@ async fn delete_account_with(app: &TestApp, browser: &reqwest::Client) -> reqwes
         .unwrap()
 }
 
+/// The `kind` of every event in a downloaded file, oldest first.
+fn activity_kinds(data: &Value) -> Vec<&str> {
+    data["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["kind"].as_str().unwrap())
+        .collect()
+}
+
 async fn downloaded_data(app: &TestApp, browser: &reqwest::Client) -> Value {
     let response = app.get_with(browser, "/profile/data").await;
     assert_eq!(response.status(), 200);
@@ -105,12 +115,7 @@ async fn download_my_data_is_a_private_json_file_of_everything_stored_about_the_
             "last_login": data["identities"][0]["last_login"],
         }])
     );
-    let kinds: Vec<&str> = data["activity"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|event| event["kind"].as_str().unwrap())
-        .collect();
+    let kinds = activity_kinds(&data);
     assert_eq!(
         kinds,
         ["account_created", "email_changed", "data_exported"],
@@ -302,12 +307,7 @@ async fn logging_in_again_after_deleting_makes_a_new_empty_account() {
     );
     assert_eq!(app.count("notes").await, 1, "only the new welcome note");
     let data = downloaded_data(&app, &app.client).await;
-    let kinds: Vec<&str> = data["activity"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|event| event["kind"].as_str().unwrap())
-        .collect();
+    let kinds = activity_kinds(&data);
     assert_eq!(
         kinds,
         ["account_created", "data_exported"],

@@ -15,15 +15,30 @@ async fn page_language(browser: &Browser) -> String {
         .to_owned()
 }
 
-async fn log_in_as_ada_in_dutch(browser: &Browser, app: &TestApp) {
+/// From the English home page, through the language switch and the sandbox in Dutch, to
+/// the profile as Ada; with `screenshots`, the Dutch home and sandbox pages are saved.
+async fn log_in_as_ada_in_dutch(browser: &Browser, app: &TestApp, screenshots: bool) {
     browser.open(&app.url("/")).await;
     browser.wait_for_heading("Log in with XWMS").await;
+    assert_eq!(page_language(browser).await, "en");
     browser.click_link("Nederlands").await;
     browser.wait_for_heading("Inloggen met XWMS").await;
+    assert_eq!(page_language(browser).await, "nl");
+    assert_eq!(
+        browser.path().await,
+        "/",
+        "the switch comes back to the page"
+    );
+    if screenshots {
+        browser.screenshot("home-nl").await;
+    }
     browser.click_link("Inloggen met XWMS").await;
     browser
         .wait_for_heading("Inloggen bij de XWMS-sandbox")
         .await;
+    if screenshots {
+        browser.screenshot("sandbox-login-nl").await;
+    }
     browser
         .choose("Ada Lovelace (terugkerende gebruiker)")
         .await;
@@ -37,30 +52,7 @@ async fn a_visit_in_dutch_from_the_language_switch_to_deleting_the_account() {
     let app = spawn_app().await;
     let browser = Browser::start().await;
 
-    browser.open(&app.url("/")).await;
-    browser.wait_for_heading("Log in with XWMS").await;
-    assert_eq!(page_language(&browser).await, "en");
-    browser.click_link("Nederlands").await;
-    browser.wait_for_heading("Inloggen met XWMS").await;
-    assert_eq!(page_language(&browser).await, "nl");
-    assert_eq!(
-        browser.path().await,
-        "/",
-        "the switch comes back to the page"
-    );
-    browser.screenshot("home-nl").await;
-
-    browser.click_link("Inloggen met XWMS").await;
-    browser
-        .wait_for_heading("Inloggen bij de XWMS-sandbox")
-        .await;
-    browser.screenshot("sandbox-login-nl").await;
-    browser
-        .choose("Ada Lovelace (terugkerende gebruiker)")
-        .await;
-    browser.choose("Log me in").await;
-    browser.click_button("Doorgaan").await;
-    browser.wait_for_heading("Je profiel").await;
+    log_in_as_ada_in_dutch(&browser, &app, true).await;
     let profile = browser.text().await;
     assert!(profile.contains("Ingelogd als Ada Lovelace"), "{profile}");
     assert!(profile.contains("Welkom!"), "{profile}");
@@ -95,7 +87,7 @@ async fn a_visit_in_dutch_from_the_language_switch_to_deleting_the_account() {
 async fn deleting_the_account_signs_out_and_the_next_login_starts_a_new_empty_account() {
     let app = spawn_app().await;
     let browser = Browser::start().await;
-    log_in_as_ada_in_dutch(&browser, &app).await;
+    log_in_as_ada_in_dutch(&browser, &app, false).await;
     browser.click_link("English").await;
     browser.wait_for_heading("Your profile").await;
     let first_id = browser.testid("user-id").await;
