@@ -27,6 +27,11 @@ datetime = { $day } { $month } { $year }, { $time } UTC
 ## Layout (templates/base.html)
 
 site-name = XWMS Starter
+# Search engines show these under the page's title (meta description).
+meta-description = A Rust web app showing “Log in with XWMS”: accounts linked by the stable XWMS sub, never by email.
+meta-description-home = Log in with XWMS in a Rust web app: try the whole flow, with a sandbox standing in for XWMS when no account is set up.
+meta-description-profile = Your account on XWMS Starter: who XWMS says you are, what changed at your last login, and your recent activity.
+meta-description-sandbox = The XWMS sandbox: choose who to be and log in to the starter without an XWMS account.
 skip-to-content = Skip to content
 sandbox-banner-title = Sandbox: not real XWMS.
 sandbox-banner-body = Logins here use a built-in stand-in for XWMS, so you can try everything without an account.

@@ -21,6 +21,10 @@ datetime = { $day } { $month } { $year }, { $time } UTC
 ## Opmaak (templates/base.html)
 
 site-name = XWMS Starter
+meta-description = Een Rust-webapp die “Inloggen met XWMS” laat zien: accounts gekoppeld via de vaste XWMS-sub, nooit via het e-mailadres.
+meta-description-home = Inloggen met XWMS in een Rust-webapp: probeer de hele flow, met een sandbox in plaats van XWMS als er geen account is ingesteld.
+meta-description-profile = Je account bij XWMS Starter: wie je volgens XWMS bent, wat er bij je laatste login veranderde en je recente activiteit.
+meta-description-sandbox = De XWMS-sandbox: kies wie je bent en log in bij de starter zonder XWMS-account.
 skip-to-content = Naar de inhoud
 sandbox-banner-title = Sandbox: niet de echte XWMS.
 sandbox-banner-body = Je logt hier in via een ingebouwde vervanger van XWMS, zodat je alles zonder account kunt proberen.

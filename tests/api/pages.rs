@@ -96,3 +96,40 @@ async fn the_healthcheck_command_passes_against_a_healthy_app_and_fails_without_
     assert_eq!(healthy, Ok(()));
     assert!(nobody.is_err());
 }
+
+/// The `content` of the page's `<meta name="description">`, if it has one.
+fn meta_description(html: &str) -> Option<String> {
+    let start = html.find("<meta name=\"description\" content=\"")? + 34;
+    let end = start + html[start..].find('"')?;
+    Some(html[start..end].to_owned())
+}
+
+#[actix_web::test]
+async fn every_page_says_what_it_is_in_a_meta_description_of_its_own() {
+    let app = spawn_app().await;
+    let home = app.get("/").await.text().await.unwrap();
+    let login_page = app.start_login_with(&app.client).await;
+    let sandbox = app.client.get(&login_page).send().await.unwrap();
+    let sandbox = sandbox.text().await.unwrap();
+    app.login_as("ada").await;
+    let profile = app.profile_html().await;
+    let not_found = app.get("/no/such/page").await.text().await.unwrap();
+
+    let descriptions: Vec<String> = [&home, &sandbox, &profile, &not_found]
+        .into_iter()
+        .map(|html| meta_description(html).expect("a meta description"))
+        .collect();
+
+    for description in &descriptions {
+        assert!(
+            description.len() > 50,
+            "a sentence, not a word: {description}"
+        );
+    }
+    let distinct: std::collections::HashSet<_> = descriptions[..3].iter().collect();
+    assert_eq!(
+        distinct.len(),
+        3,
+        "home, sandbox and profile each describe themselves"
+    );
+}
