@@ -1,6 +1,6 @@
-//! The README must not drift from the code: every command in its shell blocks is run by
-//! CI, every variable in its configuration table is one the code reads (and the other way
-//! round), and every route in its routes table answers.
+//! The docs must not drift from the code: every command in the README's shell blocks is run
+//! by CI, every variable in the configuration table (docs/configuration.md) is one the code
+//! reads (and the other way round), and every route in its routes table answers.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -84,9 +84,9 @@ fn every_shell_command_in_the_readme_is_run_by_ci() {
     }
 }
 
-/// `NAME` of every row of the README's configuration table.
-fn readme_variables(readme: &str) -> BTreeSet<String> {
-    let table = readme
+/// `NAME` of every row of the configuration table.
+fn documented_variables(doc: &str) -> BTreeSet<String> {
+    let table = doc
         .split("| Variable | Default | Meaning |")
         .nth(1)
         .expect("the configuration table");
@@ -124,7 +124,7 @@ fn variable_literals(code: &str) -> BTreeSet<String> {
 
 #[test]
 fn the_configuration_table_lists_exactly_the_variables_the_code_reads() {
-    let readme = readme_variables(&file("README.md"));
+    let documented = documented_variables(&file("docs/configuration.md"));
     let mut code = BTreeSet::new();
     for source in [
         "src/config.rs",
@@ -152,22 +152,22 @@ fn the_configuration_table_lists_exactly_the_variables_the_code_reads() {
         code.insert(name.to_owned());
     }
 
-    let missing: Vec<_> = code.difference(&readme).collect();
-    let stale: Vec<_> = readme.difference(&code).collect();
+    let missing: Vec<_> = code.difference(&documented).collect();
+    let stale: Vec<_> = documented.difference(&code).collect();
     assert!(
         missing.is_empty(),
-        "read by the code, not in the README: {missing:?}"
+        "read by the code, not in docs/configuration.md: {missing:?}"
     );
     assert!(
         stale.is_empty(),
-        "in the README, read by no code: {stale:?}"
+        "in docs/configuration.md, read by no code: {stale:?}"
     );
 }
 
 #[actix_web::test]
 async fn every_route_in_the_routes_table_answers() {
-    let readme = file("README.md");
-    let table = readme
+    let doc = file("docs/configuration.md");
+    let table = doc
         .split("| Route | What it does |")
         .nth(1)
         .expect("the routes table");
@@ -203,4 +203,44 @@ async fn every_route_in_the_routes_table_answers() {
         }
     }
     assert!(checked >= 10, "only {checked} routes found in the table");
+}
+
+/// The `(target)` of every Markdown link `[text](target)` in `text`.
+fn link_targets(text: &str) -> Vec<&str> {
+    text.match_indices("](")
+        .filter_map(|(at, _)| {
+            let rest = &text[at + 2..];
+            rest.find(')').map(|end| &rest[..end])
+        })
+        .collect()
+}
+
+#[test]
+fn every_relative_link_of_the_readme_and_the_docs_leads_to_a_file_that_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "md") {
+            pages.push(path);
+        }
+    }
+    let mut checked = 0;
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for target in link_targets(&text) {
+            let path = target.split('#').next().unwrap_or_default();
+            if path.is_empty() || path.contains("://") || path.contains(' ') {
+                continue;
+            }
+            let resolved = page.parent().unwrap().join(path);
+            assert!(
+                resolved.exists(),
+                "{}: the link to {target} leads nowhere",
+                page.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} links found");
 }

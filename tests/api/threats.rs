@@ -1,4 +1,4 @@
-//! One named test per threat and fault. The README's threat table points here.
+//! One named test per threat and fault. The threat table of docs/security.md points here.
 //!
 //! Anchors: RFC 9700 (OAuth 2.0 Security BCP), OWASP ASVS 5.0 (sessions, OAuth, error
 //! handling), and actix-session's own acceptance tests.
