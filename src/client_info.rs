@@ -23,8 +23,12 @@ const MAX_USER_AGENT_CHARS: usize = 300;
 /// client. Reading stops at the first entry that does not parse: whatever stands left
 /// of it came from nobody we trust, so the last trusted hop is taken instead. Without
 /// this rule anyone could send any `X-Forwarded-For` to get a fresh rate-limit bucket.
+///
+/// Every address is made canonical first (`to_canonical`): a dual-stack listener on
+/// `[::]` sees an IPv4 peer as `::ffff:a.b.c.d`, which would match no IPv4 range in
+/// `TRUSTED_PROXIES` and, grouped as IPv6, would put every IPv4 client in one bucket.
 pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
-    let peer = peer?;
+    let peer = peer?.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|range| range.contains(ip));
     if !is_trusted(&peer) {
         return Some(peer);
@@ -55,6 +59,18 @@ fn parse_forwarded_entry(entry: &str) -> Option<IpAddr> {
         .parse::<IpAddr>()
         .or_else(|_| entry.parse::<std::net::SocketAddr>().map(|addr| addr.ip()))
         .ok()
+        .map(|ip| ip.to_canonical())
+}
+
+/// The salted SHA-256 of an address (or a range, as the rate limit's buckets are), hex:
+/// what the activity log and the rate limit keep instead of the address itself. The
+/// salt comes from `SESSION_KEY`, so the hash cannot be reversed by trying every IPv4
+/// address without it.
+pub fn salted_hash(salt: &[u8], address: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(salt);
+    hasher.update(address.as_bytes());
+    hex::encode(hasher.finalize())
 }
 
 /// What the activity log records about `req`.
@@ -80,12 +96,7 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
                     .collect()
             });
         ClientInfo {
-            ip_hash: ip.map(|ip| {
-                let mut hasher = Sha256::new();
-                hasher.update(&state.ip_hash_salt);
-                hasher.update(ip.to_string().as_bytes());
-                hex::encode(hasher.finalize())
-            }),
+            ip_hash: ip.map(|ip| salted_hash(&state.ip_hash_salt, &ip.to_string())),
             user_agent,
         }
     }
@@ -184,6 +195,32 @@ mod tests {
         assert_eq!(found, Some(ip("10.0.0.5")));
         let found = client_ip(Some(ip("10.0.0.2")), &headers("not-an-ip"), &trusted);
         assert_eq!(found, Some(ip("10.0.0.2")));
+    }
+
+    #[test]
+    fn a_mapped_ipv4_peer_is_the_ipv4_client_it_stands_for() {
+        // What a listener on [::] sees when 198.51.100.7 connects over IPv4.
+        let found = client_ip(Some(ip("::ffff:198.51.100.7")), &HeaderMap::new(), &[]);
+        assert_eq!(found, Some(ip("198.51.100.7")));
+    }
+
+    #[test]
+    fn a_mapped_ipv4_proxy_matches_its_ipv4_range_in_trusted_proxies() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        let found = client_ip(
+            Some(ip("::ffff:10.0.0.2")),
+            &headers("6.6.6.6, 198.51.100.7"),
+            &trusted,
+        );
+        assert_eq!(found, Some(ip("198.51.100.7")));
+        // A mapped entry in the header is canonical too: a trusted hop is skipped, and
+        // the client found is plain IPv4.
+        let found = client_ip(
+            Some(ip("::ffff:10.0.0.2")),
+            &headers("::ffff:198.51.100.8, ::ffff:10.0.0.3"),
+            &trusted,
+        );
+        assert_eq!(found, Some(ip("198.51.100.8")));
     }
 
     #[test]

@@ -112,6 +112,9 @@ pub struct ServerSettings {
     pub port: u16,
     /// 0 means one worker per CPU core.
     pub workers: usize,
+    /// `REDIRECT_TO_PUBLIC_ORIGIN`: requests on another host than the callback URL's are
+    /// redirected there (`public_origin`).
+    pub redirect_to_public_origin: bool,
 }
 
 #[derive(Clone)]
@@ -244,6 +247,7 @@ struct FileServer {
     host: String,
     port: u16,
     workers: usize,
+    redirect_to_public_origin: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -358,9 +362,19 @@ impl Settings {
 
         // Server
         let host = var("HOST").unwrap_or(file.server.host);
+        // `::` and `[::]` both mean "every address, IPv6 and (dual-stack) IPv4": an IPv6
+        // address is kept in brackets, so `{host}:{port}` is a socket address either way.
+        let host = match host.trim().parse::<std::net::Ipv6Addr>() {
+            Ok(v6) => format!("[{v6}]"),
+            Err(_) => host,
+        };
         let port = u16::try_from(parse_number("PORT", file.server.port.into())?)
             .map_err(|_| ConfigError::new("PORT", "must be between 0 and 65535"))?;
         let workers = parse_number("WORKERS", file.server.workers as u64)? as usize;
+        let redirect_to_public_origin = parse_bool(
+            "REDIRECT_TO_PUBLIC_ORIGIN",
+            file.server.redirect_to_public_origin,
+        )?;
         format!("{host}:{port}")
             .parse::<SocketAddr>()
             .or_else(|_| {
@@ -613,6 +627,7 @@ impl Settings {
                 entry
                     .parse::<ipnet::IpNet>()
                     .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map(canonical_range)
                     .map_err(|_| {
                         ConfigError::new(
                             "TRUSTED_PROXIES",
@@ -662,6 +677,7 @@ impl Settings {
                 host,
                 port,
                 workers,
+                redirect_to_public_origin,
             },
             database,
             xwms,
@@ -670,6 +686,20 @@ impl Settings {
             metrics,
             notes,
         })
+    }
+}
+
+/// A range of IPv4-mapped IPv6 addresses (`::ffff:10.0.0.0/104`) as the IPv4 range it
+/// stands for: client addresses are compared in canonical form (`client_info`), so a
+/// mapped range would otherwise never match.
+fn canonical_range(net: ipnet::IpNet) -> ipnet::IpNet {
+    match net {
+        ipnet::IpNet::V6(v6) if v6.prefix_len() >= 96 => v6
+            .addr()
+            .to_ipv4_mapped()
+            .and_then(|v4| ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).ok())
+            .map_or(net, ipnet::IpNet::V4),
+        net => net,
     }
 }
 
@@ -1018,10 +1048,33 @@ mod tests {
             .map(ToString::to_string)
             .collect();
         assert_eq!(ranges, ["10.0.0.0/8", "fd00::/8", "192.0.2.7/32"]);
+        // Mapped IPv4 is read as the IPv4 it stands for (addresses are compared so).
+        let settings =
+            settings_from(&[("TRUSTED_PROXIES", "::ffff:10.0.0.0/104, ::ffff:192.0.2.7")]).unwrap();
+        let ranges: Vec<String> = settings
+            .security
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(ranges, ["10.0.0.0/8", "192.0.2.7/32"]);
         assert_eq!(
             error_variable(&[("TRUSTED_PROXIES", "10.0.0.0/33")]),
             "TRUSTED_PROXIES"
         );
+    }
+
+    #[test]
+    fn host_accepts_ipv6_with_or_without_brackets() {
+        for host in ["::", "[::]"] {
+            let settings = settings_from(&[("HOST", host)]).unwrap();
+            assert_eq!(settings.server.host, "[::]", "{host}");
+        }
+        let settings = settings_from(&[("HOST", "::1")]).unwrap();
+        assert_eq!(settings.server.host, "[::1]");
+        let settings = settings_from(&[("HOST", "localhost")]).unwrap();
+        assert_eq!(settings.server.host, "localhost");
+        assert_eq!(error_variable(&[("HOST", "no:such host")]), "HOST");
     }
 
     /// A file under the temp dir with `contents`, removed when dropped.

@@ -42,6 +42,9 @@ pub enum AppError {
     Xwms(#[source] XwmsError),
     #[error("request refused: {0}")]
     Forbidden(&'static str),
+    /// A form sent to another host than the public origin (`public_origin`).
+    #[error("request for another host than {public_origin}")]
+    WrongHost { public_origin: String },
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] DbError),
     #[error("internal error")]
@@ -65,6 +68,7 @@ impl AppError {
             AppError::Xwms(XwmsError::Timeout(_)) => "xwms_timeout",
             AppError::Xwms(_) => "xwms_error",
             AppError::Forbidden(_) => "forbidden",
+            AppError::WrongHost { .. } => "wrong_host",
             AppError::DatabaseUnavailable(_) => "database_unavailable",
             AppError::Internal(_) => "internal",
         }
@@ -107,6 +111,7 @@ impl ResponseError for AppError {
             AppError::TokenRejected(_) => StatusCode::UNAUTHORIZED,
             AppError::Xwms(err) => err.status_for_user(),
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::WrongHost { .. } => StatusCode::MISDIRECTED_REQUEST,
             AppError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -63,6 +63,16 @@ fn describe(error: Option<&AppError>, status: StatusCode, lang: &Lang) -> (Strin
         Some(AppError::Xwms(XwmsError::Timeout(_))) => (text("timeout"), true),
         Some(AppError::Xwms(_)) => (text("xwms"), true),
         Some(AppError::Forbidden(_)) => (text("forbidden"), false),
+        Some(AppError::WrongHost { public_origin }) => (
+            (
+                lang.text("error-wrong-host-title"),
+                lang.text_with(
+                    "error-wrong-host-body",
+                    &[("origin", public_origin.clone().into())],
+                ),
+            ),
+            false,
+        ),
         Some(AppError::DatabaseUnavailable(_)) => (text("unavailable"), false),
         _ => match status {
             StatusCode::METHOD_NOT_ALLOWED => (text("method"), false),

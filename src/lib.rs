@@ -5,7 +5,7 @@
 //!
 //! - wiring: [`startup`]
 //! - web: [`routes`], [`session`], [`csrf`], [`client_info`], [`rate_limit`],
-//!   [`error`], [`error_page`]
+//!   [`public_origin`], [`error`], [`error_page`]
 //! - provider: [`xwms`] (the XWMS client, and the sandbox as a provider of its own)
 //! - domain: [`accounts`] (the linking rule: by `sub`, never by email), [`activity`],
 //!   [`session_state`], the shared [`state`], [`privacy`] (download my data, delete my
@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod notes;
 pub mod pages;
 pub mod privacy;
+pub mod public_origin;
 pub mod rate_limit;
 pub mod routes;
 pub mod session;

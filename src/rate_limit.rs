@@ -22,8 +22,9 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
+use ipnet::IpNet;
 
-use crate::client_info::client_ip;
+use crate::client_info::{client_ip, salted_hash};
 use crate::config::SecuritySettings;
 use crate::db::schema::login_rate_limits;
 use crate::db::{self, DbError, DbPool};
@@ -46,6 +47,16 @@ impl RateLimit {
         RateLimit {
             interval,
             tolerance: interval.saturating_mul(settings.rate_limit_burst.max(1)),
+        }
+    }
+
+    /// The limit of a bucket `share` clients share: `share` times the rate and the
+    /// burst (the interval shrinks, the tolerance of `burst` intervals stays in time).
+    fn shared_by(self, share: u32) -> RateLimit {
+        let interval = (self.interval / share.max(1)).max(Duration::from_nanos(1));
+        RateLimit {
+            interval,
+            tolerance: self.tolerance,
         }
     }
 }
@@ -125,6 +136,26 @@ impl Query for Gcra<'_> {
     type SqlType = Timestamptz;
 }
 
+/// Counts one request of `client` against each of its buckets, each stored under its
+/// salted hash (as the activity log keeps addresses), never the address itself. The
+/// first bucket that refuses decides; the coarser ones are not charged then.
+async fn check_buckets(
+    pool: &DbPool,
+    limit: RateLimit,
+    salt: &[u8],
+    client: IpAddr,
+) -> Result<Decision, DbError> {
+    for (net, share) in buckets(client) {
+        let key = salted_hash(salt, &net.to_string());
+        if let refused @ Decision::Refused { .. } =
+            check(pool, limit.shared_by(share), &key).await?
+        {
+            return Ok(refused);
+        }
+    }
+    Ok(Decision::Allowed)
+}
+
 /// Forgets clients whose `tat` has passed (they would start afresh anyway).
 pub async fn sweep(pool: &DbPool) -> Result<usize, DbError> {
     let mut conn = db::connection(pool).await?;
@@ -135,16 +166,26 @@ pub async fn sweep(pool: &DbPool) -> Result<usize, DbError> {
     )
 }
 
-/// One bucket per IPv4 address, but per IPv6 /64: a single client usually holds a
-/// whole /64 and could otherwise take a fresh bucket for every request.
-pub fn rate_limit_key(ip: IpAddr) -> IpAddr {
+/// How many clients' worth of requests the coarse IPv6 bucket (a /48) allows.
+pub const SLASH_48_SHARE: u32 = 16;
+
+/// The buckets a client address counts against: its own, and for IPv6 a coarser one.
+///
+/// One bucket per IPv4 address, but per IPv6 /64: a single client usually holds a whole
+/// /64 and could otherwise take a fresh bucket for every request. A site is commonly
+/// given a /48, though, which holds 65,536 /64s; so an IPv6 client also counts against
+/// its /48, which allows `SLASH_48_SHARE` times the limit (room for a household or an
+/// office whose devices sit in different /64s, but no longer 65,536 fresh buckets).
+/// `ip` must be canonical (`client_ip` makes it so): a mapped IPv4 address grouped as
+/// IPv6 would put every IPv4 client into the bucket `::/64`.
+pub fn buckets(ip: IpAddr) -> Vec<(IpNet, u32)> {
+    let net = |prefix: u8| IpNet::new(ip, prefix).map(|net| net.trunc()).ok();
     match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => {
-            let mut segments = v6.segments();
-            segments[4..].fill(0);
-            IpAddr::V6(segments.into())
-        }
+        IpAddr::V4(_) => net(32).map(|net| vec![(net, 1)]).unwrap_or_default(),
+        IpAddr::V6(_) => [(net(64), 1), (net(48), SLASH_48_SHARE)]
+            .into_iter()
+            .filter_map(|(net, share)| Some((net?, share)))
+            .collect(),
     }
 }
 
@@ -161,16 +202,16 @@ pub async fn limit_login_steps(
     ) else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    let client = client_ip(
+    // No address known (not over TCP: only tests build such requests): nothing to count
+    // against, and one shared bucket for all of them would let one lock out the rest.
+    let Some(client) = client_ip(
         req.peer_addr().map(|addr| addr.ip()),
         req.headers(),
         &state.trusted_proxies,
-    )
-    .map(rate_limit_key);
-    let Some(client) = client else {
+    ) else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    match check(&state.pool, limit, &client.to_string()).await {
+    match check_buckets(&state.pool, limit, &state.ip_hash_salt, client).await {
         Ok(Decision::Allowed) => Ok(next.call(req).await?.map_into_left_body()),
         Ok(Decision::Refused { retry_after }) => {
             let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
@@ -194,17 +235,70 @@ mod tests {
         text.parse().unwrap()
     }
 
+    fn net(text: &str) -> IpNet {
+        text.parse().unwrap()
+    }
+
     #[test]
-    fn ipv6_clients_share_a_bucket_per_slash_64() {
+    fn ipv6_clients_share_a_bucket_per_slash_64_and_a_larger_one_per_slash_48() {
+        let expected = vec![
+            (net("2001:db8:1:2::/64"), 1),
+            (net("2001:db8:1::/48"), SLASH_48_SHARE),
+        ];
+        assert_eq!(buckets(ip("2001:db8:1:2:aaaa::1")), expected);
+        assert_eq!(buckets(ip("2001:db8:1:2:bbbb::9")), expected);
+        // Another /64 of the same /48: a bucket of its own, the /48 in common.
         assert_eq!(
-            rate_limit_key(ip("2001:db8:1:2:aaaa::1")),
-            ip("2001:db8:1:2::")
+            buckets(ip("2001:db8:1:3::1")),
+            vec![
+                (net("2001:db8:1:3::/64"), 1),
+                (net("2001:db8:1::/48"), SLASH_48_SHARE),
+            ]
         );
+    }
+
+    #[test]
+    fn each_ipv4_address_has_a_bucket_of_its_own() {
         assert_eq!(
-            rate_limit_key(ip("2001:db8:1:2:bbbb::9")),
-            ip("2001:db8:1:2::")
+            buckets(ip("198.51.100.7")),
+            vec![(net("198.51.100.7/32"), 1)]
         );
-        assert_eq!(rate_limit_key(ip("198.51.100.7")), ip("198.51.100.7"));
+    }
+
+    #[test]
+    fn a_mapped_ipv4_client_has_its_own_ipv4_bucket_once_made_canonical() {
+        // What a listener on [::] sees; `client_ip` makes it canonical before grouping.
+        let seen_by_a_dual_stack_listener = ip("::ffff:198.51.100.7");
+        let client = client_ip(
+            Some(seen_by_a_dual_stack_listener),
+            &actix_web::http::header::HeaderMap::new(),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(buckets(client), vec![(net("198.51.100.7/32"), 1)]);
+        let other = client_ip(
+            Some(ip("::ffff:198.51.100.8")),
+            &actix_web::http::header::HeaderMap::new(),
+            &[],
+        )
+        .unwrap();
+        assert_ne!(buckets(client), buckets(other));
+    }
+
+    #[test]
+    fn a_shared_bucket_allows_share_times_the_rate_and_the_burst() {
+        let limit = RateLimit {
+            interval: Duration::from_secs(2),
+            tolerance: Duration::from_secs(20),
+        };
+        let shared = limit.shared_by(16);
+        assert_eq!(shared.interval, Duration::from_millis(125));
+        assert_eq!(shared.tolerance, Duration::from_secs(20));
+        assert_eq!(
+            shared.tolerance.as_nanos() / shared.interval.as_nanos(),
+            160,
+            "16 times the burst of 10"
+        );
     }
 
     #[test]

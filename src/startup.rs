@@ -13,7 +13,7 @@ use actix_session::config::{BrowserSession, CookieContentSecurity};
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger, from_fn};
+use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -27,6 +27,9 @@ use crate::error::AppError;
 use crate::error_page::render_error_page;
 use crate::metrics::Metrics;
 use crate::pages::CONTENT_SECURITY_POLICY;
+use crate::public_origin::{
+    PublicOrigin, redirect_to_public_origin as redirect_to_public_origin_middleware,
+};
 use crate::rate_limit::{self, RateLimit};
 use crate::routes;
 use crate::routes::health::XwmsHealth;
@@ -34,7 +37,7 @@ use crate::routes::metrics::MetricsAccess;
 use crate::session::enforce_session_limits;
 use crate::session_state;
 use crate::state::AppState;
-use crate::xwms::sandbox::{self, SANDBOX_PATH, Sandbox};
+use crate::xwms::sandbox::{self, SANDBOX_API_PATH, SANDBOX_PATH, Sandbox};
 use crate::xwms::{XwmsClient, XwmsConfig};
 
 /// Why the app could not start.
@@ -82,6 +85,7 @@ impl Application {
             &session_key,
         );
         let rate_limit = RateLimit::new(&settings.security);
+        let public_origin = public_origin(&redirect_uri, &provider)?;
         start_background_jobs(&settings, &state);
         let server = serve(
             &settings,
@@ -90,10 +94,19 @@ impl Application {
             provider,
             session_key,
             rate_limit,
+            public_origin.clone(),
         )?;
+        // The address to open: the callback's origin, where the session cookie and the
+        // same-site checks work (not necessarily the socket, e.g. 127.0.0.1).
         log::info!(
-            "xwms-starter ({}) listening on http://{local}; XWMS callback: {redirect_uri}",
-            settings.env.as_str()
+            "xwms-starter ({}) at {}/ (listening on {local}{}); XWMS callback: {redirect_uri}",
+            settings.env.as_str(),
+            public_origin.as_str(),
+            if settings.server.redirect_to_public_origin {
+                ", other hosts redirected there"
+            } else {
+                ""
+            },
         );
         Ok(Application {
             port: local.port(),
@@ -186,6 +199,18 @@ fn db_address(url: &str) -> String {
             ))
         })
         .unwrap_or_else(|| "the default database".to_owned())
+}
+
+/// The public origin: the callback URL's, where every page is served (see
+/// `public_origin`).
+fn public_origin(
+    redirect_uri: &Url,
+    provider: &Provider,
+) -> Result<web::Data<PublicOrigin>, StartupError> {
+    let sandbox_api = provider.sandbox.is_some().then_some(SANDBOX_API_PATH);
+    PublicOrigin::new(redirect_uri, sandbox_api)
+        .map(web::Data::new)
+        .ok_or(StartupError::Url(url::ParseError::EmptyHost))
 }
 
 /// Listener: bound now, so a taken port fails the start (and port 0 tells its number).
@@ -323,7 +348,9 @@ fn serve(
     provider: Provider,
     session_key: Key,
     rate_limit: RateLimit,
+    public_origin: web::Data<PublicOrigin>,
 ) -> Result<Server, StartupError> {
+    let redirect_to_public_origin = settings.server.redirect_to_public_origin;
     let cookie_secure = settings.session.cookie_secure;
     let hsts = settings.env == AppEnv::Production && cookie_secure;
     let metrics = Arc::new(Metrics::new()?);
@@ -343,12 +370,19 @@ fn serve(
         let sandbox = sandbox.clone();
         App::new()
             .wrap(from_fn(enforce_session_limits))
+            // Outside the session limits (a request for another host is only sent on),
+            // inside the error pages (a form for another host gets one).
+            .wrap(Condition::new(
+                redirect_to_public_origin,
+                from_fn(redirect_to_public_origin_middleware),
+            ))
             // Turns every error response into the site's error page.
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(session_middleware(session_key.clone(), cookie_secure))
             .wrap(security_headers(hsts))
             .wrap(request_logger())
             .app_data(state.clone())
+            .app_data(public_origin.clone())
             // awc::Client is not Send: one per worker, built here.
             .app_data(web::Data::new(XwmsClient::new(
                 xwms_config.clone(),

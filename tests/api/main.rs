@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod activity;
+mod addresses;
 mod callback_errors;
 mod database_tls;
 mod guide;

@@ -92,6 +92,9 @@ fn replica_settings_with(
     let mut env = vec![
         ("SESSION_KEY", TEST_SESSION_KEY),
         ("XWMS_REDIRECT_URI", "http://localhost:1/xwms/validateToken"),
+        // Each replica is reached on its own port, as behind a load balancer that does
+        // not pass the browser's Host through: no redirect to the public origin then.
+        ("REDIRECT_TO_PUBLIC_ORIGIN", "false"),
     ];
     env.extend_from_slice(extra);
     test_settings(database_url, &Provider::Sandbox, &env)

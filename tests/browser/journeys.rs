@@ -61,6 +61,28 @@ async fn a_first_login_via_a_persona_shows_the_linked_identity_on_the_profile() 
 }
 
 #[actix_web::test]
+async fn a_browser_opening_127_0_0_1_is_sent_to_the_public_origin_and_logs_in() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+
+    // The address a person may type; the callback (the public origin) is localhost.
+    browser
+        .open(&format!("http://127.0.0.1:{}/", app.port))
+        .await;
+    browser.wait_for_heading(HOME).await;
+    browser.click_link("Login with XWMS").await;
+    browser.wait_for_heading(SANDBOX).await;
+    browser.choose(ADA).await;
+    browser.click_button("Continue").await;
+
+    browser.wait_for_heading(PROFILE).await;
+    let url = browser.url().await;
+    assert_eq!(url.host_str(), Some("localhost"), "{url}");
+    assert_eq!(url.path(), "/profile");
+    assert_eq!(browser.testid("sub").await, "sandbox-ada");
+}
+
+#[actix_web::test]
 async fn logging_out_returns_to_the_home_page_with_the_login_button() {
     let app = spawn_app().await;
     let browser = Browser::start().await;
