@@ -170,27 +170,27 @@ impl PgConnector {
             Url::parse(database_url).map_err(|err| url_error(format!("not a URL ({err})")))?;
         let mut sslmode = None;
         let mut sslrootcert = None;
+        // The other parameters exactly as written: re-encoding them (`query_pairs_mut`)
+        // would turn `%20` into `+`, which PostgreSQL URLs do not read as a space.
         let mut rest = Vec::new();
-        for (key, value) in url.query_pairs() {
-            match key.as_ref() {
+        for (key, value, written) in query_parameters(url.query().unwrap_or_default()) {
+            match key.as_str() {
                 "sslmode" => sslmode = Some(value.parse::<SslMode>().map_err(url_error)?),
-                "sslrootcert" => sslrootcert = Some(value.into_owned()),
+                "sslrootcert" => sslrootcert = Some(value),
                 // tokio-postgres knows this one (direct TLS, PostgreSQL 17+).
-                "sslnegotiation" => rest.push((key.into_owned(), value.into_owned())),
+                "sslnegotiation" => rest.push(written),
                 other if other.starts_with("ssl") => {
                     return Err(url_error(format!(
                         "{other} is not supported (only sslmode, sslrootcert and sslnegotiation are; no client certificates)"
                     )));
                 }
-                _ => rest.push((key.into_owned(), value.into_owned())),
+                _ => rest.push(written),
             }
         }
         // tokio-postgres refuses parameters it does not know (sslrootcert, verify-*), so it
         // gets the URL without them; the TLS settings are applied below.
-        url.set_query(None);
-        if !rest.is_empty() {
-            url.query_pairs_mut().extend_pairs(&rest);
-        }
+        let rest = rest.join("&");
+        url.set_query((!rest.is_empty()).then_some(rest.as_str()));
         let mut config = tokio_postgres::Config::from_str(url.as_str())
             .map_err(|err| url_error(with_causes(&err)))?;
 
@@ -317,6 +317,24 @@ impl PgConnector {
     fn connect_error(&self, err: &tokio_postgres::Error) -> ConnectionError {
         ConnectionError::BadConnection(format!("{} ({self})", with_causes(err)))
     }
+}
+
+/// A URL's query as libpq reads it: `key=value` pairs split on `&`, each part
+/// percent-decoded (`%20` is a space; `+` is a plus, not a space as in HTML forms). Each
+/// comes with its text as written, to pass on unchanged.
+fn query_parameters(query: &str) -> impl Iterator<Item = (String, String, &str)> {
+    let decode = |part: &str| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    query
+        .split('&')
+        .filter(|written| !written.is_empty())
+        .map(move |written| {
+            let (key, value) = written.split_once('=').unwrap_or((written, ""));
+            (decode(key), decode(value), written)
+        })
 }
 
 /// `err: its cause: the cause's cause`. tokio-postgres's `Display` says only the kind
@@ -623,6 +641,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(missing.starts_with("DATABASE_CA_FILE: "), "{missing}");
+    }
+
+    #[test]
+    fn query_values_reach_postgresql_as_written_spaces_and_plus_signs_included() {
+        let ca = rcgen::generate_simple_self_signed(vec!["db.example".to_owned()]).unwrap();
+        let path = std::env::temp_dir().join(format!("xwms-tls-unit-{}+1.pem", std::process::id()));
+        std::fs::write(&path, ca.cert.pem()).unwrap();
+        let url = format!(
+            "postgres://u@h/app?application_name=My%20App&options=-c%20search_path%3Dapp&sslmode=require&sslrootcert={}",
+            path.display()
+        );
+
+        let found = connector(&url);
+        std::fs::remove_file(&path).unwrap();
+        let found = found.unwrap();
+
+        assert_eq!(found.config.get_application_name(), Some("My App"));
+        assert_eq!(found.config.get_options(), Some("-c search_path=app"));
+        // As libpq: `+` is a plus sign in a PostgreSQL URL.
+        assert_eq!(found.ca, CaSource::UrlFile(path));
+        let plus = connector("postgres://u@h/app?application_name=a+b").unwrap();
+        assert_eq!(plus.config.get_application_name(), Some("a+b"));
     }
 
     #[test]

@@ -202,6 +202,46 @@ async fn tls_disable_still_connects_in_plain_to_the_local_server() {
     assert_eq!(connections.encrypted, 0);
 }
 
+#[actix_web::test]
+async fn url_parameters_with_spaces_reach_postgresql_as_written() {
+    // libpq's spelling: %20 is a space. A form-encoded `+` would make the server refuse
+    // the options (`-c+search_path=...`) and show the name as `My+App`.
+    let local = crate::helpers::server_url().await;
+    let separator = if local.contains('?') { '&' } else { '?' };
+    let url = format!(
+        "{local}{separator}application_name=My%20App&options=-c%20search_path%3Dapp,public"
+    );
+
+    let app = spawn_app_on(&url, Provider::Sandbox, &[]).await;
+    app.log_in_ending_on_the_profile(&browser()).await;
+
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Seen {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        application_name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        search_path: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        app_connections: i64,
+    }
+    let mut conn = app.db().await;
+    let seen: Seen = diesel::sql_query(
+        "SELECT current_setting('application_name') AS application_name, \
+         current_setting('search_path') AS search_path, \
+         (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+          AND pid <> pg_backend_pid() AND application_name = 'My App') AS app_connections",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(seen.application_name, "My App");
+    assert_eq!(seen.search_path, "app,public");
+    assert!(
+        seen.app_connections > 0,
+        "the app's own connections: {seen:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // Checks.
 

@@ -4,6 +4,8 @@
 mod activity;
 mod addresses;
 mod callback_errors;
+// Unix only: it runs PostgreSQL servers of its own as another user.
+#[cfg(unix)]
 mod database_tls;
 mod guide;
 mod helpers;
