@@ -7,6 +7,8 @@
 
 use std::fmt::Write as _;
 
+use actix_web::HttpMessage as _;
+use actix_web::HttpRequest;
 use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
@@ -27,9 +29,36 @@ struct ErrorPage<'a> {
     status: u16,
     title: String,
     message: String,
-    /// Show "Try logging in again" (login failures) rather than only "Home".
+    /// Show "Log in again" (login failures) rather than only "Home".
     offer_login: bool,
+    /// Where "Log in again" goes: a new login that keeps the failed one's `next`.
+    retry_href: String,
     reference: &'a str,
+}
+
+/// Where the failed login was going, for the "Log in again" button: set by the login
+/// callback (`offer_login_retry`) once it knows which login the request is for.
+#[derive(Debug, Clone)]
+struct LoginRetry {
+    next: Option<String>,
+}
+
+/// Lets a failure of this request offer a new login that goes on to `next` (a
+/// same-site path, already checked when the login started), so a refused login is
+/// never a dead end.
+pub fn offer_login_retry(req: &HttpRequest, next: Option<String>) {
+    req.extensions_mut().insert(LoginRetry { next });
+}
+
+/// `/xwms/auth`, with `?next=` when the failed login had one.
+fn retry_href(next: Option<&str>) -> String {
+    match next {
+        Some(next) => format!(
+            "/xwms/auth?next={}",
+            url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+        ),
+        None => "/xwms/auth".to_owned(),
+    }
 }
 
 /// What a person is told for each failure, in their language: a title and what they can
@@ -146,12 +175,18 @@ pub fn render_error_page<B: MessageBody + 'static>(
 
     let page = page_context(res.request());
     let (title, message, offer_login) = describe(app_error, status, &page.lang);
+    let retry_next = res
+        .request()
+        .extensions()
+        .get::<LoginRetry>()
+        .and_then(|retry| retry.next.clone());
     let page = ErrorPage {
         page,
         status: status.as_u16(),
         title,
         message,
         offer_login,
+        retry_href: retry_href(retry_next.as_deref()),
         reference: &reference,
     };
     let html = page.render().unwrap_or_else(|err| {
@@ -172,4 +207,18 @@ pub fn render_error_page<B: MessageBody + 'static>(
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, response).map_into_right_body(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_href;
+
+    #[test]
+    fn log_in_again_keeps_next_as_one_encoded_query_parameter() {
+        assert_eq!(retry_href(None), "/xwms/auth");
+        assert_eq!(
+            retry_href(Some("/notes?tab=1&x=2")),
+            "/xwms/auth?next=%2Fnotes%3Ftab%3D1%26x%3D2"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! The session lives in an encrypted, HttpOnly cookie (actix-session's cookie store),
 //! so the server keeps no session state and replicas need nothing shared but the key.
 //! It holds small things only: the user id, a display name, the logout CSRF token,
-//! the pending login and what changed at the last login.
+//! the logins under way and what changed at the last login.
 
 use std::future::{Ready, ready};
 
@@ -27,14 +27,27 @@ use crate::xwms::sandbox::SANDBOX_API_PATH;
 const SIGNED_IN: &str = "signed_in";
 const DISPLAY_NAME: &str = "display_name";
 const CSRF_TOKEN: &str = "csrf";
-const PENDING_LOGIN: &str = "pending_login";
+const PENDING_LOGINS: &str = "pending_logins";
+/// Where versions before several logins could be under way kept their one pending login;
+/// removed when the session is next written, never read (such a login gets the "Log in
+/// again" page).
+const LEGACY_PENDING_LOGIN: &str = "pending_login";
+
+/// How many logins one browser may have under way: a tab each, a double click. The
+/// oldest goes first.
+pub const MAX_PENDING_LOGINS: usize = 4;
+/// How many bytes of `next` the logins under way may keep together, so that four of
+/// them and a signed-in session stay well under a cookie's 4 KB. The newest login
+/// always keeps its own (at most 512 bytes); an older one whose `next` no longer fits
+/// loses it and, if it is finished, ends on the profile.
+pub const PENDING_NEXT_BUDGET_BYTES: usize = 1024;
 const LAST_LOGIN: &str = "last_login";
 
 /// A login that `/xwms/auth` started in this browser and the callback has not finished.
 ///
 /// Only a SHA-256 of the token is kept: the cookie is encrypted, but a hash means even
 /// a leaked key would not reveal a usable token.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingLogin {
     token_sha256: String,
     started_at: i64,
@@ -129,26 +142,72 @@ impl TypedSession {
         self.0.get(LAST_LOGIN)
     }
 
-    /// Remembers the login this browser is starting. A second click replaces the first.
-    pub fn start_login(&self, pending: PendingLogin) -> Result<(), SessionInsertError> {
-        self.0.insert(PENDING_LOGIN, pending)
+    /// The logins under way in this browser, oldest first. Unreadable ones (a cookie from
+    /// an older version) count as none.
+    pub fn pending_logins(&self) -> Vec<PendingLogin> {
+        self.0
+            .get(PENDING_LOGINS)
+            .unwrap_or_else(|err| {
+                log::warn!("unreadable pending logins ignored: {err}");
+                None
+            })
+            .unwrap_or_default()
     }
 
-    /// Takes the pending login out of the session: a callback gets one chance, so a
-    /// replayed or second callback finds nothing.
-    /// An unreadable pending login (from an older version) counts as none.
-    pub fn take_pending_login(&self) -> Option<PendingLogin> {
-        let pending = self.0.get(PENDING_LOGIN).unwrap_or_else(|err| {
-            log::warn!("unreadable pending login ignored: {err}");
-            None
-        });
-        self.0.remove(PENDING_LOGIN);
-        pending
+    /// Adds the login this browser is starting to the ones under way. A second tab or a
+    /// second click adds one more instead of replacing the first, so every tab can
+    /// finish its own login; all but the `MAX_PENDING_LOGINS` newest are dropped. An
+    /// expired one stays until then, so its callback can say "it has expired".
+    pub fn start_login(&self, pending: PendingLogin) -> Result<(), SessionInsertError> {
+        let mut pending_logins = self.pending_logins();
+        pending_logins.push(pending);
+        self.set_pending_logins(pending_logins)
+    }
+
+    /// Forgets one login under way (its callback used it); the others stay.
+    pub fn finish_pending_login(&self, used: &PendingLogin) -> Result<(), SessionInsertError> {
+        let mut pending_logins = self.pending_logins();
+        if let Some(index) = pending_logins.iter().position(|login| login == used) {
+            pending_logins.remove(index);
+        }
+        self.set_pending_logins(pending_logins)
+    }
+
+    fn set_pending_logins(
+        &self,
+        pending_logins: Vec<PendingLogin>,
+    ) -> Result<(), SessionInsertError> {
+        self.0.remove(LEGACY_PENDING_LOGIN);
+        let pending_logins = bounded(pending_logins);
+        if pending_logins.is_empty() {
+            self.0.remove(PENDING_LOGINS);
+            Ok(())
+        } else {
+            self.0.insert(PENDING_LOGINS, pending_logins)
+        }
+    }
+
+    /// Notes what a login that kept the session (the same person, from a second tab)
+    /// changed: an email change is shown on the profile like after any login.
+    pub fn note_login_change(&self, summary: LoginSummary) -> Result<(), AppError> {
+        if summary.email_change.is_some() {
+            let account_created = self.last_login()?.is_some_and(|last| last.account_created);
+            self.0.insert(
+                LAST_LOGIN,
+                LoginSummary {
+                    account_created,
+                    ..summary
+                },
+            )?;
+        }
+        Ok(())
     }
 
     /// Starts the signed-in session. Everything the session held before (its CSRF token
     /// included) is dropped and a new cookie value issued (`renew`), so whatever an
-    /// attacker planted or read before the login is worth nothing after it.
+    /// attacker planted or read before the login is worth nothing after it. Only the
+    /// other logins under way in this browser are kept (the caller has already taken out
+    /// the one this login used), so the other tabs can still finish theirs.
     pub fn log_in(
         &self,
         user_id: i64,
@@ -156,6 +215,7 @@ impl TypedSession {
         display_name: &str,
         summary: LoginSummary,
     ) -> Result<(), AppError> {
+        let still_pending = self.pending_logins();
         // `clear` + `renew`, not `purge`: after a purge actix-session drops every later
         // insert of the request, and the cookie would end up deleted.
         self.0.clear();
@@ -175,6 +235,7 @@ impl TypedSession {
         self.0.insert(DISPLAY_NAME, display_name)?;
         self.csrf_token_or_new()?;
         self.0.insert(LAST_LOGIN, summary)?;
+        self.set_pending_logins(still_pending)?;
         Ok(())
     }
 
@@ -198,6 +259,23 @@ impl TypedSession {
     pub fn log_out(&self) {
         self.0.purge();
     }
+}
+
+/// The `MAX_PENDING_LOGINS` newest logins, the newer ones keeping their `next` first
+/// while the `next`s fit in `PENDING_NEXT_BUDGET_BYTES` together.
+fn bounded(mut pending_logins: Vec<PendingLogin>) -> Vec<PendingLogin> {
+    let too_many = pending_logins.len().saturating_sub(MAX_PENDING_LOGINS);
+    pending_logins.drain(..too_many);
+    let mut next_bytes = 0;
+    for login in pending_logins.iter_mut().rev() {
+        let len = login.next.as_ref().map_or(0, String::len);
+        if next_bytes + len > PENDING_NEXT_BUDGET_BYTES {
+            login.next = None;
+        } else {
+            next_bytes += len;
+        }
+    }
+    pending_logins
 }
 
 /// What the layout shows for this request: the sandbox banner, who is signed in, and
@@ -352,6 +430,31 @@ mod tests {
         assert_eq!(after(8), 2);
         assert_eq!(after(1800), 60);
         assert_eq!(after(86_400), 60);
+    }
+
+    #[test]
+    fn only_the_four_newest_logins_are_kept_and_the_newest_keep_their_next_first() {
+        let login = |n: usize| {
+            PendingLogin::new(
+                &format!("tok-{n}"),
+                Some(format!("/{n}{}", "a".repeat(510))),
+            )
+        };
+        let kept = bounded((0..6).map(login).collect());
+
+        assert_eq!(kept.len(), MAX_PENDING_LOGINS);
+        assert!(kept[0].matches_token("tok-2"), "the two oldest went");
+        let nexts: Vec<bool> = kept.iter().map(|login| login.next.is_some()).collect();
+        assert_eq!(
+            nexts,
+            [false, false, true, true],
+            "1024 bytes: two 512-byte nexts"
+        );
+        let short = bounded(vec![
+            PendingLogin::new("a", Some("/notes".into())),
+            PendingLogin::new("b", None),
+        ]);
+        assert_eq!(short[0].next.as_deref(), Some("/notes"));
     }
 
     #[test]

@@ -167,7 +167,7 @@ continue-lead = Another site sent you here to log in. If you meant to log in to 
 ## Error pages (templates/errors/error.html)
 
 error-code = Error { $status }
-error-log-in-again = Try logging in again
+error-log-in-again = Log in again
 error-reference = Reference:
 error-reference-quote = Quote it if you contact us.
 error-not-found-title = Page not found
@@ -176,9 +176,9 @@ error-missing-token-title = Login not completed
 error-missing-token-said = XWMS sent you back without a login. XWMS said: “{ $message }”
 error-missing-token-body = XWMS sent you back without a login token, so there is nothing to check. Please start the login again.
 error-expired-title = Login took too long
-error-expired-body = This login was not finished in time. For your safety it has expired; please start again.
+error-expired-body = This login was not finished in time. For your safety it has expired; “Log in again” starts a new one.
 error-link-title = This login link is not valid here
-error-link-body = This login was not started in this browser, or its link was already used. A login link only works once, in the browser that clicked “Login with XWMS”. Please start again.
+error-link-body = This login was not started in this browser, or its link was already used: a login link works only once, in the browser that clicked “Login with XWMS”. Nothing was changed; “Log in again” starts a new login.
 error-rejected-title = XWMS did not accept this login
 error-rejected-body = The login token was refused by XWMS: it may have expired or been used already. Please start the login again.
 error-timeout-title = XWMS is not answering

@@ -21,6 +21,7 @@ use crate::activity::{ClientInfo, record_refused_login};
 use crate::config::LoginBinding;
 use crate::csrf::{CsrfProtected, SameSiteForm, check_same_site_form, comes_from_another_site};
 use crate::error::{AppError, LoginRefusal};
+use crate::error_page::offer_login_retry;
 use crate::i18n::Lang;
 use crate::metrics::Metrics;
 use crate::pages::{CONTENT_SECURITY_POLICY_FORM_TO_XWMS, html_response, see_other};
@@ -174,12 +175,18 @@ struct CallbackQuery {
     xwmsmessage_message: Option<String>,
 }
 
-/// (3)+(4)+(5) XWMS sent the browser back: check the token belongs to this browser's
-/// login, have XWMS verify it, link the account by `sub`, and start a fresh session.
+/// (3)+(4)+(5) XWMS sent the browser back: find the login under way in this browser
+/// that the token belongs to, have XWMS verify it, link the account by `sub`, and start
+/// a fresh session (or keep the one of the same person, signed in from another tab).
 ///
 /// The token never leaves this function: it is not logged, not rendered, and the
 /// answer is a redirect, so the token URL is not kept in the history as a page.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "each argument is an actix extractor"
+)]
 async fn finish_login(
+    req: HttpRequest,
     state: web::Data<AppState>,
     xwms: web::Data<XwmsClient>,
     session: TypedSession,
@@ -188,8 +195,16 @@ async fn finish_login(
     metrics: web::Data<Metrics>,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome =
-        verify_and_link(&state, &xwms, &session, &client, &lang, query.into_inner()).await;
+    let outcome = verify_and_link(
+        &req,
+        &state,
+        &xwms,
+        &session,
+        &client,
+        &lang,
+        query.into_inner(),
+    )
+    .await;
     match &outcome {
         Ok((_, account_created)) => metrics.login_succeeded(*account_created),
         Err(err) => metrics.login_failed(err.reason()),
@@ -208,7 +223,29 @@ async fn finish_login(
     outcome
 }
 
+/// Which of this browser's logins under way a callback with `token` is for, if any.
+///
+/// `token` binding: the one whose token it is. `session` binding has no token to match,
+/// so it takes the newest login still in time (else the newest): the one whose XWMS page
+/// the person most likely just used. Nothing is changed here: a stray callback (an old
+/// tab, a link from another site) leaves every login under way as it was.
+fn login_of_token<'a>(
+    pending_logins: &'a [PendingLogin],
+    token: &str,
+    binding: LoginBinding,
+    max_age: std::time::Duration,
+) -> Option<&'a PendingLogin> {
+    let mut newest_first = pending_logins.iter().rev();
+    match binding {
+        LoginBinding::Token => newest_first.find(|pending| pending.matches_token(token)),
+        LoginBinding::Session => newest_first
+            .find(|pending| pending.is_fresh(max_age))
+            .or_else(|| pending_logins.last()),
+    }
+}
+
 async fn verify_and_link(
+    req: &HttpRequest,
     state: &AppState,
     xwms: &XwmsClient,
     session: &TypedSession,
@@ -221,15 +258,18 @@ async fn verify_and_link(
         xwmsmessage_status,
         xwmsmessage_message,
     } = query;
-    // Whatever happens next, this login attempt is used up.
-    let pending = session.take_pending_login();
+    // Only read here: a login under way is used up when XWMS vouches for its token,
+    // and not by a callback that turns out not to be its own.
+    let pending_logins = session.pending_logins();
 
     let Some(token) = token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
+        // "Log in again" goes where the newest login was going.
+        offer_login_retry(req, pending_logins.last().and_then(|p| p.next.clone()));
         // XWMS's message is shown only to a browser that was logging in: otherwise anyone
         // could link to this page with their own "XWMS said: ..." text.
         let provider_message = xwmsmessage_message
             .or(xwmsmessage_status)
-            .filter(|_| pending.is_some())
+            .filter(|_| !pending_logins.is_empty())
             .map(|message| {
                 message
                     .chars()
@@ -244,13 +284,24 @@ async fn verify_and_link(
     }
 
     // Login CSRF defence: refuse before XWMS is asked anything.
-    let pending = pending.ok_or(AppError::LoginRefused(LoginRefusal::NoPendingLogin))?;
-    if !pending.is_fresh(state.login_max_age) {
-        return Err(AppError::LoginRefused(LoginRefusal::Expired));
+    let pending = login_of_token(
+        &pending_logins,
+        &token,
+        state.login_binding,
+        state.login_max_age,
+    );
+    if let Some(pending) = pending {
+        // From here on, "Log in again" keeps where this login was going.
+        offer_login_retry(req, pending.next.clone());
     }
-    if state.login_binding == LoginBinding::Token && !pending.matches_token(&token) {
-        return Err(AppError::LoginRefused(LoginRefusal::TokenMismatch));
-    }
+    let pending = match pending {
+        Some(pending) if pending.is_fresh(state.login_max_age) => pending,
+        Some(_) => return Err(AppError::LoginRefused(LoginRefusal::Expired)),
+        None if pending_logins.is_empty() => {
+            return Err(AppError::LoginRefused(LoginRefusal::NoPendingLogin));
+        }
+        None => return Err(AppError::LoginRefused(LoginRefusal::TokenMismatch)),
+    };
     // The browser's cookie says "once", but a copy of the cookie from before this
     // callback would say it again: the server remembers every token it has used, for
     // as long as a pending login lives, and refuses it a second time.
@@ -279,24 +330,31 @@ async fn verify_and_link(
         linked.email_change.is_some()
     );
 
-    let display_name = identity
-        .name
-        .as_deref()
-        .or(identity.email.as_deref())
-        .unwrap_or("XWMS user");
-    session.log_in(
-        linked.user_id,
-        linked.session_epoch,
-        display_name,
-        LoginSummary {
-            account_created: linked.created,
-            email_change: linked.email_change,
-        },
-    )?;
+    // XWMS vouched for it: this login is used up; the browser's others stay.
+    session.finish_pending_login(pending)?;
+    let summary = LoginSummary {
+        account_created: linked.created,
+        email_change: linked.email_change,
+    };
+    let already_signed_in = session.signed_in()?.is_some_and(|signed_in| {
+        signed_in.user_id == linked.user_id && signed_in.epoch == linked.session_epoch
+    });
+    if already_signed_in {
+        // The same person, from a second tab: the session they have goes on, so the
+        // forms already open in the other tab (their CSRF token) keep working.
+        session.note_login_change(summary)?;
+    } else {
+        let display_name = identity
+            .name
+            .as_deref()
+            .or(identity.email.as_deref())
+            .unwrap_or("XWMS user");
+        session.log_in(linked.user_id, linked.session_epoch, display_name, summary)?;
+    }
 
-    let destination = pending.next.unwrap_or_else(|| "/profile".to_owned());
+    let destination = pending.next.as_deref().unwrap_or("/profile");
     // (`Referrer-Policy: no-referrer` is added to every answer of this route in `configure`.)
-    let response = see_other(&destination);
+    let response = see_other(destination);
     Ok((response, linked.created))
 }
 
@@ -374,7 +432,8 @@ const MAX_NEXT_CHARS: usize = 512;
 /// Refused: anything not starting with one `/` (`//evil`, `https://evil`), backslashes
 /// (`/\evil`, which browsers treat as `//evil`), control characters and whitespace
 /// (raw or percent-encoded), and anything that still looks like one of those once
-/// percent-decoded (`/%2F%2Fevil`).
+/// percent-decoded (`/%2F%2Fevil`). A raw `"` is refused too: browsers always send it
+/// as `%22`, and in the session cookie each one would take four bytes.
 pub fn safe_next_path(raw: &str) -> Option<String> {
     fn acceptable(path: &str) -> bool {
         path.starts_with('/')
@@ -385,6 +444,7 @@ pub fn safe_next_path(raw: &str) -> Option<String> {
     if raw.is_empty()
         || raw.len() > MAX_NEXT_CHARS
         || raw.chars().any(char::is_whitespace)
+        || raw.contains('"')
         || !acceptable(raw)
     {
         return None;
@@ -429,6 +489,7 @@ mod tests {
             "/%0d%0aSet-Cookie:x",
             "/%09/evil",
             "javascript:alert(1)",
+            "/notes?q=\"x\"",
         ] {
             assert_eq!(safe_next_path(path), None, "{path:?}");
         }

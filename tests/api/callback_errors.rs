@@ -8,8 +8,8 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    Provider, browser, fake_sign_token, fake_verify, location, spawn_app, spawn_app_with, testid,
-    verified_user,
+    Provider, browser, fake_sign_token, fake_sign_tokens, fake_verify, location, spawn_app,
+    spawn_app_with, testid, verified_user,
 };
 
 async fn assert_error_page(response: reqwest::Response, status: u16, says: &str) {
@@ -222,4 +222,39 @@ async fn the_start_of_login_leads_to_the_provider_login_page() {
         "http://localhost:{}/sandbox/xwms/login/",
         app.port
     )));
+}
+
+#[actix_web::test]
+async fn a_login_that_can_no_longer_be_used_says_why_and_its_log_in_again_keeps_next() {
+    let xwms = MockServer::start().await;
+    fake_sign_tokens(&xwms, &["late", "used"]).await;
+    fake_verify(&xwms, verified_user("sub-1", "a@example.com"), 1).await;
+    // Stamps are whole seconds: 3 s leaves the second login in time on a busy machine.
+    let app = spawn_app_with(Provider::Fake(&xwms), &[("XWMS_LOGIN_MAX_AGE_SECS", "3")]).await;
+    app.get("/xwms/auth?next=/notes").await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    app.get("/xwms/auth?next=/profile%3Ftab%3D1").await;
+    app.get("/xwms/validateToken?token=used").await;
+
+    let expired = app.get("/xwms/validateToken?token=late").await;
+    let used = app.get("/xwms/validateToken?token=used").await;
+    let elsewhere = browser()
+        .get(app.url("/xwms/validateToken?token=used"))
+        .send()
+        .await
+        .unwrap();
+
+    let expired = expired.text().await.unwrap();
+    assert!(expired.contains("it has expired"), "{expired}");
+    assert!(
+        expired.contains(r#"href="/xwms/auth?next=%2Fnotes">Log in again</a>"#),
+        "{expired}"
+    );
+    let used = used.text().await.unwrap();
+    assert!(used.contains("already used"), "{used}");
+    assert!(
+        used.contains(r#"href="/xwms/auth">Log in again</a>"#),
+        "{used}"
+    );
+    assert_error_page(elsewhere, 400, "not started in this browser").await;
 }

@@ -719,6 +719,21 @@ impl Match for JsonBodyWithKeys {
 /// credentials headers and the documented body, so anything else shows up as a failed
 /// login.
 pub async fn fake_sign_token(server: &MockServer, token: &str) {
+    sign_token_answering(token).mount(server).await;
+}
+
+/// Mounts `sign-token` answering with each of `tokens` once, in order: one browser can
+/// start several logins, each with its own token.
+pub async fn fake_sign_tokens(server: &MockServer, tokens: &[&str]) {
+    for token in tokens {
+        sign_token_answering(token)
+            .up_to_n_times(1)
+            .mount(server)
+            .await;
+    }
+}
+
+fn sign_token_answering(token: &str) -> Mock {
     Mock::given(method("POST"))
         .and(path("/api/sign-token"))
         .and(JsonBodyWithKeys(&["redirect_url"]))
@@ -736,8 +751,6 @@ pub async fn fake_sign_token(server: &MockServer, token: &str) {
                 "url": FAKE_LOGIN_URL,
             }
         })))
-        .mount(server)
-        .await;
 }
 
 /// Mounts `sign-token-verify` with the given answer, expected `calls` times.

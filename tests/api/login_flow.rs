@@ -1,6 +1,12 @@
 //! The login flow through the sandbox, and the account-linking rule: by `sub`, never by email.
+//! Also: several logins under way in one browser (two tabs, a double click).
 
-use crate::helpers::{browser, spawn_app, testid};
+use wiremock::MockServer;
+
+use crate::helpers::{
+    Provider, TestApp, browser, fake_sign_tokens, fake_verify, session_cookie, spawn_app,
+    spawn_app_with, testid, verified_user,
+};
 
 #[actix_web::test]
 async fn a_new_user_logs_in_through_the_sandbox_and_sees_their_linked_identity() {
@@ -172,4 +178,198 @@ async fn the_home_page_offers_login_and_then_shows_who_is_signed_in() {
     assert!(signed_in.contains("Signed in as <strong>Ada Lovelace</strong>"));
     assert!(signed_in.contains("href=\"/profile\""));
     assert!(signed_in.contains("action=\"/logout\""));
+}
+
+// --- Several logins under way in one browser (two tabs, a double click) ---
+
+/// `GET` of a callback URL (or path) in `browser`: `(status, Location)`.
+async fn callback(app: &TestApp, browser: &reqwest::Client, url: &str) -> (u16, String) {
+    let url = if url.starts_with('/') {
+        app.url(url)
+    } else {
+        url.to_owned()
+    };
+    let response = browser.get(&url).send().await.unwrap();
+    let status = response.status().as_u16();
+    let to = response
+        .headers()
+        .get("location")
+        .map(|value| value.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, to)
+}
+
+#[actix_web::test]
+async fn two_tabs_started_in_one_browser_both_finish_their_login_in_the_order_started() {
+    let app = spawn_app().await;
+    let ada = [("persona", "ada"), ("outcome", "success")];
+    let first_tab = app.sandbox_callback_with(&app.client, &ada).await;
+    let second_tab = app.sandbox_callback_with(&app.client, &ada).await;
+
+    let first = callback(&app, &app.client, &first_tab).await;
+    let forms_token = app.logout_token_with(&app.client).await;
+    let second = callback(&app, &app.client, &second_tab).await;
+
+    assert_eq!(first, (303, "/profile".to_owned()));
+    assert_eq!(second, (303, "/profile".to_owned()), "not an error page");
+    assert_eq!(testid(&app.profile_html().await, "sub"), "sandbox-ada");
+    assert_eq!(
+        app.logout_token_with(&app.client).await,
+        forms_token,
+        "the same person's session goes on: forms open in the first tab still work"
+    );
+    assert_eq!(app.count("users").await, 1);
+}
+
+#[actix_web::test]
+async fn two_tabs_started_in_one_browser_both_finish_their_login_in_the_reverse_order() {
+    let app = spawn_app().await;
+    let ada = [("persona", "ada"), ("outcome", "success")];
+    let first_tab = app.sandbox_callback_with(&app.client, &ada).await;
+    let second_tab = app.sandbox_callback_with(&app.client, &ada).await;
+
+    let second = callback(&app, &app.client, &second_tab).await;
+    let first = callback(&app, &app.client, &first_tab).await;
+
+    assert_eq!(second, (303, "/profile".to_owned()));
+    assert_eq!(first, (303, "/profile".to_owned()), "not an error page");
+    assert_eq!(testid(&app.profile_html().await, "sub"), "sandbox-ada");
+}
+
+#[actix_web::test]
+async fn a_stray_callback_between_the_start_and_the_real_callback_leaves_the_login_under_way() {
+    for binding in ["token", "session"] {
+        let app = spawn_app_with(Provider::Sandbox, &[("XWMS_LOGIN_BINDING", binding)]).await;
+        let real = app
+            .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
+            .await;
+
+        // An old tab, a link from another site, a double click answered out of order.
+        let stray = callback(&app, &app.client, "/xwms/validateToken?token=stray").await;
+        let empty = callback(&app, &app.client, "/xwms/validateToken").await;
+        let finished = callback(&app, &app.client, &real).await;
+
+        assert_eq!(stray.0 / 100, 4, "{binding}: the stray callback is refused");
+        assert_eq!(empty.0, 400, "{binding}");
+        assert_eq!(finished, (303, "/profile".to_owned()), "{binding}");
+    }
+}
+
+/// A fake XWMS that issues `tokens` in turn and vouches for one person `verify_calls` times.
+async fn xwms_issuing(tokens: &[&str], verify_calls: u64) -> MockServer {
+    let xwms = MockServer::start().await;
+    fake_sign_tokens(&xwms, tokens).await;
+    fake_verify(
+        &xwms,
+        verified_user("sub-tabs", "tabs@example.com"),
+        verify_calls,
+    )
+    .await;
+    xwms
+}
+
+#[actix_web::test]
+async fn two_logins_started_within_the_same_second_each_finish_on_their_own_next() {
+    let xwms = xwms_issuing(&["tok-notes", "tok-settings"], 2).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+    // Both stamps must fall in one second (the pending logins' times are whole seconds).
+    loop {
+        let second = chrono::Utc::now().timestamp();
+        app.get("/xwms/auth?next=/notes").await;
+        app.get("/xwms/auth?next=/profile%3Ftab%3Dsettings").await;
+        if chrono::Utc::now().timestamp() == second {
+            break;
+        }
+        xwms.reset().await;
+        fake_sign_tokens(&xwms, &["tok-notes", "tok-settings"]).await;
+        fake_verify(&xwms, verified_user("sub-tabs", "tabs@example.com"), 2).await;
+        app.execute_sql("SELECT 1").await;
+    }
+
+    let settings = callback(&app, &app.client, "/xwms/validateToken?token=tok-settings").await;
+    let notes = callback(&app, &app.client, "/xwms/validateToken?token=tok-notes").await;
+
+    assert_eq!(settings, (303, "/profile?tab=settings".to_owned()));
+    assert_eq!(notes, (303, "/notes".to_owned()));
+}
+
+#[actix_web::test]
+async fn a_fifth_login_started_in_one_browser_pushes_out_the_oldest() {
+    let tokens = ["tok-1", "tok-2", "tok-3", "tok-4", "tok-5"];
+    let xwms = xwms_issuing(&tokens, 4).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+    for _ in tokens {
+        app.get("/xwms/auth").await;
+    }
+
+    let oldest = callback(&app, &app.client, "/xwms/validateToken?token=tok-1").await;
+    let mut others = Vec::new();
+    for token in &tokens[1..] {
+        let url = format!("/xwms/validateToken?token={token}");
+        others.push(callback(&app, &app.client, &url).await.0);
+    }
+
+    assert_eq!(oldest.0, 400, "only the four newest are kept");
+    assert_eq!(others, [303, 303, 303, 303]);
+}
+
+#[actix_web::test]
+async fn in_session_binding_a_callback_finishes_the_newest_login_under_way_and_leaves_the_others() {
+    // No token to match: each callback takes the newest login still in time (documented
+    // in the README, `XWMS_LOGIN_BINDING`).
+    let xwms = xwms_issuing(&["tok-a", "tok-b"], 2).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[("XWMS_LOGIN_BINDING", "session")]).await;
+    app.get("/xwms/auth?next=/notes").await;
+    app.get("/xwms/auth?next=/profile").await;
+
+    let newest = callback(&app, &app.client, "/xwms/validateToken?token=other-1").await;
+    let older = callback(&app, &app.client, "/xwms/validateToken?token=other-2").await;
+    let none_left = callback(&app, &app.client, "/xwms/validateToken?token=other-3").await;
+
+    assert_eq!(newest, (303, "/profile".to_owned()));
+    assert_eq!(older, (303, "/notes".to_owned()));
+    assert_eq!(none_left.0, 400, "each login under way is used once");
+}
+
+#[actix_web::test]
+async fn four_logins_under_way_with_the_longest_next_keep_a_signed_in_cookie_under_4_kb() {
+    let long = "x".repeat(5 * 1024);
+    let xwms = MockServer::start().await;
+    let tokens = ["tok-0", "tok-1", "tok-2", "tok-3", "tok-4", "tok-5"];
+    fake_sign_tokens(&xwms, &tokens).await;
+    fake_verify(
+        &xwms,
+        wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "status": "success",
+            "data": { "sub": "sub-long", "name": long, "email": format!("{long}@example.com") }
+        })),
+        3,
+    )
+    .await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+    app.get("/xwms/auth").await;
+    app.get("/xwms/validateToken?token=tok-0").await;
+    // The longest `next` a login keeps is 512 bytes.
+    let next = |n: usize| format!("/{n}{}", "a".repeat(510));
+    let mut cookie = String::new();
+    for n in 1..=4 {
+        let start = app.get(&format!("/xwms/auth?next={}", next(n))).await;
+        cookie = session_cookie(start.headers()).unwrap();
+    }
+    // In production the cookie is `__Host-xwms_session`: seven bytes more.
+    let limit = 4096 - "__Host-".len();
+    assert!(cookie.len() < limit, "cookie is {} bytes", cookie.len());
+
+    let newest = callback(&app, &app.client, "/xwms/validateToken?token=tok-4").await;
+    let after = app.get("/xwms/auth?next=/notes").await;
+    let oldest = callback(&app, &app.client, "/xwms/validateToken?token=tok-1").await;
+
+    assert_eq!(newest, (303, next(4)));
+    let cookie = session_cookie(after.headers()).unwrap();
+    assert!(cookie.len() < limit, "cookie is {} bytes", cookie.len());
+    assert_eq!(
+        oldest,
+        (303, "/profile".to_owned()),
+        "an older login whose next no longer fits ends on the profile"
+    );
 }

@@ -11,9 +11,9 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    FAKE_LOGIN_URL, Provider, TestApp, browser, fake_sign_token, fake_verify, location,
-    profile_status_with_cookie, session_cookie, signed_in_cookie_of, spawn_app, spawn_app_with,
-    testid, verified_user,
+    FAKE_LOGIN_URL, Provider, TestApp, browser, fake_sign_token, fake_sign_tokens, fake_verify,
+    location, profile_status_with_cookie, session_cookie, signed_in_cookie_of, spawn_app,
+    spawn_app_with, testid, verified_user,
 };
 
 /// A fake XWMS whose `sign-token` gives `answer`.
@@ -71,22 +71,67 @@ async fn threat_login_csrf_a_token_other_than_the_one_issued_is_refused() {
     assert!(response.text().await.unwrap().contains("not valid here"));
 }
 
-#[actix_web::test]
-async fn threat_login_csrf_a_reused_callback_url_is_refused() {
-    let xwms = fake_xwms("one-time-token", 1).await;
-    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
-    assert_eq!(app.start_login_with(&app.client).await, FAKE_LOGIN_URL);
-    assert_eq!(
-        app.get("/xwms/validateToken?token=one-time-token")
-            .await
-            .status(),
-        303
-    );
+// A reused callback URL meets three defences, each with its own test below (the copied
+// cookie one is further down): the login under way is used up, the server remembers
+// used tokens, and a login drops the session before it. Each test goes around the
+// other two, so it fails when its own defence is removed.
 
-    let replay = app.get("/xwms/validateToken?token=one-time-token").await;
+#[actix_web::test]
+async fn threat_login_csrf_a_reused_callback_url_finds_its_login_used_up_even_if_the_server_forgot_the_token()
+ {
+    let xwms = MockServer::start().await;
+    fake_sign_tokens(&xwms, &["used-token", "other-tab-token"]).await;
+    fake_verify(&xwms, verified_user("sub-csrf", "csrf@example.com"), 1).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+    app.get("/xwms/auth").await;
+    app.get("/xwms/auth").await;
+    let login = app.get("/xwms/validateToken?token=used-token").await;
+    assert_eq!(login.status(), 303);
+    // Around the server's memory: as if the database had been restored from a backup.
+    app.execute_sql("DELETE FROM used_login_tokens").await;
+
+    let replay = app.get("/xwms/validateToken?token=used-token").await;
 
     assert_eq!(replay.status(), 400);
+    assert!(replay.text().await.unwrap().contains("not valid here"));
     // `expect(1)`: the replay did not reach XWMS.
+}
+
+#[actix_web::test]
+async fn threat_login_csrf_a_login_as_another_person_from_a_second_tab_drops_the_session_before_it()
+{
+    // A second tab's callback is a login like any other when it is someone else's: the
+    // session before it, and what a page of it showed (the CSRF token), is worth nothing.
+    let app = spawn_app().await;
+    let ada = app
+        .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
+        .await;
+    let mallory = app
+        .sandbox_callback_with(
+            &app.client,
+            &[("persona", "mallory"), ("outcome", "success")],
+        )
+        .await;
+    app.client.get(&ada).send().await.unwrap();
+    let adas_token = app.logout_token_with(&app.client).await;
+
+    let second_tab = app.client.get(&mallory).send().await.unwrap();
+
+    assert_eq!(location(second_tab.headers()), "/profile");
+    assert_eq!(testid(&app.profile_html().await, "sub"), "sandbox-mallory");
+    assert_ne!(app.logout_token_with(&app.client).await, adas_token);
+    let with_adas_token = app
+        .client
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", adas_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        with_adas_token.status(),
+        403,
+        "Ada's page's token is worthless"
+    );
 }
 
 #[actix_web::test]
@@ -690,8 +735,52 @@ async fn threat_clickjacking_and_sniffing_headers_are_on_every_response_error_pa
         assert!(csp.contains("frame-ancestors 'none'"), "{path}");
         assert!(csp.contains("object-src 'none'"), "{path}");
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
-        assert!(headers.contains_key("referrer-policy"), "{path}");
+        // The refused callback is shown at a URL that may carry a token.
+        let referrer = if path.starts_with("/xwms/validateToken") {
+            "no-referrer"
+        } else {
+            "same-origin"
+        };
+        assert_eq!(headers["referrer-policy"], referrer, "{path}");
     }
+}
+
+#[actix_web::test]
+async fn threat_token_leakage_every_refused_callback_page_sends_no_referrer() {
+    let xwms = MockServer::start().await;
+    fake_sign_tokens(&xwms, &["expiring", "rejected"]).await;
+    let envelope = json!({"status": "error", "message": "Invalid token", "data": {}});
+    fake_verify(&xwms, ResponseTemplate::new(200).set_body_json(envelope), 1).await;
+    // Stamps are whole seconds: 3 s leaves the second login in time on a busy machine.
+    let app = spawn_app_with(Provider::Fake(&xwms), &[("XWMS_LOGIN_MAX_AGE_SECS", "3")]).await;
+    app.get("/xwms/auth").await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    app.get("/xwms/auth").await;
+
+    for (callback, status) in [
+        ("/xwms/validateToken?token=expiring", 400),
+        ("/xwms/validateToken?token=not-issued", 400),
+        ("/xwms/validateToken?xwmsmessage_message=nope", 400),
+        ("/xwms/validateToken?token=rejected", 401),
+        ("/xwms/validateToken?token=rejected", 400),
+    ] {
+        let response = app.get(callback).await;
+
+        assert_eq!(response.status(), status, "{callback}");
+        assert_eq!(
+            response.headers()["referrer-policy"],
+            "no-referrer",
+            "{callback}"
+        );
+        assert!(
+            response.text().await.unwrap().contains("href=\"/xwms/auth"),
+            "{callback}: a way to log in again"
+        );
+    }
+    let other_browser = app
+        .get_with(&browser(), "/xwms/validateToken?token=rejected")
+        .await;
+    assert_eq!(other_browser.headers()["referrer-policy"], "no-referrer");
 }
 
 #[actix_web::test]
@@ -1273,12 +1362,12 @@ async fn a_session_or_login_stamped_a_few_seconds_ahead_by_another_replica_is_ac
         forge_session_cookie(
             TEST_SESSION_KEY,
             &[(
-                "pending_login",
-                json!({
+                "pending_logins",
+                json!([{
                     "token_sha256": xwms_starter::crypto::sha256_hex("skewed-token"),
                     "started_at": started_at,
                     "next": null,
-                }),
+                }]),
             )],
         )
     };

@@ -150,7 +150,7 @@ async fn a_provider_failure_shows_a_friendly_error_page_whose_link_starts_again(
     assert!(!page.contains("sandbox-ada"), "{page}");
     browser.screenshot("error-login").await;
 
-    browser.click_link("Try logging in again").await;
+    browser.click_link("Log in again").await;
     browser.wait_for_heading(SANDBOX).await;
 
     // XWMS crashes when the app checks the token.
@@ -168,7 +168,7 @@ async fn a_provider_failure_shows_a_friendly_error_page_whose_link_starts_again(
         "{page}"
     );
     browser.screenshot("error-provider-crash").await;
-    browser.click_link("Try logging in again").await;
+    browser.click_link("Log in again").await;
     browser.wait_for_heading(SANDBOX).await;
     assert!(browser.path().await.starts_with("/sandbox/xwms/login/"));
 }
@@ -216,6 +216,8 @@ async fn a_login_link_opened_in_another_browser_is_refused_and_logs_in_neither()
     assert!(!page.contains("sandbox-ada"), "{page}");
     assert!(!page.contains("Signed in as"), "{page}");
     browser_b.screenshot("error-link-refused").await;
+    browser_b.click_link("Log in again").await;
+    browser_b.wait_for_heading(SANDBOX).await;
     browser_b.open(&app.url("/profile")).await;
     browser_b.wait_for_heading(HOME).await;
     assert_eq!(browser_b.path().await, "/", "browser B is not logged in");
@@ -224,6 +226,41 @@ async fn a_login_link_opened_in_another_browser_is_refused_and_logs_in_neither()
     browser_a.wait_for_heading(HOME).await;
     assert_eq!(browser_a.path().await, "/", "browser A is not logged in");
     assert!(browser_a.text().await.contains("Login with XWMS"));
+}
+
+/// On the sandbox's login page: log in as `persona`, and land on the profile.
+async fn finish_at_the_sandbox(browser: &Browser, persona: &str) {
+    browser.choose(persona).await;
+    browser.choose("Log me in").await;
+    browser.click_button("Continue").await;
+    browser.wait_for_heading(PROFILE).await;
+}
+
+#[actix_web::test]
+async fn two_windows_of_one_browser_each_finish_their_own_login() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.open(&app.url("/")).await;
+    browser.click_link("Login with XWMS").await;
+    browser.wait_for_heading(SANDBOX).await;
+    let first = browser.window().await;
+    let second = browser.open_new_window().await;
+    browser.open(&app.url("/")).await;
+    browser.click_link("Login with XWMS").await;
+    browser.wait_for_heading(SANDBOX).await;
+
+    browser.switch_to(first.clone()).await;
+    finish_at_the_sandbox(&browser, ADA).await;
+    browser.switch_to(second).await;
+    finish_at_the_sandbox(&browser, ADA).await;
+
+    assert_eq!(browser.path().await, "/profile", "not an error page");
+    assert_eq!(browser.testid("sub").await, "sandbox-ada");
+    // The first window's page is still good: its logout form works (same session).
+    browser.switch_to(first).await;
+    browser.click_button("Log out").await;
+    browser.wait_for_heading(HOME).await;
+    assert!(!browser.text().await.contains("Signed in as"));
 }
 
 #[actix_web::test]

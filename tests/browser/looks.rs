@@ -43,7 +43,7 @@ async fn an_unknown_address_shows_a_friendly_not_found_page() {
     let page = browser.text().await;
     assert!(page.to_lowercase().contains("error 404"), "{page}");
     assert!(page.contains("Go to the home page"), "{page}");
-    assert!(!page.contains("Try logging in again"), "{page}");
+    assert!(!page.contains("Log in again"), "{page}");
     browser.screenshot("not-found").await;
     browser.click_link("Go to the home page").await;
     browser.wait_for_heading(HOME).await;

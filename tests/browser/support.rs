@@ -19,7 +19,7 @@ use fantoccini::actions::{InputSource as _, KeyAction, KeyActions};
 use fantoccini::elements::Element;
 use fantoccini::error::NewSessionError;
 use fantoccini::key::Key;
-use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
+use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand, WindowHandle};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value as Json, json};
 
@@ -256,6 +256,31 @@ impl Browser {
             .goto(url)
             .await
             .unwrap_or_else(|err| panic!("open {url}: {err}"));
+    }
+
+    /// The window the browser is working in.
+    pub async fn window(&self) -> WindowHandle {
+        self.client.window().await.expect("the current window")
+    }
+
+    /// Opens a new window of this browser (same profile, same cookies: a second tab)
+    /// and works in it from now on.
+    pub async fn open_new_window(&self) -> WindowHandle {
+        let window = self
+            .client
+            .new_window(false)
+            .await
+            .expect("open a new window")
+            .handle;
+        self.switch_to(window.clone()).await;
+        window
+    }
+
+    pub async fn switch_to(&self, window: WindowHandle) {
+        self.client
+            .switch_to_window(window)
+            .await
+            .expect("switch to another window");
     }
 
     pub async fn back(&self) {
