@@ -523,28 +523,40 @@ async fn xwms_checks(settings: &Settings) -> [Check; 3] {
         metrics,
     );
 
+    // When XWMS cannot be reached at all, sign-token would only wait as long again.
+    let mut reachable = true;
     let (info, clock) = match bounded(client.info_with_date()).await {
         Ok(Ok(date)) => (
             Check::pass("xwms_info", format!("XWMS answers GET info at {api_url}")),
             clock_check(date, SystemTime::now()),
         ),
-        Ok(Err(err)) => (
-            Check::fail("xwms_info", err.to_string(), xwms_fix(&err)),
-            Check::skip("xwms_clock", "XWMS's info answer did not come"),
-        ),
-        Err(why) => (
-            Check::fail(
-                "xwms_info",
-                format!("GET info: {why}"),
-                "Check XWMS_API_URL and that this machine may reach it (firewall, proxy, DNS).",
-            ),
-            Check::skip("xwms_clock", "XWMS's info answer did not come"),
-        ),
+        Ok(Err(err)) => {
+            reachable = !matches!(err, XwmsError::Timeout(_) | XwmsError::Unreachable(_));
+            (
+                Check::fail("xwms_info", err.to_string(), xwms_fix(&err)),
+                Check::skip("xwms_clock", "XWMS's info answer did not come"),
+            )
+        }
+        Err(why) => {
+            reachable = false;
+            (
+                Check::fail(
+                    "xwms_info",
+                    format!("GET info: {why}"),
+                    "Check XWMS_API_URL and that this machine may reach it (firewall, proxy, DNS).",
+                ),
+                Check::skip("xwms_clock", "XWMS's info answer did not come"),
+            )
+        }
     };
 
     let redirect_uri = effective_redirect_uri(settings);
     const COST: &str = "it cost one sign-token at XWMS, a login token that is never used and expires there; sign-token is the only call that shows whether XWMS accepts the credentials";
     let credentials_check = match &redirect_uri {
+        _ if !reachable => Check::skip(
+            "xwms_credentials",
+            "XWMS could not be reached (see xwms_info), so sign-token was not tried",
+        ),
         None => Check::skip(
             "xwms_credentials",
             "no usable callback URL to sign a token for",

@@ -640,3 +640,22 @@ async fn new_session_key_and_healthcheck_work_as_before() {
     assert_eq!(healthy.status.code(), Some(0), "{healthy:?}");
     assert_eq!(nobody.status.code(), Some(1));
 }
+
+#[actix_web::test]
+async fn an_unreachable_xwms_fails_info_and_does_not_try_sign_token() {
+    let app = spawn_app().await;
+    let key = new_session_key();
+
+    let report = doctor_with(&production_at(
+        "http://127.0.0.1:9/api",
+        &app.database_url,
+        &key,
+    ))
+    .await;
+
+    assert_eq!(status(&report, "xwms_info"), Status::Fail);
+    assert!(fix(&report, "xwms_info").contains("XWMS_API_URL"));
+    assert_eq!(status(&report, "xwms_clock"), Status::Skip);
+    assert_eq!(status(&report, "xwms_credentials"), Status::Skip);
+    assert!(!report.passed());
+}
