@@ -3,7 +3,7 @@
 //! The modules form one-way layers (docs/architecture.md); each imports only from its
 //! own layer or the ones below it:
 //!
-//! - wiring: [`startup`]
+//! - wiring: [`startup`], [`doctor`] (`xwms-starter doctor`: checks a deployment)
 //! - web: [`routes`], [`session`], [`csrf`], [`client_info`], [`rate_limit`],
 //!   [`public_origin`], [`error`], [`error_page`]
 //! - provider: [`xwms`] (the XWMS client, and the sandbox as a provider of its own)
@@ -22,6 +22,7 @@ pub mod crypto;
 pub mod csrf;
 pub mod db;
 pub mod dev_database;
+pub mod doctor;
 pub mod error;
 pub mod error_page;
 pub mod healthcheck;

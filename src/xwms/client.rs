@@ -7,10 +7,10 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::HeaderValue;
+use actix_web::http::header::{HeaderValue, HttpDate};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
@@ -132,19 +132,25 @@ impl XwmsClient {
 
     /// `GET info`: used by `/health` to tell whether XWMS answers.
     pub async fn info(&self) -> Result<(), XwmsError> {
+        self.info_with_date().await.map(|_| ())
+    }
+
+    /// `GET info`, and the time XWMS's answer carried in its HTTP `Date` header (when it
+    /// sent one): `xwms-starter doctor` compares it with this machine's clock.
+    pub async fn info_with_date(&self) -> Result<Option<SystemTime>, XwmsError> {
         self.call(actix_web::http::Method::GET, "info", None)
             .await
-            .map(|_| ())
+            .map(|answer| answer.date)
     }
 
     /// `POST sign-token`: starts a login. XWMS remembers `redirect_url` and returns the
     /// URL of its login page, which the browser is sent to.
     pub async fn sign_token(&self, redirect_url: &Url) -> Result<SignedToken, XwmsError> {
         let body = serde_json::json!({ "redirect_url": redirect_url.as_str() });
-        let data = self
+        let answer = self
             .call(actix_web::http::Method::POST, "sign-token", Some(body))
             .await?;
-        parse_sign_token(&data)
+        parse_sign_token(&answer.envelope)
     }
 
     /// `POST sign-token-verify`: trades the callback token for the person's data.
@@ -157,14 +163,14 @@ impl XwmsClient {
         redirect_url: &Url,
     ) -> Result<VerifiedIdentity, XwmsError> {
         let body = serde_json::json!({ "token": token, "redirect_url": redirect_url.as_str() });
-        let data = self
+        let answer = self
             .call(
                 actix_web::http::Method::POST,
                 "sign-token-verify",
                 Some(body),
             )
             .await?;
-        parse_verified_user(&data, &self.config.provider)
+        parse_verified_user(&answer.envelope, &self.config.provider)
     }
 
     /// The request for one endpoint, with XWMS's headers. The secret header is marked
@@ -200,7 +206,7 @@ impl XwmsClient {
         method: actix_web::http::Method,
         endpoint: &str,
         body: Option<Value>,
-    ) -> Result<Value, XwmsError> {
+    ) -> Result<Answer, XwmsError> {
         let started = std::time::Instant::now();
         let outcome = self.exchange(method, endpoint, body).await;
         self.metrics
@@ -213,7 +219,7 @@ impl XwmsClient {
         method: actix_web::http::Method,
         endpoint: &str,
         body: Option<Value>,
-    ) -> Result<Value, XwmsError> {
+    ) -> Result<Answer, XwmsError> {
         let request = self.prepare(method, endpoint)?;
 
         // One budget for everything: connecting, headers, and a body that may trickle in.
@@ -228,6 +234,12 @@ impl XwmsClient {
                 other => XwmsError::Unreachable(other.to_string()),
             })?;
             let status = response.status();
+            let date = response
+                .headers()
+                .get(actix_web::http::header::DATE)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.parse::<HttpDate>().ok())
+                .map(SystemTime::from);
             let bytes =
                 response
                     .body()
@@ -237,13 +249,22 @@ impl XwmsClient {
                         awc::error::PayloadError::Overflow => XwmsError::TooLarge,
                         other => XwmsError::Unreachable(format!("reading the answer: {other}")),
                     })?;
-            Ok::<_, XwmsError>((status, bytes))
+            Ok::<_, XwmsError>((status, date, bytes))
         };
-        let (status, bytes) = tokio::time::timeout(budget, exchange)
+        let (status, date, bytes) = tokio::time::timeout(budget, exchange)
             .await
             .map_err(|_| XwmsError::Timeout(budget))??;
-        parse_envelope(status, &bytes)
+        Ok(Answer {
+            envelope: parse_envelope(status, &bytes)?,
+            date,
+        })
     }
+}
+
+/// One successful answer: the checked envelope, and XWMS's `Date` header if any.
+struct Answer {
+    envelope: Value,
+    date: Option<SystemTime>,
 }
 
 #[derive(Deserialize)]

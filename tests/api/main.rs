@@ -7,6 +7,7 @@ mod callback_errors;
 // Unix only: it runs PostgreSQL servers of its own as another user.
 #[cfg(unix)]
 mod database_tls;
+mod doctor;
 mod guide;
 mod helpers;
 mod languages;
