@@ -44,6 +44,10 @@ pub async fn end_session(
 
 /// "Log out on all devices": bumps the user's session epoch, so every session cookie
 /// issued before (on any device, and every copy of it) is refused from now on.
+///
+/// A user deleted meanwhile (the update waits for a deletion under way, then finds no
+/// row) has no sessions left to end: nothing is recorded, as an event naming a user who
+/// is gone would break its foreign key.
 pub async fn end_all_sessions(
     pool: &DbPool,
     user_id: i64,
@@ -51,10 +55,13 @@ pub async fn end_all_sessions(
 ) -> Result<(), DbError> {
     let mut conn = db::connection(pool).await?;
     conn.transaction(async |conn| {
-        diesel::update(users::table.find(user_id))
+        let bumped = diesel::update(users::table.find(user_id))
             .set(users::session_epoch.eq(users::session_epoch + 1))
             .execute(conn)
             .await?;
+        if bumped == 0 {
+            return Ok(());
+        }
         record_event(
             conn,
             Some(user_id),

@@ -4,6 +4,7 @@
 mod activity;
 mod callback_errors;
 mod database_tls;
+mod deletion_races;
 mod guide;
 mod helpers;
 mod languages;
