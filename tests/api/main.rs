@@ -3,6 +3,7 @@
 
 mod activity;
 mod callback_errors;
+mod clock_skew;
 mod database_tls;
 mod deletion_races;
 mod guide;
