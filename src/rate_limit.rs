@@ -215,6 +215,7 @@ mod tests {
             trusted_proxies: Vec::new(),
             activity_retention: Duration::ZERO,
             anonymous_activity_retention: Duration::ZERO,
+            hsts_include_subdomains: false,
         });
         assert_eq!(limit.interval, Duration::from_secs(2));
         assert_eq!(limit.tolerance, Duration::from_secs(20));

@@ -707,6 +707,28 @@ async fn threat_downgrade_hsts_is_sent_in_production() {
         .to_str()
         .unwrap();
     assert!(hsts.contains("max-age=31536000"));
+    assert!(
+        !hsts.contains("includeSubDomains"),
+        "only when asked: {hsts}"
+    );
+    let subdomains = spawn_app_with(
+        Provider::Sandbox,
+        &[
+            ("APP_ENV", "production"),
+            ("XWMS_SANDBOX", "true"),
+            (
+                "XWMS_REDIRECT_URI",
+                "https://app.example.com/xwms/validateToken",
+            ),
+            ("HSTS_INCLUDE_SUBDOMAINS", "true"),
+        ],
+    )
+    .await;
+    let asked = subdomains.get("/").await;
+    let hsts = asked.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap();
+    assert_eq!(hsts, "max-age=31536000; includeSubDomains");
     let development = spawn_app().await;
     assert!(
         !development
@@ -1103,7 +1125,7 @@ async fn threat_session_the_production_cookie_is_host_prefixed_and_secure_with_h
                 "XWMS_REDIRECT_URI",
                 "https://app.example.com/xwms/validateToken",
             ),
-            ("SESSION_KEY", crate::helpers::TEST_SESSION_KEY),
+            ("SESSION_KEY", &xwms_starter::config::new_session_key()),
         ],
     )
     .await;
