@@ -125,11 +125,13 @@ impl Query for Gcra<'_> {
     type SqlType = Timestamptz;
 }
 
-/// Forgets clients whose `tat` has passed (they would start afresh anyway).
+/// Forgets clients whose `tat` has passed (they would start afresh anyway). "Passed" by
+/// the database's clock, the one `tat` is computed with: by this machine's clock, when
+/// it runs ahead, a client still limited would be forgotten and start afresh.
 pub async fn sweep(pool: &DbPool) -> Result<usize, DbError> {
     let mut conn = db::connection(pool).await?;
     Ok(
-        diesel::delete(login_rate_limits::table.filter(login_rate_limits::tat.lt(Utc::now())))
+        diesel::sql_query("DELETE FROM login_rate_limits WHERE tat < now()")
             .execute(&mut conn)
             .await?,
     )

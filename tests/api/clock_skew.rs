@@ -99,3 +99,20 @@ async fn ended_session_ids(app: &TestApp) -> Vec<String> {
         .map(|ended| ended.session_id)
         .collect()
 }
+
+#[actix_web::test]
+async fn the_rate_limit_sweep_keeps_a_client_still_limited_by_the_database_clock() {
+    let app = spawn_app().await;
+    set_the_database_clock_an_hour_back(&app).await;
+    // By the database's clock: client a is limited for 30 more minutes, b was an hour ago.
+    app.execute_sql(
+        "INSERT INTO login_rate_limits (client, tat) VALUES \
+         ('a', now() + interval '30 minutes'), ('b', now() - interval '1 hour')",
+    )
+    .await;
+
+    let swept = xwms_starter::rate_limit::sweep(&app.pool()).await.unwrap();
+
+    assert_eq!(swept, 1, "only b");
+    assert_eq!(app.count("login_rate_limits").await, 1);
+}
