@@ -69,6 +69,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        for warning in settings.warnings() {
+            log::warn!("{warning}");
+        }
         let pool = prepare_database(&settings).await?;
         let (listener, local) = bind_listener(&settings)?;
         let redirect_uri = match settings.xwms.redirect_uri.clone() {
@@ -353,6 +356,7 @@ fn serve(
     let redirect_to_public_origin = settings.server.redirect_to_public_origin;
     let cookie_secure = settings.session.cookie_secure;
     let hsts = settings.env == AppEnv::Production && cookie_secure;
+    let hsts_include_subdomains = settings.security.hsts_include_subdomains;
     let metrics = Arc::new(Metrics::new()?);
     let metrics_access =
         web::Data::new(match (&settings.metrics.token, settings.metrics.enabled) {
@@ -379,7 +383,7 @@ fn serve(
             // Turns every error response into the site's error page.
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(session_middleware(session_key.clone(), cookie_secure))
-            .wrap(security_headers(hsts))
+            .wrap(security_headers(hsts, hsts_include_subdomains))
             .wrap(request_logger())
             .app_data(state.clone())
             .app_data(public_origin.clone())
@@ -461,20 +465,23 @@ fn session_middleware(key: Key, secure: bool) -> SessionMiddleware<CookieSession
         .build()
 }
 
-fn security_headers(hsts: bool) -> DefaultHeaders {
+/// `include_subdomains` (`HSTS_INCLUDE_SUBDOMAINS`) extends HSTS to every subdomain: only
+/// for a domain whose every site is https, as browsers then refuse plain http on all of
+/// them for a year.
+fn security_headers(hsts: bool, include_subdomains: bool) -> DefaultHeaders {
     let headers = DefaultHeaders::new()
         .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "same-origin"))
         .add(("Cross-Origin-Opener-Policy", "same-origin"));
-    if hsts {
-        headers.add((
+    match (hsts, include_subdomains) {
+        (true, true) => headers.add((
             "Strict-Transport-Security",
             "max-age=31536000; includeSubDomains",
-        ))
-    } else {
-        headers
+        )),
+        (true, false) => headers.add(("Strict-Transport-Security", "max-age=31536000")),
+        (false, _) => headers,
     }
 }
 

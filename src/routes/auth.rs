@@ -19,7 +19,10 @@ use serde::Deserialize;
 use crate::accounts::link_account_by_sub;
 use crate::activity::{ClientInfo, record_refused_login};
 use crate::config::LoginBinding;
-use crate::csrf::{CsrfProtected, SameSiteForm, check_same_site_form, comes_from_another_site};
+use crate::csrf::{
+    CsrfProtected, SameSiteForm, check_same_site_form, comes_from_another_site,
+    login_start_needs_a_click,
+};
 use crate::error::{AppError, LoginRefusal};
 use crate::error_page::offer_login_retry;
 use crate::i18n::Lang;
@@ -86,7 +89,7 @@ async fn start_login(
     query: web::Query<StartQuery>,
 ) -> Result<HttpResponse, AppError> {
     let next = query.into_inner().next.map(|raw| safe_next_or_home(&raw));
-    if comes_from_another_site(&req, &state) {
+    if login_start_needs_a_click(&req, &state) {
         let html = ContinuePage {
             csrf_token: session.csrf_token_or_new()?,
             page: page_context(&req),

@@ -389,9 +389,15 @@ impl TestApp {
         browser.get(self.url(path)).send().await.expect("request")
     }
 
-    /// `GET /xwms/auth` in `browser`: returns the provider's login URL.
+    /// `GET /xwms/auth` in `browser`, as a click on our own login button sends it
+    /// (`Sec-Fetch-Site: same-origin`): returns the provider's login URL.
     pub async fn start_login_with(&self, browser: &reqwest::Client) -> String {
-        let response = self.get_with(browser, "/xwms/auth").await;
+        let response = browser
+            .get(self.url("/xwms/auth"))
+            .header("Sec-Fetch-Site", "same-origin")
+            .send()
+            .await
+            .expect("request");
         assert_eq!(response.status(), 303, "start of login redirects");
         location(response.headers())
     }

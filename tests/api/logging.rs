@@ -8,6 +8,22 @@ use crate::helpers::{
 };
 
 #[actix_web::test]
+async fn an_https_callback_without_app_env_production_is_warned_about_at_start() {
+    // A host of this test's own: the log is shared by every app of this test binary.
+    const CALLBACK: &str = "https://warned-at-start.example/xwms/validateToken";
+
+    spawn_app_with(Provider::Sandbox, &[("XWMS_REDIRECT_URI", CALLBACK)]).await;
+
+    let logs = captured_logs();
+    assert!(
+        logs.iter().any(|line| line.starts_with("WARN")
+            && line.contains("APP_ENV: not production")
+            && line.contains(CALLBACK)),
+        "{logs:#?}"
+    );
+}
+
+#[actix_web::test]
 async fn threat_token_leakage_the_token_and_client_secret_never_appear_in_the_log() {
     const TOKEN: &str = "tok-SECRET-3f9a1c7e";
     const BAD_TOKEN: &str = "tok-FORGED-77aa21";

@@ -7,6 +7,8 @@ mod callback_errors;
 // Unix only: it runs PostgreSQL servers of its own as another user.
 #[cfg(unix)]
 mod database_tls;
+mod clock_skew;
+mod deletion_races;
 mod doctor;
 mod guide;
 mod helpers;

@@ -805,6 +805,28 @@ async fn threat_downgrade_hsts_is_sent_in_production() {
         .to_str()
         .unwrap();
     assert!(hsts.contains("max-age=31536000"));
+    assert!(
+        !hsts.contains("includeSubDomains"),
+        "only when asked: {hsts}"
+    );
+    let subdomains = spawn_app_with(
+        Provider::Sandbox,
+        &[
+            ("APP_ENV", "production"),
+            ("XWMS_SANDBOX", "true"),
+            (
+                "XWMS_REDIRECT_URI",
+                "https://app.example.com/xwms/validateToken",
+            ),
+            ("HSTS_INCLUDE_SUBDOMAINS", "true"),
+        ],
+    )
+    .await;
+    let asked = subdomains.get("/").await;
+    let hsts = asked.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap();
+    assert_eq!(hsts, "max-age=31536000; includeSubDomains");
     let development = spawn_app().await;
     assert!(
         !development
@@ -1083,6 +1105,43 @@ async fn threat_login_csrf_a_login_started_by_another_site_needs_a_click_in_sess
 }
 
 #[actix_web::test]
+async fn threat_login_csrf_a_start_that_says_nothing_of_where_it_came_from_needs_a_click_in_session_binding()
+ {
+    let xwms = fake_xwms("unasked-token", 0).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[("XWMS_LOGIN_BINDING", "session")]).await;
+    let victim = browser();
+
+    // No Sec-Fetch-Site, Origin or Referer: an old browser, or a request made for it.
+    let start = victim.get(app.url("/xwms/auth")).send().await.unwrap();
+
+    assert_eq!(start.status(), 200, "a page, not a redirect");
+    assert!(start.text().await.unwrap().contains("Continue to XWMS"));
+    let callback = victim
+        .get(app.url("/xwms/validateToken?token=unasked-token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 400, "no pending login was made");
+    assert_eq!(app.count("users").await, 0);
+    let sign_token_calls = xwms.received_requests().await.unwrap().len();
+    assert_eq!(sign_token_calls, 0, "XWMS was not asked");
+}
+
+#[actix_web::test]
+async fn a_start_that_says_nothing_of_where_it_came_from_goes_straight_on_in_token_binding() {
+    let xwms = fake_xwms("issued-token", 0).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+
+    let start = browser().get(app.url("/xwms/auth")).send().await.unwrap();
+
+    assert_eq!(
+        start.status(),
+        303,
+        "the callback must bring the issued token"
+    );
+}
+
+#[actix_web::test]
 async fn the_continue_button_on_our_own_page_goes_on_to_xwms_and_keeps_next() {
     let xwms = fake_xwms("clicked-token", 1).await;
     let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
@@ -1164,7 +1223,7 @@ async fn threat_session_the_production_cookie_is_host_prefixed_and_secure_with_h
                 "XWMS_REDIRECT_URI",
                 "https://app.example.com/xwms/validateToken",
             ),
-            ("SESSION_KEY", crate::helpers::TEST_SESSION_KEY),
+            ("SESSION_KEY", &xwms_starter::config::new_session_key()),
         ],
     )
     .await;
