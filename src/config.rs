@@ -306,6 +306,12 @@ pub const SESSION_KEY_MIN_BYTES: usize = 64;
 /// must end with it.
 pub const CALLBACK_PATH: &str = "/xwms/validateToken";
 
+/// The callback without `XWMS_REDIRECT_URI`: XWMS's documented example, on whatever port
+/// the app got.
+pub fn default_redirect_uri(port: u16) -> Result<Url, url::ParseError> {
+    Url::parse(&format!("http://localhost:{port}{CALLBACK_PATH}"))
+}
+
 impl Settings {
     /// Reads `APP_ENV` and the rest of the process environment.
     pub fn load() -> Result<Settings, ConfigError> {

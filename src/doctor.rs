@@ -28,16 +28,13 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use url::Url;
 
-use crate::config::{AppEnv, SESSION_KEY_MIN_BYTES, Settings};
+use crate::config::{AppEnv, CALLBACK_PATH, SESSION_KEY_MIN_BYTES, Settings, default_redirect_uri};
 use crate::db::{self, PgConnector};
 use crate::metrics::Metrics;
 use crate::xwms::{XwmsClient, XwmsConfig, XwmsError};
 
 /// The longest any one check may take (a connection, a query, a call to XWMS).
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The app's callback route, which `XWMS_REDIRECT_URI` must point at.
-pub const CALLBACK_PATH: &str = "/xwms/validateToken";
 
 /// Above this offset between XWMS's clock and ours, the clock check warns: the
 /// pending-login age and XWMS's token expiry are measured by the two clocks.
@@ -647,13 +644,11 @@ fn clock_check(xwms_date: Option<SystemTime>, now: SystemTime) -> Check {
 
 /// `XWMS_REDIRECT_URI`, or the default the app uses without it.
 fn effective_redirect_uri(settings: &Settings) -> Option<Url> {
-    settings.xwms.redirect_uri.clone().or_else(|| {
-        Url::parse(&format!(
-            "http://localhost:{}{CALLBACK_PATH}",
-            settings.server.port
-        ))
-        .ok()
-    })
+    settings
+        .xwms
+        .redirect_uri
+        .clone()
+        .or_else(|| default_redirect_uri(settings.server.port).ok())
 }
 
 fn callback_check(settings: &Settings) -> Check {

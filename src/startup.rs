@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::activity;
-use crate::config::{AppEnv, DatabaseSettings, Settings};
+use crate::config::{AppEnv, DatabaseSettings, Settings, default_redirect_uri};
 use crate::db::{self, DbError, DbPool};
 use crate::dev_database;
 use crate::error::AppError;
@@ -424,11 +424,6 @@ fn serve(
         .listen(listener)
         .map_err(|source| StartupError::Bind { address, source })?
         .run())
-}
-
-/// XWMS's documented example callback, on whatever port we got.
-fn default_redirect_uri(port: u16) -> Result<Url, url::ParseError> {
-    Url::parse(&format!("http://localhost:{port}/xwms/validateToken"))
 }
 
 /// The sandbox's API as the app's own XWMS client reaches it: over loopback HTTP.

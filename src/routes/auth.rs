@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::accounts::link_account_by_sub;
 use crate::activity::{ClientInfo, record_refused_login};
-use crate::config::LoginBinding;
+use crate::config::{CALLBACK_PATH, LoginBinding};
 use crate::csrf::{
     CsrfProtected, SameSiteForm, check_same_site_form, comes_from_another_site,
     login_start_needs_a_click,
@@ -46,7 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(continue_login)),
     )
     .service(
-        web::resource("/xwms/validateToken")
+        web::resource(CALLBACK_PATH)
             .wrap(from_fn(limit_login_steps))
             // Every answer here, refusals included, is on a URL that may hold a live
             // token: no Referer may carry it anywhere.

@@ -387,6 +387,7 @@ async fn a_request_with_no_known_client_address_is_let_through_and_counted_nowhe
         trusted_proxies: Vec::new(),
         activity_retention: Duration::ZERO,
         anonymous_activity_retention: Duration::ZERO,
+        hsts_include_subdomains: false,
     });
     let service = actix_test::init_service(
         App::new()

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+use xwms_starter::config::CALLBACK_PATH;
 use xwms_starter::config::new_session_key;
-use xwms_starter::doctor::{self, CALLBACK_PATH, Report, Status};
+use xwms_starter::doctor::{self, Report, Status};
 
 use crate::helpers::{
     FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_DOMAIN, JsonBodyWithKeys, drop_database,

@@ -5,9 +5,9 @@ mod activity;
 mod addresses;
 mod callback_errors;
 // Unix only: it runs PostgreSQL servers of its own as another user.
+mod clock_skew;
 #[cfg(unix)]
 mod database_tls;
-mod clock_skew;
 mod deletion_races;
 mod doctor;
 mod guide;
