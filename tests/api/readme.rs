@@ -37,6 +37,11 @@ const EXERCISED: &[(&str, &str, &str)] = &[
         ".ci/run",
         "\ncargo test --locked --test browser",
     ),
+    (
+        "cargo generate --git https://github.com/<you>/xwms-starter --name acme-login",
+        "scripts/template-check",
+        "cargo generate --path",
+    ),
 ];
 
 /// The commands of every ```sh block, without comments and `# or ...` alternatives.
