@@ -285,6 +285,7 @@ async fn verify_and_link(
         .or(identity.email.as_deref())
         .unwrap_or("XWMS user");
     session.log_in(
+        state.clock.now_secs(),
         linked.user_id,
         linked.session_epoch,
         display_name,

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod activity;
+mod background_jobs;
 mod callback_errors;
 mod database_tls;
 mod guide;
@@ -16,6 +17,7 @@ mod pages;
 mod privacy;
 mod readme;
 mod replicas;
+mod sandbox;
 mod session;
 mod session_endings;
 mod threats;
