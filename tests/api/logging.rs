@@ -4,7 +4,7 @@ use serde_json::json;
 use wiremock::{MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    Provider, captured_logs, fake_sign_token, fake_verify, spawn_app_with, verified_user,
+    Provider, captured_logs, fake_sign_token, fake_verify, spawn_app, spawn_app_with, verified_user,
 };
 
 #[actix_web::test]
@@ -68,4 +68,20 @@ async fn threat_token_leakage_a_rejected_token_is_in_no_log_line_and_no_page() {
     let page = response.text().await.unwrap();
     assert!(!page.contains(TOKEN), "the token is not shown on the page");
     assert!(captured_logs().iter().all(|line| !line.contains(TOKEN)));
+}
+
+#[actix_web::test]
+async fn each_test_app_reads_only_its_own_log_lines() {
+    let first = spawn_app().await;
+    let second = spawn_app().await;
+
+    first.get("/only-the-first-app-was-asked-this").await;
+
+    let asked = |app: &crate::helpers::TestApp| {
+        app.logs()
+            .iter()
+            .any(|line| line.contains("GET /only-the-first-app-was-asked-this 404"))
+    };
+    assert!(asked(&first), "the app's own request is in its log");
+    assert!(!asked(&second), "another app's line is not");
 }
