@@ -393,10 +393,16 @@ pub fn bare_client() -> reqwest::Client {
 }
 
 /// A new browser: its own cookie jar, redirects not followed.
+///
+/// No idle connection is kept for reuse: on a loaded machine a connection may sit idle
+/// until the app's keep-alive (5 s) closes it just as the next request is sent on it,
+/// which fails with "connection closed before message completed" (a real browser retries
+/// such a request; reqwest does not).
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .user_agent("xwms-starter-tests")
         .redirect(Policy::none())
+        .pool_max_idle_per_host(0)
         .cookie_store(true)
         .build()
         .expect("reqwest client")
