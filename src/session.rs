@@ -208,8 +208,10 @@ impl TypedSession {
     /// attacker planted or read before the login is worth nothing after it. Only the
     /// other logins under way in this browser are kept (the caller has already taken out
     /// the one this login used), so the other tabs can still finish theirs.
+    /// `now`: the time of `AppState::clock`, which the limits are checked against.
     pub fn log_in(
         &self,
+        now: i64,
         user_id: i64,
         session_epoch: i32,
         display_name: &str,
@@ -221,7 +223,6 @@ impl TypedSession {
         self.0.clear();
         self.0.renew();
         let display_name: String = display_name.chars().take(MAX_DISPLAY_NAME_CHARS).collect();
-        let now = Utc::now().timestamp();
         self.0.insert(
             SIGNED_IN,
             SignedIn {
@@ -387,7 +388,7 @@ async fn check_session(session: &TypedSession, state: &AppState) -> Result<(), A
             return Ok(());
         }
     };
-    let now = Utc::now().timestamp();
+    let now = state.clock.now_secs();
     let idle = now - signed_in.seen_at;
     let within_limits = age_within(idle, state.session_idle_timeout)
         && age_within(now - signed_in.signed_in_at, state.session_absolute_timeout);

@@ -36,7 +36,7 @@ use crate::routes::health::XwmsHealth;
 use crate::routes::metrics::MetricsAccess;
 use crate::session::enforce_session_limits;
 use crate::session_state;
-use crate::state::AppState;
+use crate::state::{AppState, Clock};
 use crate::xwms::sandbox::{self, SANDBOX_API_PATH, SANDBOX_PATH, Sandbox};
 use crate::xwms::{XwmsClient, XwmsConfig};
 
@@ -65,6 +65,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    clock: Arc<Clock>,
 }
 
 impl Application {
@@ -89,6 +90,7 @@ impl Application {
         );
         let rate_limit = RateLimit::new(&settings.security);
         let public_origin = public_origin(&redirect_uri, &provider)?;
+        let clock = state.clock.clone();
         start_background_jobs(&settings, &state);
         let server = serve(
             &settings,
@@ -114,11 +116,17 @@ impl Application {
         Ok(Application {
             port: local.port(),
             server,
+            clock,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The clock the session limits are measured in; tests move it on.
+    pub fn clock(&self) -> Arc<Clock> {
+        self.clock.clone()
     }
 
     /// Stops the server from elsewhere (graceful: in-flight requests finish).
@@ -309,12 +317,15 @@ fn shared_state(
         notes_per_page: settings.notes.per_page.into(),
         anonymous_activity_retention: settings.security.anonymous_activity_retention,
         cookie_secure: settings.session.cookie_secure,
+        clock: Arc::new(Clock::default()),
     })
 }
 
-/// Background jobs, hourly: the rate limit's spent rows, the used login tokens no login
-/// can use any more, and the activity log's retention (every replica runs them, which is
-/// harmless: the deletes are idempotent).
+/// Background jobs, at start and then hourly: the rate limit's spent rows, the used login
+/// tokens no login can use any more, and the activity log's retention (every replica runs
+/// them, which is harmless: the deletes are idempotent). The first run is at start (an
+/// interval's first tick is immediate), so a replica that restarts more often than hourly
+/// still sweeps, and a test can watch the sweeps by starting an app.
 fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>) {
     let (pool, users, anonymous, login_max_age) = (
         state.pool.clone(),

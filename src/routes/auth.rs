@@ -352,7 +352,13 @@ async fn verify_and_link(
             .as_deref()
             .or(identity.email.as_deref())
             .unwrap_or("XWMS user");
-        session.log_in(linked.user_id, linked.session_epoch, display_name, summary)?;
+        session.log_in(
+            state.clock.now_secs(),
+            linked.user_id,
+            linked.session_epoch,
+            display_name,
+            summary,
+        )?;
     }
 
     let destination = pending.next.as_deref().unwrap_or("/profile");

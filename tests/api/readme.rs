@@ -202,8 +202,9 @@ async fn every_route_in_the_routes_table_answers() {
             }
             .unwrap();
             let status = response.status().as_u16();
+            // Answers: not "no such route" (404, 405), and not a failure (5xx) either.
             assert!(
-                status != 404 && status != 405,
+                status != 404 && status != 405 && status < 500,
                 "{method} {path} answers {status}"
             );
             checked += 1;

@@ -221,12 +221,13 @@ async fn signed_in_cookie(app: &TestApp) -> String {
 
 #[actix_web::test]
 async fn threat_session_idle_limit_ends_an_unused_session() {
-    // Default 30 minutes; 2 s here (times are kept in whole seconds).
-    let app = spawn_app_with(Provider::Sandbox, &[("SESSION_IDLE_TIMEOUT_SECS", "2")]).await;
+    // The default limit, 30 minutes, passed on the app's session clock.
+    let app = spawn_app().await;
     let cookie = signed_in_cookie(&app).await;
+    app.clock.advance(Duration::from_secs(29 * 60));
     assert_eq!(profile_status_with_cookie(&app, &cookie).await, 200);
 
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    app.clock.advance(Duration::from_secs(60 + 1));
 
     assert_eq!(profile_status_with_cookie(&app, &cookie).await, 303);
 }
@@ -1389,11 +1390,11 @@ async fn threat_misconfiguration_a_401_from_xwms_is_our_credentials_not_a_refuse
             .contains(&"login_refused".to_owned()),
         "not recorded as a refused login"
     );
+    let reference = testid(&page, "reference");
+    let logged = app.log_line_of_reference(&reference);
     assert!(
-        crate::helpers::captured_logs()
-            .iter()
-            .any(|line| line.starts_with("ERROR") && line.contains("check XWMS_CLIENT_ID")),
-        "an operator-facing log line"
+        logged.starts_with("ERROR") && logged.contains("(HTTP 401): check XWMS_CLIENT_ID"),
+        "an operator-facing log line: {logged}"
     );
 }
 
@@ -1406,7 +1407,38 @@ async fn threat_misconfiguration_a_403_at_the_start_is_an_error_page_not_a_redir
 
     let response = app.get("/xwms/auth").await;
 
+    // A 403 whatever its body, told apart from any other refusal: the page is XWMS's
+    // problem, and the log tells the operator to check the credentials.
     assert_eq!(response.status(), 502);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("XWMS had a problem"), "{page}");
+    let logged = app.log_line_of_reference(&testid(&page, "reference"));
+    assert!(
+        logged.starts_with("ERROR")
+            && logged.contains("XWMS refused our client credentials (HTTP 403)")
+            && logged.contains("check XWMS_CLIENT_ID"),
+        "{logged}"
+    );
+}
+
+#[actix_web::test]
+async fn threat_misconfiguration_any_other_non_json_4xx_at_the_start_is_not_taken_for_our_credentials()
+ {
+    let xwms =
+        xwms_whose_sign_token_answers(ResponseTemplate::new(400).set_body_string("Bad Request"))
+            .await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+
+    let response = app.get("/xwms/auth").await;
+
+    assert_eq!(response.status(), 502);
+    let page = response.text().await.unwrap();
+    let logged = app.log_line_of_reference(&testid(&page, "reference"));
+    assert!(
+        logged.contains("XWMS refused the request (HTTP 400)"),
+        "{logged}"
+    );
+    assert!(!logged.contains("XWMS_CLIENT_ID"), "{logged}");
 }
 
 // --- Clock skew between replicas ---
