@@ -9,12 +9,11 @@ use crate::helpers::{
 
 #[actix_web::test]
 async fn an_https_callback_without_app_env_production_is_warned_about_at_start() {
-    // A host of this test's own: the log is shared by every app of this test binary.
     const CALLBACK: &str = "https://warned-at-start.example/xwms/validateToken";
 
-    spawn_app_with(Provider::Sandbox, &[("XWMS_REDIRECT_URI", CALLBACK)]).await;
+    let app = spawn_app_with(Provider::Sandbox, &[("XWMS_REDIRECT_URI", CALLBACK)]).await;
 
-    let logs = captured_logs();
+    let logs = app.logs();
     assert!(
         logs.iter().any(|line| line.starts_with("WARN")
             && line.contains("APP_ENV: not production")
