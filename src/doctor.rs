@@ -187,7 +187,7 @@ pub async fn run(lookup: impl Fn(&str) -> Option<String>) -> Report {
                 "configuration",
                 err.to_string(),
                 format!(
-                    "Set {} as the message says (README.md#configuration lists every variable).",
+                    "Set {} as the message says (docs/configuration.md lists every variable).",
                     err.variable
                 ),
             ));
@@ -664,12 +664,15 @@ fn callback_check(settings: &Settings) -> Check {
     } else {
         "the default callback (XWMS_REDIRECT_URI unset)"
     };
+    // (A path that does not end in the route is refused by the configuration already.)
     if uri.path() != CALLBACK_PATH {
-        return Check::fail(
+        return Check::warn(
             "callback",
-            format!("{set} {uri} is not the app's callback route {CALLBACK_PATH}"),
             format!(
-                "Set XWMS_REDIRECT_URI to https://<your host>{CALLBACK_PATH} and register exactly that at XWMS."
+                "{set} {uri} has a prefix before the app's callback route {CALLBACK_PATH}: only right behind a proxy that strips it"
+            ),
+            format!(
+                "Unless a proxy strips the prefix, set XWMS_REDIRECT_URI to https://<your host>{CALLBACK_PATH} and register exactly that at XWMS."
             ),
         );
     }

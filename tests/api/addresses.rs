@@ -146,7 +146,7 @@ async fn in_production_requests_are_served_on_the_host_they_arrive_on_by_default
         &[
             ("APP_ENV", "production"),
             ("XWMS_SANDBOX", "true"),
-            ("SESSION_KEY", crate::helpers::TEST_SESSION_KEY),
+            ("SESSION_KEY", &xwms_starter::config::new_session_key()),
             (
                 "XWMS_REDIRECT_URI",
                 "https://app.example.com/xwms/validateToken",

@@ -107,12 +107,14 @@ async fn the_rate_limit_sweep_keeps_a_client_still_limited_by_the_database_clock
     // By the database's clock: client a is limited for 30 more minutes, b was an hour ago.
     app.execute_sql(
         "INSERT INTO login_rate_limits (client, tat) VALUES \
-         ('a', now() + interval '30 minutes'), ('b', now() - interval '1 hour')",
+         (repeat('a', 64), now() + interval '30 minutes'), \
+         (repeat('b', 64), now() - interval '1 hour')",
     )
     .await;
 
     let swept = xwms_starter::rate_limit::sweep(&app.pool()).await.unwrap();
 
-    assert_eq!(swept, 1, "only b");
+    // (The app's own sweep at start may have taken b first.)
+    assert!(swept <= 1, "only b: {swept}");
     assert_eq!(app.count("login_rate_limits").await, 1);
 }
