@@ -923,6 +923,14 @@ mod tests {
         Settings::from_lookup(move |name| vars.get(name).cloned())
     }
 
+    /// Whether the start-up warnings name `variable`.
+    fn warns_about(settings: &Settings, variable: &str) -> bool {
+        settings
+            .warnings()
+            .iter()
+            .any(|warning| warning.starts_with(&format!("{variable}:")))
+    }
+
     fn error_variable(pairs: &[(&str, &str)]) -> &'static str {
         match settings_from(pairs) {
             Err(err) => err.variable,
@@ -1272,10 +1280,7 @@ mod tests {
         let development = settings_from(&[("SESSION_KEY", LONG_KEY)]).unwrap();
         assert!(development.session.key.is_some());
         assert!(
-            development
-                .warnings()
-                .iter()
-                .any(|warning| warning.starts_with("SESSION_KEY:")),
+            warns_about(&development, "SESSION_KEY"),
             "{:?}",
             development.warnings()
         );
@@ -1289,12 +1294,7 @@ mod tests {
         );
         let development =
             settings_from(&[HTTPS_CALLBACK, ("SESSION_COOKIE_SECURE", "false")]).unwrap();
-        assert!(
-            development
-                .warnings()
-                .iter()
-                .any(|warning| warning.starts_with("SESSION_COOKIE_SECURE:"))
-        );
+        assert!(warns_about(&development, "SESSION_COOKIE_SECURE"));
     }
 
     #[test]
@@ -1311,12 +1311,7 @@ mod tests {
             "no error"
         );
         let development = settings_from(&[("TRUSTED_PROXIES", "::/0")]).unwrap();
-        assert!(
-            development
-                .warnings()
-                .iter()
-                .any(|warning| warning.starts_with("TRUSTED_PROXIES:"))
-        );
+        assert!(warns_about(&development, "TRUSTED_PROXIES"));
     }
 
     #[test]
@@ -1343,22 +1338,14 @@ mod tests {
             "http://localhost:3000/app/xwms/validateToken",
         )])
         .unwrap();
-        assert!(
-            behind_a_proxy
-                .warnings()
-                .iter()
-                .any(|warning| warning.starts_with("XWMS_REDIRECT_URI:"))
-        );
+        assert!(warns_about(&behind_a_proxy, "XWMS_REDIRECT_URI"));
     }
 
     #[test]
     fn an_https_callback_without_app_env_production_is_warned_about() {
         let development = settings_from(&[HTTPS_CALLBACK]).unwrap();
         assert!(
-            development
-                .warnings()
-                .iter()
-                .any(|warning| warning.starts_with("APP_ENV:")),
+            warns_about(&development, "APP_ENV"),
             "{:?}",
             development.warnings()
         );

@@ -12,7 +12,10 @@ use xwms_starter::config::{LoginBinding, SecuritySettings};
 use xwms_starter::rate_limit::{self, RateLimit};
 use xwms_starter::state::AppState;
 
-use crate::helpers::{Provider, TestApp, captured_logs, location, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Provider, TestApp, captured_logs, location, spawn_app, spawn_app_with,
+    spawn_https_production_demo,
+};
 
 // --- One public origin ---
 
@@ -141,19 +144,7 @@ async fn the_start_log_names_the_public_url() {
 #[actix_web::test]
 async fn in_production_requests_are_served_on_the_host_they_arrive_on_by_default() {
     // Behind a proxy that rewrites Host, a redirect would loop: off unless asked for.
-    let app = spawn_app_with(
-        Provider::Sandbox,
-        &[
-            ("APP_ENV", "production"),
-            ("XWMS_SANDBOX", "true"),
-            ("SESSION_KEY", &xwms_starter::config::new_session_key()),
-            (
-                "XWMS_REDIRECT_URI",
-                "https://app.example.com/xwms/validateToken",
-            ),
-        ],
-    )
-    .await;
+    let app = spawn_https_production_demo(&[]).await;
 
     let response = app.get("/").await;
 

@@ -210,6 +210,23 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Provider::Sandbox, &[]).await
 }
 
+/// A production deployment of the sandbox demo behind https (`https://app.example.com`),
+/// with `extra` settings on top.
+pub async fn spawn_https_production_demo(extra: &[(&str, &str)]) -> TestApp {
+    let session_key = xwms_starter::config::new_session_key();
+    let mut env = vec![
+        ("APP_ENV", "production"),
+        ("XWMS_SANDBOX", "true"),
+        ("SESSION_KEY", session_key.as_str()),
+        (
+            "XWMS_REDIRECT_URI",
+            "https://app.example.com/xwms/validateToken",
+        ),
+    ];
+    env.extend_from_slice(extra);
+    spawn_app_with(Provider::Sandbox, &env).await
+}
+
 /// Starts the app with extra environment variables (e.g. `("XWMS_TIMEOUT_MS", "500")`).
 pub async fn spawn_app_with(provider: Provider<'_>, extra_env: &[(&str, &str)]) -> TestApp {
     spawn_app_on(&server_url().await, provider, extra_env).await

@@ -4,7 +4,7 @@
 use chrono::Datelike;
 
 use crate::helpers::{
-    DUTCH_MONTHS, Provider, TestApp, browser_with_cookie, location, spawn_app, spawn_app_with,
+    DUTCH_MONTHS, TestApp, browser_with_cookie, location, spawn_app, spawn_https_production_demo,
     testid,
 };
 
@@ -246,18 +246,7 @@ async fn the_language_switch_remembers_the_choice_in_a_cookie_and_goes_back() {
 
 #[actix_web::test]
 async fn the_language_cookie_is_secure_in_production() {
-    let app = spawn_app_with(
-        Provider::Sandbox,
-        &[
-            ("APP_ENV", "production"),
-            ("XWMS_SANDBOX", "true"),
-            (
-                "XWMS_REDIRECT_URI",
-                "https://app.example.com/xwms/validateToken",
-            ),
-        ],
-    )
-    .await;
+    let app = spawn_https_production_demo(&[]).await;
 
     let switched = app.get("/language/nl").await;
 

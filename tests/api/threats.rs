@@ -786,19 +786,8 @@ async fn threat_token_leakage_every_refused_callback_page_sends_no_referrer() {
 
 #[actix_web::test]
 async fn threat_downgrade_hsts_is_sent_in_production() {
-    let app = spawn_app_with(
-        Provider::Sandbox,
-        &[
-            ("APP_ENV", "production"),
-            ("XWMS_SANDBOX", "true"),
-            // HSTS goes with https: an https callback makes the deployment an https one.
-            (
-                "XWMS_REDIRECT_URI",
-                "https://app.example.com/xwms/validateToken",
-            ),
-        ],
-    )
-    .await;
+    // HSTS goes with https: an https callback makes the deployment an https one.
+    let app = crate::helpers::spawn_https_production_demo(&[]).await;
 
     let response = app.get("/no/such/page").await;
 
@@ -810,19 +799,8 @@ async fn threat_downgrade_hsts_is_sent_in_production() {
         !hsts.contains("includeSubDomains"),
         "only when asked: {hsts}"
     );
-    let subdomains = spawn_app_with(
-        Provider::Sandbox,
-        &[
-            ("APP_ENV", "production"),
-            ("XWMS_SANDBOX", "true"),
-            (
-                "XWMS_REDIRECT_URI",
-                "https://app.example.com/xwms/validateToken",
-            ),
-            ("HSTS_INCLUDE_SUBDOMAINS", "true"),
-        ],
-    )
-    .await;
+    let subdomains =
+        crate::helpers::spawn_https_production_demo(&[("HSTS_INCLUDE_SUBDOMAINS", "true")]).await;
     let asked = subdomains.get("/").await;
     let hsts = asked.headers()["strict-transport-security"]
         .to_str()
