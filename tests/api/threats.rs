@@ -1348,6 +1348,12 @@ async fn threat_misconfiguration_a_403_at_the_start_is_an_error_page_not_a_redir
     let response = app.get("/xwms/auth").await;
 
     assert_eq!(response.status(), 502);
+    assert!(
+        crate::helpers::captured_logs()
+            .iter()
+            .any(|line| line.starts_with("ERROR") && line.contains("check XWMS_CLIENT_ID")),
+        "an operator-facing log line: our credentials, not a refusal"
+    );
 }
 
 // --- Clock skew between replicas ---
