@@ -21,10 +21,12 @@ WORKDIR /app
 # (with a stub main); only this package is built.
 COPY Cargo.toml Cargo.lock ./
 COPY loadgen/Cargo.toml ./loadgen/
-RUN mkdir -p src loadgen/src \
+COPY xtask/Cargo.toml ./xtask/
+RUN mkdir -p src loadgen/src xtask/src \
     && echo 'fn main() {}' > src/main.rs \
     && : > src/lib.rs \
     && echo 'fn main() {}' > loadgen/src/main.rs \
+    && echo 'fn main() {}' > xtask/src/main.rs \
     && cargo build --release --locked --package xwms-starter \
     && rm -rf src \
         target/release/xwms-starter* \

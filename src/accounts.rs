@@ -137,10 +137,13 @@ async fn link_in_transaction(
         .optional()?;
 
     if let Some(connection) = existing {
+        // `FOR NO KEY UPDATE`, not `FOR UPDATE`: the id is not changed, so a download of
+        // this person's data (`FOR KEY SHARE`) or a note or event being written for them
+        // need not wait for this login, nor this login for them.
         let (previous_email, session_epoch): (Option<String>, i32) = users::table
             .find(connection.user_id)
             .select((users::email, users::session_epoch))
-            .for_update()
+            .for_no_key_update()
             .first(conn)
             .await?;
         diesel::update(users::table.find(connection.user_id))

@@ -81,43 +81,49 @@ pub async fn recent_events(
         .await?)
 }
 
+/// The longest age a sweep computes a bound for, about 4000 years: PostgreSQL's
+/// timestamps begin in 4713 BC, and nothing stored is that old anyway.
+pub const MAX_AGE_SECS: i64 = 126_000_000_000;
+
 /// Deletes events past their retention: `users` for events of existing users,
 /// `anonymous` for events of nobody (refused logins, events of deleted users). Returns
 /// how many went. The table's trigger refuses any other deletion: this statement tells
 /// it, in two transaction-local settings, how far it may go.
+///
+/// The bounds are computed by PostgreSQL (`now() - interval`), from the clock the trigger
+/// checks them against: with bounds from this machine's clock, a clock a little ahead of
+/// the database's would make every sweep roll back.
 pub async fn sweep_expired_events(
     pool: &DbPool,
     users: std::time::Duration,
     anonymous: std::time::Duration,
 ) -> Result<usize, DbError> {
-    let before = |age: std::time::Duration| {
-        chrono::TimeDelta::from_std(age)
-            .ok()
-            .and_then(|age| chrono::Utc::now().checked_sub_signed(age))
-            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+    let secs = |age: std::time::Duration| {
+        i64::try_from(age.as_secs())
+            .unwrap_or(i64::MAX)
+            .min(MAX_AGE_SECS)
     };
-    let (users_before, anonymous_before) = (before(users), before(anonymous));
     let mut conn = db::connection(pool).await?;
     use diesel_async::AsyncConnection as _;
     let swept = conn
         .transaction(async |conn| {
             diesel::sql_query(
-                "SELECT set_config('xwms.retention_users_before', $1, true), \
-                        set_config('xwms.retention_anonymous_before', $2, true)",
+                "SELECT set_config('xwms.retention_users_before', \
+                            (now() - make_interval(secs => $1))::text, true), \
+                        set_config('xwms.retention_anonymous_before', \
+                            (now() - make_interval(secs => $2))::text, true)",
             )
-            .bind::<diesel::sql_types::Text, _>(users_before.to_rfc3339())
-            .bind::<diesel::sql_types::Text, _>(anonymous_before.to_rfc3339())
+            .bind::<diesel::sql_types::BigInt, _>(secs(users))
+            .bind::<diesel::sql_types::BigInt, _>(secs(anonymous))
             .execute(conn)
             .await?;
-            diesel::delete(
-                security_events::table.filter(
-                    security_events::user_id
-                        .is_not_null()
-                        .and(security_events::created_at.lt(users_before))
-                        .or(security_events::user_id
-                            .is_null()
-                            .and(security_events::created_at.lt(anonymous_before))),
-                ),
+            // The same bounds, read back: what is deleted is exactly what the trigger allows.
+            diesel::sql_query(
+                "DELETE FROM security_events WHERE \
+                 (user_id IS NOT NULL AND created_at < \
+                     current_setting('xwms.retention_users_before')::timestamptz) \
+                 OR (user_id IS NULL AND created_at < \
+                     current_setting('xwms.retention_anonymous_before')::timestamptz)",
             )
             .execute(conn)
             .await

@@ -104,6 +104,10 @@ pub struct SecuritySettings {
     pub activity_retention: Duration,
     /// ...and events of nobody: refused logins, and events of deleted users.
     pub anonymous_activity_retention: Duration,
+    /// `HSTS_INCLUDE_SUBDOMAINS`: HSTS (sent in production behind https) covers every
+    /// subdomain too. Off by default: it would force https on sibling sites of the
+    /// domain that this app knows nothing about.
+    pub hsts_include_subdomains: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -195,6 +199,9 @@ impl XwmsSettings {
 pub struct SessionSettings {
     /// `None` in development: a random key is generated at start (sessions end on restart).
     pub key: Option<Key>,
+    /// The key was given as printable text, not base64 of random bytes: a passphrase
+    /// (refused in production, warned about in development).
+    pub key_is_text: bool,
     pub cookie_secure: bool,
     pub idle_timeout: Duration,
     pub absolute_timeout: Duration,
@@ -204,6 +211,7 @@ impl fmt::Debug for SessionSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionSettings")
             .field("key", &self.key.as_ref().map(|_| "[REDACTED]"))
+            .field("key_is_text", &self.key_is_text)
             .field("cookie_secure", &self.cookie_secure)
             .field("idle_timeout", &self.idle_timeout)
             .field("absolute_timeout", &self.absolute_timeout)
@@ -240,6 +248,7 @@ struct FileSecurity {
     trusted_proxies: String,
     activity_retention_days: u64,
     anonymous_activity_retention_days: u64,
+    hsts_include_subdomains: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -292,6 +301,16 @@ pub const MAX_NOTES_PER_PAGE: u32 = 500;
 
 /// Session keys shorter than this are refused: actix signs and encrypts with 64 bytes.
 pub const SESSION_KEY_MIN_BYTES: usize = 64;
+
+/// The path the app serves the XWMS callback at (`routes::auth`): `XWMS_REDIRECT_URI`
+/// must end with it.
+pub const CALLBACK_PATH: &str = "/xwms/validateToken";
+
+/// The callback without `XWMS_REDIRECT_URI`: XWMS's documented example, on whatever port
+/// the app got.
+pub fn default_redirect_uri(port: u16) -> Result<Url, url::ParseError> {
+    Url::parse(&format!("http://localhost:{port}{CALLBACK_PATH}"))
+}
 
 impl Settings {
     /// Reads `APP_ENV` and the rest of the process environment.
@@ -480,6 +499,19 @@ impl Settings {
             })?),
             None => None,
         };
+        if let Some(uri) = &redirect_uri
+            && !uri.path().ends_with(CALLBACK_PATH)
+        {
+            // XWMS would send every login to a page this app does not serve. A prefix
+            // before it is allowed: a proxy may mount the app under a path of its own.
+            return Err(ConfigError::new(
+                "XWMS_REDIRECT_URI",
+                format!(
+                    "its path {:?} is not the callback route {CALLBACK_PATH} (a prefix a proxy strips is fine: /app{CALLBACK_PATH})",
+                    uri.path()
+                ),
+            ));
+        }
         let login_binding = match var("XWMS_LOGIN_BINDING")
             .unwrap_or(file.xwms.login_binding)
             .trim()
@@ -565,7 +597,7 @@ impl Settings {
 
         // Session
         let key = match var("SESSION_KEY") {
-            Some(value) => Some(parse_session_key(&value)?),
+            Some(value) => Some(parse_session_key(&value, env)?),
             // A demo (sandbox) in production may run with a generated key; real logins may not.
             None if env == AppEnv::Production && !xwms.uses_sandbox() => {
                 return Err(ConfigError::new(
@@ -585,6 +617,14 @@ impl Settings {
             "SESSION_COOKIE_SECURE",
             file.session.cookie_secure && (env == AppEnv::Development || callback_is_https),
         )?;
+        if env == AppEnv::Production && !cookie_secure && callback_is_https {
+            // The session cookie would also travel over plain http, readable on the way,
+            // whenever something sends the browser to an http:// address of this site.
+            return Err(ConfigError::new(
+                "SESSION_COOKIE_SECURE",
+                "false, but the callback (XWMS_REDIRECT_URI) is https: production behind https needs Secure cookies; leave SESSION_COOKIE_SECURE unset",
+            ));
+        }
         if cookie_secure && !callback_is_https {
             return Err(ConfigError::new(
                 "SESSION_COOKIE_SECURE",
@@ -600,8 +640,10 @@ impl Settings {
                 format!("must be at least {MIN_IDLE_TIMEOUT_SECS}"),
             ));
         }
+        let key_is_text = key.as_ref().is_some_and(|(_, is_text)| *is_text);
         let session = SessionSettings {
-            key,
+            key: key.map(|(key, _)| key),
+            key_is_text,
             cookie_secure,
             idle_timeout: Duration::from_secs(idle_timeout_secs),
             absolute_timeout: Duration::from_secs(parse_positive(
@@ -636,6 +678,18 @@ impl Settings {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if env == AppEnv::Production
+            && let Some(everything) = trusted_proxies.iter().find(|range| range.prefix_len() == 0)
+        {
+            // Every client would be a trusted proxy: anyone could pick the address the rate
+            // limit and the activity log see by sending X-Forwarded-For.
+            return Err(ConfigError::new(
+                "TRUSTED_PROXIES",
+                format!(
+                    "{everything} trusts every address; name your proxies' addresses or ranges"
+                ),
+            ));
+        }
         let security = SecuritySettings {
             rate_limit_per_minute: per_minute(
                 "RATE_LIMIT_PER_MINUTE",
@@ -651,6 +705,10 @@ impl Settings {
                 "ANONYMOUS_ACTIVITY_RETENTION_DAYS",
                 file.security.anonymous_activity_retention_days,
             )?),
+            hsts_include_subdomains: parse_bool(
+                "HSTS_INCLUDE_SUBDOMAINS",
+                file.security.hsts_include_subdomains,
+            )?,
         };
 
         let metrics = MetricsSettings {
@@ -703,6 +761,52 @@ fn canonical_range(net: ipnet::IpNet) -> ipnet::IpNet {
     }
 }
 
+impl Settings {
+    /// What is allowed but probably a mistake, for the log at start (one line each,
+    /// naming the variable). Production refuses most of these outright (`from_lookup`);
+    /// development only warns, as a local setup may have its reasons.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let callback = self.xwms.redirect_uri.as_ref();
+        let callback_is_https = callback.is_some_and(|uri| uri.scheme() == "https");
+        if self.env != AppEnv::Production && callback_is_https {
+            warnings.push(format!(
+                "APP_ENV: not production, but the callback ({}) is https: this looks like a deployment running with development settings (sandbox allowed, cookies as in development); set APP_ENV=production",
+                callback.map(Url::as_str).unwrap_or_default()
+            ));
+        }
+        if !self.session.cookie_secure && callback_is_https {
+            warnings.push(
+                "SESSION_COOKIE_SECURE: false behind an https callback: the session cookie may also travel over plain http".to_owned(),
+            );
+        }
+        if let Some(everything) = self
+            .security
+            .trusted_proxies
+            .iter()
+            .find(|range| range.prefix_len() == 0)
+        {
+            warnings.push(format!(
+                "TRUSTED_PROXIES: {everything} trusts every address, so any client chooses the address the rate limit and the activity log see"
+            ));
+        }
+        if self.session.key_is_text {
+            warnings.push(
+                "SESSION_KEY: only printable characters, used as raw bytes: a passphrase has far less than 64 bytes of randomness; make a key with: xwms-starter new-session-key".to_owned(),
+            );
+        }
+        if let Some(uri) = callback
+            && uri.path() != CALLBACK_PATH
+        {
+            warnings.push(format!(
+                "XWMS_REDIRECT_URI: its path {} has a prefix before {CALLBACK_PATH}: a proxy must strip it before the request reaches this app",
+                uri.path()
+            ));
+        }
+        warnings
+    }
+}
+
 /// Parses the XWMS base URL and makes sure it ends in `/`, so that
 /// `join("sign-token")` keeps the `/api` segment.
 pub fn parse_base_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
@@ -743,8 +847,11 @@ pub fn new_session_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(Key::generate().master())
 }
 
-/// Accepts the key as base64 (what `xwms-starter new-session-key` prints) or as raw text.
-fn parse_session_key(value: &str) -> Result<Key, ConfigError> {
+/// Accepts the key as base64 (what `xwms-starter new-session-key` prints) or as raw
+/// text; returns it, and whether it was text. In production a key whose bytes are all
+/// printable characters is refused: that is a passphrase or a demo value, not 64 random
+/// bytes (base64 of random bytes decodes to bytes that are almost never all printable).
+fn parse_session_key(value: &str, env: AppEnv) -> Result<(Key, bool), ConfigError> {
     use base64::Engine as _;
     let value = value.trim();
     let bytes = base64::engine::general_purpose::STANDARD
@@ -761,8 +868,16 @@ fn parse_session_key(value: &str) -> Result<Key, ConfigError> {
             ),
         ));
     }
-    Key::try_from(bytes.as_slice())
-        .map_err(|_| ConfigError::new("SESSION_KEY", "could not be used as a key"))
+    let is_text = bytes.iter().all(|b| (b' '..=b'~').contains(b));
+    if is_text && env == AppEnv::Production {
+        return Err(ConfigError::new(
+            "SESSION_KEY",
+            "only printable characters: a passphrase, not a key; production needs 64 random bytes as base64 (make one with: xwms-starter new-session-key)",
+        ));
+    }
+    let key = Key::try_from(bytes.as_slice())
+        .map_err(|_| ConfigError::new("SESSION_KEY", "could not be used as a key"))?;
+    Ok((key, is_text))
 }
 
 /// The certificates of a PEM file of CA certificates (`DATABASE_CA_FILE`, `sslrootcert`):
@@ -808,6 +923,14 @@ mod tests {
         Settings::from_lookup(move |name| vars.get(name).cloned())
     }
 
+    /// Whether the start-up warnings name `variable`.
+    fn warns_about(settings: &Settings, variable: &str) -> bool {
+        settings
+            .warnings()
+            .iter()
+            .any(|warning| warning.starts_with(&format!("{variable}:")))
+    }
+
     fn error_variable(pairs: &[(&str, &str)]) -> &'static str {
         match settings_from(pairs) {
             Err(err) => err.variable,
@@ -816,6 +939,9 @@ mod tests {
     }
 
     const LONG_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123";
+    /// 64 bytes (0 to 63) as base64: a key as `new-session-key` makes one, not text.
+    const RANDOM_KEY: &str =
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==";
 
     #[test]
     fn development_without_credentials_uses_the_sandbox() {
@@ -923,7 +1049,7 @@ mod tests {
             "https://app.example.com/xwms/validateToken",
         ));
         assert_eq!(error_variable(&with_callback), "SESSION_KEY");
-        with_callback.push(("SESSION_KEY", LONG_KEY));
+        with_callback.push(("SESSION_KEY", RANDOM_KEY));
         let settings = settings_from(&with_callback).unwrap();
         assert!(settings.session.key.is_some());
         assert!(
@@ -937,7 +1063,7 @@ mod tests {
         ("XWMS_CLIENT_ID", "id"),
         ("XWMS_CLIENT_SECRET", "secret"),
         ("XWMS_CLIENT_DOMAIN", "example.com"),
-        ("SESSION_KEY", LONG_KEY),
+        ("SESSION_KEY", RANDOM_KEY),
     ];
 
     fn production_with(extra: &[(&'static str, &'static str)]) -> &'static str {
@@ -1131,6 +1257,107 @@ mod tests {
         let settings = settings_from(&[("SESSION_KEY", key.as_str())]).unwrap();
         assert!(settings.session.key.is_some());
         assert_ne!(key, new_session_key());
+    }
+
+    const HTTPS_CALLBACK: (&str, &str) = (
+        "XWMS_REDIRECT_URI",
+        "https://app.example.com/xwms/validateToken",
+    );
+
+    #[test]
+    fn production_refuses_a_session_key_of_printable_characters_and_development_warns() {
+        assert_eq!(
+            production_with(&[HTTPS_CALLBACK, ("SESSION_KEY", LONG_KEY)]),
+            "SESSION_KEY"
+        );
+        let generated = new_session_key();
+        let mut real = REAL.to_vec();
+        real.extend([HTTPS_CALLBACK, ("SESSION_KEY", generated.as_str())]);
+        let settings = settings_from(&real).unwrap();
+        assert!(!settings.session.key_is_text);
+        assert!(settings.warnings().is_empty(), "{:?}", settings.warnings());
+
+        let development = settings_from(&[("SESSION_KEY", LONG_KEY)]).unwrap();
+        assert!(development.session.key.is_some());
+        assert!(
+            warns_about(&development, "SESSION_KEY"),
+            "{:?}",
+            development.warnings()
+        );
+    }
+
+    #[test]
+    fn production_refuses_insecure_cookies_behind_an_https_callback_and_development_warns() {
+        assert_eq!(
+            production_with(&[HTTPS_CALLBACK, ("SESSION_COOKIE_SECURE", "false")]),
+            "SESSION_COOKIE_SECURE"
+        );
+        let development =
+            settings_from(&[HTTPS_CALLBACK, ("SESSION_COOKIE_SECURE", "false")]).unwrap();
+        assert!(warns_about(&development, "SESSION_COOKIE_SECURE"));
+    }
+
+    #[test]
+    fn production_refuses_trusting_every_address_as_a_proxy_and_development_warns() {
+        for everything in ["0.0.0.0/0", "::/0", "10.0.0.1, 0.0.0.0/0"] {
+            assert_eq!(
+                production_with(&[HTTPS_CALLBACK, ("TRUSTED_PROXIES", everything)]),
+                "TRUSTED_PROXIES",
+                "{everything}"
+            );
+        }
+        assert_eq!(
+            production_with(&[HTTPS_CALLBACK, ("TRUSTED_PROXIES", "10.0.0.0/8")]),
+            "no error"
+        );
+        let development = settings_from(&[("TRUSTED_PROXIES", "::/0")]).unwrap();
+        assert!(warns_about(&development, "TRUSTED_PROXIES"));
+    }
+
+    #[test]
+    fn a_callback_url_must_end_in_the_callback_route_and_a_prefix_is_warned_about() {
+        for wrong in [
+            "https://app.example.com/",
+            "https://app.example.com/callback",
+            "https://app.example.com/xwms/validateToken/extra",
+        ] {
+            assert_eq!(
+                error_variable(&[("XWMS_REDIRECT_URI", wrong)]),
+                "XWMS_REDIRECT_URI",
+                "{wrong}"
+            );
+        }
+        let exact = settings_from(&[(
+            "XWMS_REDIRECT_URI",
+            "http://localhost:3000/xwms/validateToken?from=xwms",
+        )])
+        .unwrap();
+        assert!(exact.warnings().is_empty(), "{:?}", exact.warnings());
+        let behind_a_proxy = settings_from(&[(
+            "XWMS_REDIRECT_URI",
+            "http://localhost:3000/app/xwms/validateToken",
+        )])
+        .unwrap();
+        assert!(warns_about(&behind_a_proxy, "XWMS_REDIRECT_URI"));
+    }
+
+    #[test]
+    fn an_https_callback_without_app_env_production_is_warned_about() {
+        let development = settings_from(&[HTTPS_CALLBACK]).unwrap();
+        assert!(
+            warns_about(&development, "APP_ENV"),
+            "{:?}",
+            development.warnings()
+        );
+        let local = settings_from(&[]).unwrap();
+        assert!(local.warnings().is_empty(), "{:?}", local.warnings());
+    }
+
+    #[test]
+    fn hsts_covers_subdomains_only_when_asked() {
+        assert!(!settings_from(&[]).unwrap().security.hsts_include_subdomains);
+        let asked = settings_from(&[("HSTS_INCLUDE_SUBDOMAINS", "true")]).unwrap();
+        assert!(asked.security.hsts_include_subdomains);
     }
 
     #[test]

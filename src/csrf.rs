@@ -13,6 +13,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
+use crate::config::LoginBinding;
 use crate::crypto::constant_time_eq;
 use crate::error::AppError;
 use crate::session::TypedSession;
@@ -92,4 +93,28 @@ pub fn comes_from_another_site(req: &HttpRequest, state: &AppState) -> bool {
         return true;
     }
     header(header::ORIGIN).is_some_and(foreign) || header(header::REFERER).is_some_and(foreign)
+}
+
+/// Whether a login start must get the "Continue to XWMS" page instead of a redirect:
+/// another site sent it (`comes_from_another_site`), or, with
+/// `XWMS_LOGIN_BINDING=session`, nothing says where it came from.
+///
+/// In session binding any pending login accepts any callback token, so a start that
+/// another site can cause is login CSRF. A start without `Sec-Fetch-Site`, `Origin` and
+/// `Referer` proves nothing: browsers of the last years send `Sec-Fetch-Site` on every
+/// navigation, so only old browsers and scripts are asked for the one extra click. With
+/// token binding the callback must bring the token issued to this browser, and such a
+/// start goes straight on.
+pub fn login_start_needs_a_click(req: &HttpRequest, state: &AppState) -> bool {
+    if comes_from_another_site(req, state) {
+        return true;
+    }
+    let says_where_from = [
+        header::HeaderName::from_static("sec-fetch-site"),
+        header::ORIGIN,
+        header::REFERER,
+    ]
+    .iter()
+    .any(|name| req.headers().contains_key(name));
+    state.login_binding == LoginBinding::Session && !says_where_from
 }

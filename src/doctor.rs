@@ -28,16 +28,13 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use url::Url;
 
-use crate::config::{AppEnv, SESSION_KEY_MIN_BYTES, Settings};
+use crate::config::{AppEnv, CALLBACK_PATH, SESSION_KEY_MIN_BYTES, Settings, default_redirect_uri};
 use crate::db::{self, PgConnector};
 use crate::metrics::Metrics;
 use crate::xwms::{XwmsClient, XwmsConfig, XwmsError};
 
 /// The longest any one check may take (a connection, a query, a call to XWMS).
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The app's callback route, which `XWMS_REDIRECT_URI` must point at.
-pub const CALLBACK_PATH: &str = "/xwms/validateToken";
 
 /// Above this offset between XWMS's clock and ours, the clock check warns: the
 /// pending-login age and XWMS's token expiry are measured by the two clocks.
@@ -190,7 +187,7 @@ pub async fn run(lookup: impl Fn(&str) -> Option<String>) -> Report {
                 "configuration",
                 err.to_string(),
                 format!(
-                    "Set {} as the message says (README.md#configuration lists every variable).",
+                    "Set {} as the message says (docs/configuration.md lists every variable).",
                     err.variable
                 ),
             ));
@@ -647,13 +644,11 @@ fn clock_check(xwms_date: Option<SystemTime>, now: SystemTime) -> Check {
 
 /// `XWMS_REDIRECT_URI`, or the default the app uses without it.
 fn effective_redirect_uri(settings: &Settings) -> Option<Url> {
-    settings.xwms.redirect_uri.clone().or_else(|| {
-        Url::parse(&format!(
-            "http://localhost:{}{CALLBACK_PATH}",
-            settings.server.port
-        ))
-        .ok()
-    })
+    settings
+        .xwms
+        .redirect_uri
+        .clone()
+        .or_else(|| default_redirect_uri(settings.server.port).ok())
 }
 
 fn callback_check(settings: &Settings) -> Check {
@@ -669,12 +664,15 @@ fn callback_check(settings: &Settings) -> Check {
     } else {
         "the default callback (XWMS_REDIRECT_URI unset)"
     };
+    // (A path that does not end in the route is refused by the configuration already.)
     if uri.path() != CALLBACK_PATH {
-        return Check::fail(
+        return Check::warn(
             "callback",
-            format!("{set} {uri} is not the app's callback route {CALLBACK_PATH}"),
             format!(
-                "Set XWMS_REDIRECT_URI to https://<your host>{CALLBACK_PATH} and register exactly that at XWMS."
+                "{set} {uri} has a prefix before the app's callback route {CALLBACK_PATH}: only right behind a proxy that strips it"
+            ),
+            format!(
+                "Unless a proxy strips the prefix, set XWMS_REDIRECT_URI to https://<your host>{CALLBACK_PATH} and register exactly that at XWMS."
             ),
         );
     }

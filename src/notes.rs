@@ -6,10 +6,10 @@
 //! anything the browser sent: a user reads and adds only their own notes.
 
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::db::models::{NewNote, Note};
-use crate::db::schema::notes;
+use crate::db::schema::{notes, users};
 use crate::db::{self, DbError, DbPool};
 use crate::i18n::Lang;
 
@@ -75,11 +75,31 @@ pub async fn list_notes(pool: &DbPool, user_id: i64, limit: i64) -> Result<Vec<N
         .await?)
 }
 
-/// Adds a note for the user.
-pub async fn add_note(pool: &DbPool, user_id: i64, text: &NoteText) -> Result<(), DbError> {
+/// Adds a note for the user; false, with nothing written, when the user no longer
+/// exists (deleted in another tab after the session was checked).
+///
+/// The user row is locked (`FOR KEY SHARE`, which a login's update does not wait for)
+/// before the insert: a deletion under way is waited for and then seen as "no user",
+/// instead of the insert failing on the foreign key.
+pub async fn add_note(pool: &DbPool, user_id: i64, text: &NoteText) -> Result<bool, DbError> {
     let mut conn = db::connection(pool).await?;
-    insert_note(&mut conn, user_id, text.as_str()).await?;
-    Ok(())
+    let added = conn
+        .transaction(async |conn| {
+            let user: Option<i64> = users::table
+                .find(user_id)
+                .select(users::id)
+                .for_key_share()
+                .first(conn)
+                .await
+                .optional()?;
+            if user.is_none() {
+                return Ok(false);
+            }
+            insert_note(conn, user_id, text.as_str()).await?;
+            Ok::<_, diesel::result::Error>(true)
+        })
+        .await?;
+    Ok(added)
 }
 
 /// Writes the welcome note, in `lang`, with `conn`: called inside the first-login

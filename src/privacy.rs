@@ -9,7 +9,8 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel::result::DatabaseErrorKind;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
 use crate::activity::{ClientInfo, EventKind, record_event};
@@ -75,14 +76,31 @@ pub struct ActivityData {
 /// `user_id`, in one transaction at one snapshot: a login or a note written meanwhile is
 /// either wholly in the file or not at all, and the file ends with this download. The
 /// user row is locked against deletion meanwhile. `None` if the user no longer exists.
+///
+/// A deletion that was under way when the lock was asked for makes the lock wait; when
+/// it commits, PostgreSQL refuses our snapshot (serialization failure, 40001), as the
+/// row it saw is gone. One new attempt, at a new snapshot, then finds no user: `None`,
+/// the same answer as a deletion that finished before the request.
 pub async fn export_personal_data(
     pool: &DbPool,
     user_id: i64,
     client: &ClientInfo,
 ) -> Result<Option<PersonalData>, DbError> {
     let mut conn = db::connection(pool).await?;
-    let exported = conn
-        .build_transaction()
+    match read_personal_data(&mut conn, user_id, client).await {
+        Err(diesel::result::Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => {
+            Ok(read_personal_data(&mut conn, user_id, client).await?)
+        }
+        outcome => Ok(outcome?),
+    }
+}
+
+async fn read_personal_data(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    client: &ClientInfo,
+) -> QueryResult<Option<PersonalData>> {
+    conn.build_transaction()
         .repeatable_read()
         .run(async |conn| {
             let Some(user) = users::table
@@ -154,8 +172,7 @@ pub async fn export_personal_data(
                     .collect(),
             }))
         })
-        .await?;
-    Ok(exported)
+        .await
 }
 
 /// "Delete my account": the user, their identity links and notes go; their activity

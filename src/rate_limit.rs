@@ -156,11 +156,13 @@ async fn check_buckets(
     Ok(Decision::Allowed)
 }
 
-/// Forgets clients whose `tat` has passed (they would start afresh anyway).
+/// Forgets clients whose `tat` has passed (they would start afresh anyway). "Passed" by
+/// the database's clock, the one `tat` is computed with: by this machine's clock, when
+/// it runs ahead, a client still limited would be forgotten and start afresh.
 pub async fn sweep(pool: &DbPool) -> Result<usize, DbError> {
     let mut conn = db::connection(pool).await?;
     Ok(
-        diesel::delete(login_rate_limits::table.filter(login_rate_limits::tat.lt(Utc::now())))
+        diesel::sql_query("DELETE FROM login_rate_limits WHERE tat < now()")
             .execute(&mut conn)
             .await?,
     )
@@ -309,6 +311,7 @@ mod tests {
             trusted_proxies: Vec::new(),
             activity_retention: Duration::ZERO,
             anonymous_activity_retention: Duration::ZERO,
+            hsts_include_subdomains: false,
         });
         assert_eq!(limit.interval, Duration::from_secs(2));
         assert_eq!(limit.tolerance, Duration::from_secs(20));

@@ -12,7 +12,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
@@ -208,8 +208,10 @@ impl TypedSession {
     /// attacker planted or read before the login is worth nothing after it. Only the
     /// other logins under way in this browser are kept (the caller has already taken out
     /// the one this login used), so the other tabs can still finish theirs.
+    /// `now`: the time of `AppState::clock`, which the limits are checked against.
     pub fn log_in(
         &self,
+        now: i64,
         user_id: i64,
         session_epoch: i32,
         display_name: &str,
@@ -221,7 +223,6 @@ impl TypedSession {
         self.0.clear();
         self.0.renew();
         let display_name: String = display_name.chars().take(MAX_DISPLAY_NAME_CHARS).collect();
-        let now = Utc::now().timestamp();
         self.0.insert(
             SIGNED_IN,
             SignedIn {
@@ -280,13 +281,18 @@ fn bounded(mut pending_logins: Vec<PendingLogin>) -> Vec<PendingLogin> {
 
 /// What the layout shows for this request: the sandbox banner, who is signed in, and
 /// the logout form's CSRF token.
+///
+/// "Signed in" only when `enforce_session_limits` checked the session on this request
+/// (`SessionChecked`): under the paths it skips (`/static/...`, `/health/...`) an error
+/// page would otherwise greet the holder of an ended session by name, with a logout form.
 pub fn page_context(req: &HttpRequest) -> PageContext {
     let sandbox = req
         .app_data::<web::Data<AppState>>()
         .is_some_and(|state| state.sandbox);
     let mut page = PageContext::anonymous(sandbox, req);
     let session = TypedSession(req.get_session());
-    if matches!(session.user_id(), Ok(Some(_))) {
+    let checked = req.extensions().contains::<SessionChecked>();
+    if checked && matches!(session.user_id(), Ok(Some(_))) {
         page.signed_in_as = Some(
             session
                 .display_name()
@@ -356,14 +362,19 @@ pub async fn enforce_session_limits(
         || path == "/health"
         || path.starts_with("/health/")
         || path.starts_with(SANDBOX_API_PATH);
-    if !exempt
-        && let Some(state) = req.app_data::<web::Data<AppState>>().cloned()
-        && let Err(err) = check_session(&TypedSession(req.get_session()), &state).await
-    {
-        return Ok(req.error_response(err).map_into_right_body());
+    if !exempt && let Some(state) = req.app_data::<web::Data<AppState>>().cloned() {
+        if let Err(err) = check_session(&TypedSession(req.get_session()), &state).await {
+            return Ok(req.error_response(err).map_into_right_body());
+        }
+        req.extensions_mut().insert(SessionChecked);
     }
     Ok(next.call(req).await?.map_into_left_body())
 }
+
+/// Marks a request whose session `enforce_session_limits` checked against the server:
+/// only then may a page say who is signed in (`page_context`).
+#[derive(Debug, Clone, Copy)]
+struct SessionChecked;
 
 async fn check_session(session: &TypedSession, state: &AppState) -> Result<(), AppError> {
     let signed_in = match session.signed_in() {
@@ -377,7 +388,7 @@ async fn check_session(session: &TypedSession, state: &AppState) -> Result<(), A
             return Ok(());
         }
     };
-    let now = Utc::now().timestamp();
+    let now = state.clock.now_secs();
     let idle = now - signed_in.seen_at;
     let within_limits = age_within(idle, state.session_idle_timeout)
         && age_within(now - signed_in.signed_in_at, state.session_absolute_timeout);

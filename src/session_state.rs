@@ -3,11 +3,10 @@
 //! sessions that were logged out, each user's session epoch ("log out on all devices"),
 //! and the callback tokens already used.
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::activity::{ClientInfo, EventKind, record_event};
+use crate::activity::{ClientInfo, EventKind, MAX_AGE_SECS, record_event};
 use crate::crypto::sha256_hex;
 use crate::db::schema::{ended_sessions, used_login_tokens, users};
 use crate::db::{self, DbError, DbPool};
@@ -22,10 +21,6 @@ pub async fn end_session(
     remember_for: std::time::Duration,
     client: &ClientInfo,
 ) -> Result<(), DbError> {
-    let forget_before = chrono::TimeDelta::from_std(remember_for)
-        .ok()
-        .and_then(|keep| Utc::now().checked_sub_signed(keep))
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let mut conn = db::connection(pool).await?;
     conn.transaction(async |conn| {
         diesel::insert_into(ended_sessions::table)
@@ -33,9 +28,7 @@ pub async fn end_session(
             .on_conflict_do_nothing()
             .execute(conn)
             .await?;
-        diesel::delete(ended_sessions::table.filter(ended_sessions::ended_at.lt(forget_before)))
-            .execute(conn)
-            .await?;
+        forget_older_than(conn, FORGET_ENDED_SESSIONS, remember_for).await?;
         record_event(conn, Some(user_id), EventKind::Logout, None, client).await
     })
     .await?;
@@ -44,6 +37,10 @@ pub async fn end_session(
 
 /// "Log out on all devices": bumps the user's session epoch, so every session cookie
 /// issued before (on any device, and every copy of it) is refused from now on.
+///
+/// A user deleted meanwhile (the update waits for a deletion under way, then finds no
+/// row) has no sessions left to end: nothing is recorded, as an event naming a user who
+/// is gone would break its foreign key.
 pub async fn end_all_sessions(
     pool: &DbPool,
     user_id: i64,
@@ -51,10 +48,13 @@ pub async fn end_all_sessions(
 ) -> Result<(), DbError> {
     let mut conn = db::connection(pool).await?;
     conn.transaction(async |conn| {
-        diesel::update(users::table.find(user_id))
+        let bumped = diesel::update(users::table.find(user_id))
             .set(users::session_epoch.eq(users::session_epoch + 1))
             .execute(conn)
             .await?;
+        if bumped == 0 {
+            return Ok(());
+        }
         record_event(
             conn,
             Some(user_id),
@@ -89,16 +89,36 @@ pub async fn sweep_used_login_tokens(
     pool: &DbPool,
     login_max_age: std::time::Duration,
 ) -> Result<usize, DbError> {
-    let forget_before = chrono::TimeDelta::from_std(login_max_age * 2)
-        .ok()
-        .and_then(|keep| Utc::now().checked_sub_signed(keep))
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let mut conn = db::connection(pool).await?;
-    Ok(diesel::delete(
-        used_login_tokens::table.filter(used_login_tokens::used_at.lt(forget_before)),
+    Ok(forget_older_than(
+        &mut conn,
+        FORGET_USED_TOKENS,
+        login_max_age.saturating_mul(2),
     )
-    .execute(&mut conn)
     .await?)
+}
+
+const FORGET_ENDED_SESSIONS: &str =
+    "DELETE FROM ended_sessions WHERE ended_at < now() - make_interval(secs => $1)";
+const FORGET_USED_TOKENS: &str =
+    "DELETE FROM used_login_tokens WHERE used_at < now() - make_interval(secs => $1)";
+
+/// Runs one of the `FORGET_*` deletes with `age` as its bound. The bound is computed by
+/// PostgreSQL, from the clock that stamped the rows (`DEFAULT now()`): with this
+/// machine's clock ahead of the database's, rows would be forgotten early (an ended
+/// session's copied cookie accepted again before its absolute limit).
+async fn forget_older_than(
+    conn: &mut AsyncPgConnection,
+    delete: &'static str,
+    age: std::time::Duration,
+) -> QueryResult<usize> {
+    let secs = i64::try_from(age.as_secs())
+        .unwrap_or(i64::MAX)
+        .min(MAX_AGE_SECS);
+    diesel::sql_query(delete)
+        .bind::<diesel::sql_types::BigInt, _>(secs)
+        .execute(conn)
+        .await
 }
 
 /// Whether a signed-in session may go on: the user still exists, the session's epoch is

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::activity;
-use crate::config::{AppEnv, DatabaseSettings, Settings};
+use crate::config::{AppEnv, DatabaseSettings, Settings, default_redirect_uri};
 use crate::db::{self, DbError, DbPool};
 use crate::dev_database;
 use crate::error::AppError;
@@ -36,7 +36,7 @@ use crate::routes::health::XwmsHealth;
 use crate::routes::metrics::MetricsAccess;
 use crate::session::enforce_session_limits;
 use crate::session_state;
-use crate::state::AppState;
+use crate::state::{AppState, Clock};
 use crate::xwms::sandbox::{self, SANDBOX_API_PATH, SANDBOX_PATH, Sandbox};
 use crate::xwms::{XwmsClient, XwmsConfig};
 
@@ -65,10 +65,14 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    clock: Arc<Clock>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        for warning in settings.warnings() {
+            log::warn!("{warning}");
+        }
         let pool = prepare_database(&settings).await?;
         let (listener, local) = bind_listener(&settings)?;
         let redirect_uri = match settings.xwms.redirect_uri.clone() {
@@ -86,6 +90,7 @@ impl Application {
         );
         let rate_limit = RateLimit::new(&settings.security);
         let public_origin = public_origin(&redirect_uri, &provider)?;
+        let clock = state.clock.clone();
         start_background_jobs(&settings, &state);
         let server = serve(
             &settings,
@@ -111,11 +116,17 @@ impl Application {
         Ok(Application {
             port: local.port(),
             server,
+            clock,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The clock the session limits are measured in; tests move it on.
+    pub fn clock(&self) -> Arc<Clock> {
+        self.clock.clone()
     }
 
     /// Stops the server from elsewhere (graceful: in-flight requests finish).
@@ -306,12 +317,15 @@ fn shared_state(
         notes_per_page: settings.notes.per_page.into(),
         anonymous_activity_retention: settings.security.anonymous_activity_retention,
         cookie_secure: settings.session.cookie_secure,
+        clock: Arc::new(Clock::default()),
     })
 }
 
-/// Background jobs, hourly: the rate limit's spent rows, the used login tokens no login
-/// can use any more, and the activity log's retention (every replica runs them, which is
-/// harmless: the deletes are idempotent).
+/// Background jobs, at start and then hourly: the rate limit's spent rows, the used login
+/// tokens no login can use any more, and the activity log's retention (every replica runs
+/// them, which is harmless: the deletes are idempotent). The first run is at start (an
+/// interval's first tick is immediate), so a replica that restarts more often than hourly
+/// still sweeps, and a test can watch the sweeps by starting an app.
 fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>) {
     let (pool, users, anonymous, login_max_age) = (
         state.pool.clone(),
@@ -353,6 +367,7 @@ fn serve(
     let redirect_to_public_origin = settings.server.redirect_to_public_origin;
     let cookie_secure = settings.session.cookie_secure;
     let hsts = settings.env == AppEnv::Production && cookie_secure;
+    let hsts_include_subdomains = settings.security.hsts_include_subdomains;
     let metrics = Arc::new(Metrics::new()?);
     let metrics_access =
         web::Data::new(match (&settings.metrics.token, settings.metrics.enabled) {
@@ -379,7 +394,7 @@ fn serve(
             // Turns every error response into the site's error page.
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(session_middleware(session_key.clone(), cookie_secure))
-            .wrap(security_headers(hsts))
+            .wrap(security_headers(hsts, hsts_include_subdomains))
             .wrap(request_logger())
             .app_data(state.clone())
             .app_data(public_origin.clone())
@@ -422,11 +437,6 @@ fn serve(
         .run())
 }
 
-/// XWMS's documented example callback, on whatever port we got.
-fn default_redirect_uri(port: u16) -> Result<Url, url::ParseError> {
-    Url::parse(&format!("http://localhost:{port}/xwms/validateToken"))
-}
-
 /// The sandbox's API as the app's own XWMS client reaches it: over loopback HTTP.
 fn sandbox_api_url(local: SocketAddr) -> Result<Url, url::ParseError> {
     let ip = match local.ip() {
@@ -461,20 +471,23 @@ fn session_middleware(key: Key, secure: bool) -> SessionMiddleware<CookieSession
         .build()
 }
 
-fn security_headers(hsts: bool) -> DefaultHeaders {
+/// `include_subdomains` (`HSTS_INCLUDE_SUBDOMAINS`) extends HSTS to every subdomain: only
+/// for a domain whose every site is https, as browsers then refuse plain http on all of
+/// them for a year.
+fn security_headers(hsts: bool, include_subdomains: bool) -> DefaultHeaders {
     let headers = DefaultHeaders::new()
         .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "same-origin"))
         .add(("Cross-Origin-Opener-Policy", "same-origin"));
-    if hsts {
-        headers.add((
+    match (hsts, include_subdomains) {
+        (true, true) => headers.add((
             "Strict-Transport-Security",
             "max-age=31536000; includeSubDomains",
-        ))
-    } else {
-        headers
+        )),
+        (true, false) => headers.add(("Strict-Transport-Security", "max-age=31536000")),
+        (false, _) => headers,
     }
 }
 

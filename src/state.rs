@@ -2,6 +2,7 @@
 //! besides the per-worker XWMS client.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -33,4 +34,30 @@ pub struct AppState {
     pub anonymous_activity_retention: Duration,
     /// `SESSION_COOKIE_SECURE`: the language switch's cookie is `Secure` too.
     pub cookie_secure: bool,
+    /// The time the session limits are measured in (see [`Clock`]).
+    pub clock: Arc<Clock>,
+}
+
+/// The clock of the session limits: the system clock, plus an offset that only tests
+/// move (`Application::clock`), so a test can let an hour pass without sleeping, and a
+/// slow machine cannot end a session a test expects to be alive. Whole seconds, like the
+/// stamps in the cookie.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_secs: AtomicI64,
+}
+
+impl Clock {
+    /// Unix seconds.
+    pub fn now_secs(&self) -> i64 {
+        chrono::Utc::now()
+            .timestamp()
+            .saturating_add(self.offset_secs.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock `by` ahead.
+    pub fn advance(&self, by: Duration) {
+        let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
+        self.offset_secs.fetch_add(secs, Ordering::Relaxed);
+    }
 }

@@ -1,5 +1,6 @@
-//! URLs that come from outside (configuration, XWMS's answers, a form): the one check
-//! that decides whether a text is a web address we may store, call or send a browser to.
+//! URLs that come from outside (configuration, XWMS's answers, a form, `?next=`): the
+//! checks that decide whether a text is a web address we may store, call or send a
+//! browser to, and whether a return path stays on this site.
 
 use url::Url;
 
@@ -20,9 +21,46 @@ pub fn absolute_http_url(text: &str) -> Option<Url> {
         .then_some(url)
 }
 
+/// Longest `next` path we keep.
+const MAX_NEXT_CHARS: usize = 512;
+
+/// Returns `raw` if it is a same-site path (`/profile?tab=1`), else `None`.
+///
+/// Refused: anything not starting with one `/` (`//evil`, `https://evil`), backslashes
+/// (`/\evil`, which browsers treat as `//evil`), control characters and whitespace
+/// (raw or percent-encoded), and anything that still looks like one of those once
+/// percent-decoded (`/%2F%2Fevil`). A raw `"` is refused too: browsers always send it
+/// as `%22`, and in the session cookie each one would take four bytes.
+pub fn safe_next_path(raw: &str) -> Option<String> {
+    fn acceptable(path: &str) -> bool {
+        path.starts_with('/')
+            && !path.starts_with("//")
+            && !path.contains('\\')
+            && !path.chars().any(char::is_control)
+    }
+    if raw.is_empty()
+        || raw.len() > MAX_NEXT_CHARS
+        || raw.chars().any(char::is_whitespace)
+        || raw.contains('"')
+        || !acceptable(raw)
+    {
+        return None;
+    }
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()?;
+    if !acceptable(&decoded) {
+        return None;
+    }
+    // Final word to a real URL parser: joined onto our origin, it must stay there.
+    let base = url::Url::parse("http://app.invalid/").ok()?;
+    let joined = base.join(raw).ok()?;
+    (joined.origin() == base.origin()).then(|| raw.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::absolute_http_url;
+    use super::{absolute_http_url, safe_next_path};
 
     #[test]
     fn only_absolute_http_urls_with_a_host_pass() {
@@ -50,5 +88,43 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn same_site_paths_are_kept() {
+        for path in ["/", "/profile", "/profile?tab=activity", "/a/b%20c"] {
+            assert_eq!(safe_next_path(path).as_deref(), Some(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn anything_that_could_leave_the_site_is_refused() {
+        for path in [
+            "",
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "http:/evil",
+            "evil.example",
+            "/%2F%2Fevil.example",
+            "/%5Cevil.example",
+            "%2F%2Fevil",
+            "/\t/evil",
+            "/ /evil",
+            "/%0d%0aSet-Cookie:x",
+            "/%09/evil",
+            "javascript:alert(1)",
+            "/notes?q=\"x\"",
+        ] {
+            assert_eq!(safe_next_path(path), None, "{path:?}");
+        }
+        assert_eq!(safe_next_path(&format!("/{}", "a".repeat(600))), None);
+    }
+
+    #[test]
+    fn a_next_path_may_be_512_bytes_long_and_no_longer() {
+        let longest = format!("/{}", "a".repeat(511));
+        assert_eq!(safe_next_path(&longest).as_deref(), Some(longest.as_str()));
+        assert_eq!(safe_next_path(&format!("/{}", "a".repeat(512))), None);
     }
 }

@@ -18,8 +18,11 @@ use serde::Deserialize;
 
 use crate::accounts::link_account_by_sub;
 use crate::activity::{ClientInfo, record_refused_login};
-use crate::config::LoginBinding;
-use crate::csrf::{CsrfProtected, SameSiteForm, check_same_site_form, comes_from_another_site};
+use crate::config::{CALLBACK_PATH, LoginBinding};
+use crate::csrf::{
+    CsrfProtected, SameSiteForm, check_same_site_form, comes_from_another_site,
+    login_start_needs_a_click,
+};
 use crate::error::{AppError, LoginRefusal};
 use crate::error_page::offer_login_retry;
 use crate::i18n::Lang;
@@ -29,6 +32,7 @@ use crate::rate_limit::limit_login_steps;
 use crate::session::{LoginSummary, PendingLogin, SignedIn, TypedSession, page_context};
 use crate::session_state::{claim_login_token, end_all_sessions, end_session};
 use crate::state::AppState;
+use crate::urls::safe_next_path;
 use crate::xwms::{XwmsClient, XwmsError};
 
 /// Longest callback token we pass on to XWMS; anything longer is not an XWMS token.
@@ -43,7 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(continue_login)),
     )
     .service(
-        web::resource("/xwms/validateToken")
+        web::resource(CALLBACK_PATH)
             .wrap(from_fn(limit_login_steps))
             // Every answer here, refusals included, is on a URL that may hold a live
             // token: no Referer may carry it anywhere.
@@ -86,7 +90,7 @@ async fn start_login(
     query: web::Query<StartQuery>,
 ) -> Result<HttpResponse, AppError> {
     let next = query.into_inner().next.map(|raw| safe_next_or_home(&raw));
-    if comes_from_another_site(&req, &state) {
+    if login_start_needs_a_click(&req, &state) {
         let html = ContinuePage {
             csrf_token: session.csrf_token_or_new()?,
             page: page_context(&req),
@@ -349,7 +353,13 @@ async fn verify_and_link(
             .as_deref()
             .or(identity.email.as_deref())
             .unwrap_or("XWMS user");
-        session.log_in(linked.user_id, linked.session_epoch, display_name, summary)?;
+        session.log_in(
+            state.clock.now_secs(),
+            linked.user_id,
+            linked.session_epoch,
+            display_name,
+            summary,
+        )?;
     }
 
     let destination = pending.next.as_deref().unwrap_or("/profile");
@@ -422,84 +432,4 @@ fn checked_logout(
         form.map(|form| form.csrf_token.as_str()),
     )?;
     Ok(Some(signed_in))
-}
-
-/// Longest `next` path we keep.
-const MAX_NEXT_CHARS: usize = 512;
-
-/// Returns `raw` if it is a same-site path (`/profile?tab=1`), else `None`.
-///
-/// Refused: anything not starting with one `/` (`//evil`, `https://evil`), backslashes
-/// (`/\evil`, which browsers treat as `//evil`), control characters and whitespace
-/// (raw or percent-encoded), and anything that still looks like one of those once
-/// percent-decoded (`/%2F%2Fevil`). A raw `"` is refused too: browsers always send it
-/// as `%22`, and in the session cookie each one would take four bytes.
-pub fn safe_next_path(raw: &str) -> Option<String> {
-    fn acceptable(path: &str) -> bool {
-        path.starts_with('/')
-            && !path.starts_with("//")
-            && !path.contains('\\')
-            && !path.chars().any(char::is_control)
-    }
-    if raw.is_empty()
-        || raw.len() > MAX_NEXT_CHARS
-        || raw.chars().any(char::is_whitespace)
-        || raw.contains('"')
-        || !acceptable(raw)
-    {
-        return None;
-    }
-    let decoded = percent_encoding::percent_decode_str(raw)
-        .decode_utf8()
-        .ok()?;
-    if !acceptable(&decoded) {
-        return None;
-    }
-    // Final word to a real URL parser: joined onto our origin, it must stay there.
-    let base = url::Url::parse("http://app.invalid/").ok()?;
-    let joined = base.join(raw).ok()?;
-    (joined.origin() == base.origin()).then(|| raw.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_next_path;
-
-    #[test]
-    fn same_site_paths_are_kept() {
-        for path in ["/", "/profile", "/profile?tab=activity", "/a/b%20c"] {
-            assert_eq!(safe_next_path(path).as_deref(), Some(path), "{path}");
-        }
-    }
-
-    #[test]
-    fn anything_that_could_leave_the_site_is_refused() {
-        for path in [
-            "",
-            "//evil.example",
-            "/\\evil.example",
-            "https://evil.example",
-            "http:/evil",
-            "evil.example",
-            "/%2F%2Fevil.example",
-            "/%5Cevil.example",
-            "%2F%2Fevil",
-            "/\t/evil",
-            "/ /evil",
-            "/%0d%0aSet-Cookie:x",
-            "/%09/evil",
-            "javascript:alert(1)",
-            "/notes?q=\"x\"",
-        ] {
-            assert_eq!(safe_next_path(path), None, "{path:?}");
-        }
-        assert_eq!(safe_next_path(&format!("/{}", "a".repeat(600))), None);
-    }
-
-    #[test]
-    fn a_next_path_may_be_512_bytes_long_and_no_longer() {
-        let longest = format!("/{}", "a".repeat(511));
-        assert_eq!(safe_next_path(&longest).as_deref(), Some(longest.as_str()));
-        assert_eq!(safe_next_path(&format!("/{}", "a".repeat(512))), None);
-    }
 }

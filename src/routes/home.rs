@@ -9,9 +9,9 @@ use serde::Deserialize;
 use crate::error::AppError;
 use crate::i18n::{LANGUAGE_COOKIE, Lang};
 use crate::pages::{PageContext, html_response, see_other};
-use crate::routes::auth::safe_next_path;
 use crate::session::page_context;
 use crate::state::AppState;
+use crate::urls::safe_next_path;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").route(web::get().to(home)))

@@ -86,7 +86,12 @@ async fn post_note(
     let SameSiteForm(form) = form;
     match NoteText::parse(&form.body) {
         Ok(text) => {
-            add_note(&state.pool, user.user_id, &text).await?;
+            if !add_note(&state.pool, user.user_id, &text).await? {
+                // The account was deleted (in another tab) after the session was
+                // checked: the session ends, as at the next request anyway.
+                session.end_signed_in();
+                return Ok(see_other("/"));
+            }
             // Post/Redirect/Get: reloading the list does not post the note again.
             Ok(see_other("/notes"))
         }

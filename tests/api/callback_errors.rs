@@ -8,8 +8,8 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    Provider, browser, fake_sign_token, fake_sign_tokens, fake_verify, location, spawn_app,
-    spawn_app_with, testid, verified_user,
+    Provider, TestApp, browser, fake_sign_token, fake_sign_tokens, fake_verify, location,
+    spawn_app, spawn_app_with, testid, verified_user,
 };
 
 async fn assert_error_page(response: reqwest::Response, status: u16, says: &str) {
@@ -189,6 +189,8 @@ async fn an_xwms_error_at_sign_token_gets_502() {
     assert_error_page(response, 502, "XWMS had a problem").await;
 }
 
+/// The database gone before the callback: its first database step, the rate limit, meets
+/// the outage. (The tests after this one fail each later step on its own.)
 #[actix_web::test]
 async fn the_database_being_down_gets_503_not_500() {
     let app = spawn_app().await;
@@ -210,6 +212,93 @@ async fn the_database_being_down_gets_503_not_500() {
     let body: serde_json::Value = health.json().await.unwrap();
     assert_eq!(body["database"]["ok"], false);
     assert_eq!(body["xwms"]["ok"], true);
+}
+
+// --- The database failing at each of the callback's own steps ---
+//
+// Each test below makes PostgreSQL fail at exactly one step, the way an outage does (a
+// connection that dies mid-statement, a statement stuck until its timeout), and checks
+// that the visitor gets the 503 page, nothing is half-written, and the same browser's
+// next login works once the database is back.
+
+/// The app's statement timeout in these tests: a stuck statement ends within a second.
+const STATEMENT_TIMEOUT: (&str, &str) = ("DATABASE_STATEMENT_TIMEOUT_MS", "1000");
+
+/// Makes PostgreSQL drop the connection of any statement inserting into `table`, as a
+/// server that goes away mid-statement does (`pg_sleep` only waits for the end).
+async fn drop_the_connection_of_inserts_into(app: &TestApp, table: &str) {
+    app.execute_sql(
+        "CREATE FUNCTION test_outage() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(10); RETURN NEW; END $$",
+    )
+    .await;
+    app.execute_sql(&format!(
+        "CREATE TRIGGER test_outage BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION test_outage()"
+    ))
+    .await;
+}
+
+#[actix_web::test]
+async fn the_database_failing_at_the_token_claim_gets_503_writes_nothing_and_recovers() {
+    let app = spawn_app().await;
+    let callback = app
+        .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
+        .await;
+    drop_the_connection_of_inserts_into(&app, "used_login_tokens").await;
+
+    let response = app.client.get(&callback).send().await.unwrap();
+
+    assert_error_page(response, 503, "temporarily unavailable").await;
+    assert_eq!(
+        app.count("used_login_tokens").await,
+        0,
+        "the claim is undone"
+    );
+    assert_eq!(app.count("users").await, 0);
+    assert_eq!(app.count("security_events").await, 0);
+    app.execute_sql("DROP TRIGGER test_outage ON used_login_tokens")
+        .await;
+    app.log_in_ending_on_the_profile(&app.client).await;
+    assert_eq!(app.count("users").await, 1);
+}
+
+#[actix_web::test]
+async fn the_database_failing_in_the_linking_transaction_gets_503_writes_nothing_and_recovers() {
+    let app = spawn_app_with(Provider::Sandbox, &[STATEMENT_TIMEOUT]).await;
+    let callback = app
+        .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
+        .await;
+    // The transaction's last write, its security event, waits for a lock until the
+    // statement timeout ends it: the user and the XWMS link are written by then.
+    let blocker = app.hold_lock("security_events", "EXCLUSIVE").await;
+
+    let response = app.client.get(&callback).send().await.unwrap();
+
+    assert_error_page(response, 503, "temporarily unavailable").await;
+    assert_eq!(app.count("users").await, 0, "the new user is rolled back");
+    assert_eq!(app.count("xwms_connections").await, 0, "and its XWMS link");
+    TestApp::release_lock(blocker).await;
+    assert_eq!(app.count("security_events").await, 0);
+    app.log_in_ending_on_the_profile(&app.client).await;
+    assert_eq!(app.count("users").await, 1);
+    assert_eq!(app.event_kinds().await, ["account_created"]);
+}
+
+#[actix_web::test]
+async fn the_database_failing_at_the_session_check_after_the_login_gets_503_and_keeps_the_login() {
+    let app = spawn_app_with(Provider::Sandbox, &[STATEMENT_TIMEOUT]).await;
+    let callback = app.login_as("ada").await;
+    assert_eq!(location(callback.headers()), "/profile");
+    // The session check on the next request reads `ended_sessions`; nothing else does.
+    let blocker = app.hold_lock("ended_sessions", "ACCESS EXCLUSIVE").await;
+
+    let profile = app.get("/profile").await;
+
+    assert_error_page(profile, 503, "temporarily unavailable").await;
+    TestApp::release_lock(blocker).await;
+    app.assert_signed_in(&app.client).await;
+    assert_eq!(app.count("users").await, 1);
+    assert_eq!(app.count("ended_sessions").await, 0);
 }
 
 #[actix_web::test]

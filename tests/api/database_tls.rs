@@ -44,15 +44,16 @@ async fn tls_verify_full_with_sslrootcert_in_the_url_serves_a_sandbox_login() {
         "the account is on the TLS server"
     );
     assert_all_connections_encrypted(&app).await;
-    let logs = captured_logs();
     assert!(
-        logs.iter().any(|line| line.contains(
+        app.logs().iter().any(|line| line.contains(
             "PostgreSQL connections: sslmode=verify-full, certificate and host name checked against sslrootcert"
         )),
         "the start logs the TLS policy"
     );
     assert!(
-        !logs.iter().any(|line| line.contains(&server.password)),
+        !captured_logs()
+            .iter()
+            .any(|line| line.contains(&server.password)),
         "the database password is never logged"
     );
 }

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+use xwms_starter::config::CALLBACK_PATH;
 use xwms_starter::config::new_session_key;
-use xwms_starter::doctor::{self, CALLBACK_PATH, Report, Status};
+use xwms_starter::doctor::{self, Report, Status};
 
 use crate::helpers::{
     FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_DOMAIN, JsonBodyWithKeys, drop_database,
@@ -311,15 +312,27 @@ async fn a_loopback_http_callback_accepted_at_start_still_fails_the_callback_che
 async fn a_callback_that_is_not_the_apps_route_fails() {
     let app = spawn_app().await;
 
-    let report = doctor_with(&[
+    let elsewhere = doctor_with(&[
         ("DATABASE_URL", &app.database_url),
         ("XWMS_REDIRECT_URI", "http://localhost:3000/auth/callback"),
     ])
     .await;
+    let behind_a_prefix = doctor_with(&[
+        ("DATABASE_URL", &app.database_url),
+        (
+            "XWMS_REDIRECT_URI",
+            "http://localhost:3000/app/xwms/validateToken",
+        ),
+    ])
+    .await;
 
-    assert_eq!(status(&report, "callback"), Status::Fail);
-    assert!(fix(&report, "callback").contains(CALLBACK_PATH));
-    assert!(!report.passed());
+    // The configuration refuses a callback the app does not serve...
+    assert_eq!(status(&elsewhere, "configuration"), Status::Fail);
+    assert!(fix(&elsewhere, "configuration").contains("XWMS_REDIRECT_URI"));
+    assert!(!elsewhere.passed());
+    // ...and the doctor warns about one that works only behind a proxy stripping a prefix.
+    assert_eq!(status(&behind_a_prefix, "callback"), Status::Warn);
+    assert!(fix(&behind_a_prefix, "callback").contains(CALLBACK_PATH));
 }
 
 #[actix_web::test]
@@ -335,21 +348,28 @@ async fn the_callback_route_the_doctor_expects_is_the_one_the_app_serves() {
 #[actix_web::test]
 async fn an_https_callback_with_a_cookie_that_is_not_secure_fails_in_production() {
     let app = spawn_app().await;
+    let settings = |env| {
+        [
+            ("APP_ENV", env),
+            ("XWMS_SANDBOX", "true"),
+            ("DATABASE_URL", app.database_url.as_str()),
+            (
+                "XWMS_REDIRECT_URI",
+                "https://demo.example.com/xwms/validateToken",
+            ),
+            ("SESSION_COOKIE_SECURE", "false"),
+        ]
+    };
 
-    let report = doctor_with(&[
-        ("APP_ENV", "production"),
-        ("XWMS_SANDBOX", "true"),
-        ("DATABASE_URL", &app.database_url),
-        (
-            "XWMS_REDIRECT_URI",
-            "https://demo.example.com/xwms/validateToken",
-        ),
-        ("SESSION_COOKIE_SECURE", "false"),
-    ])
-    .await;
+    let production = doctor_with(&settings("production")).await;
+    let development = doctor_with(&settings("development")).await;
 
-    assert_eq!(status(&report, "session_cookie"), Status::Fail);
-    assert!(fix(&report, "session_cookie").contains("SESSION_COOKIE_SECURE"));
+    // Production refuses it at start, so the doctor's configuration check fails...
+    assert_eq!(status(&production, "configuration"), Status::Fail);
+    assert!(fix(&production, "configuration").contains("SESSION_COOKIE_SECURE"));
+    // ...and development, which starts with it, gets the doctor's warning.
+    assert_eq!(status(&development, "session_cookie"), Status::Warn);
+    assert!(fix(&development, "session_cookie").contains("SESSION_COOKIE_SECURE"));
 }
 
 #[actix_web::test]
@@ -374,8 +394,9 @@ async fn a_passphrase_session_key_fails_in_production_and_a_new_session_key_pass
     ])
     .await;
 
-    assert_eq!(status(&weak, "session_key"), Status::Fail);
-    assert!(fix(&weak, "session_key").contains("new-session-key"));
+    // Production refuses a passphrase at start (the configuration check names it).
+    assert_eq!(status(&weak, "configuration"), Status::Fail);
+    assert!(fix(&weak, "configuration").contains("SESSION_KEY"));
     assert!(!weak.passed());
     assert_eq!(status(&strong, "session_key"), Status::Pass);
     assert_eq!(status(&development, "session_key"), Status::Warn);

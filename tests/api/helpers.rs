@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, Once, OnceLock};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -15,6 +15,7 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 use xwms_starter::config::Settings;
 use xwms_starter::startup::Application;
+use xwms_starter::state::Clock;
 use xwms_starter::{db, dev_database};
 
 /// The PostgreSQL server tests create their databases on: `TEST_DATABASE_URL` (a
@@ -63,10 +64,16 @@ pub async fn connect(url: &str, ca_file: Option<&Path>) -> Result<AsyncPgConnect
 }
 
 // ---------------------------------------------------------------------------------
-// Log capture: every log line of every app in this test binary, so tests can assert
-// what is (and is not) logged. `TEST_LOG=1` also prints them.
+// Log capture: every log line of every app in this test binary, each tagged with the
+// actix System it was logged in. Every test app runs in a System of its own (see
+// `start_app`), and its worker threads are Arbiters of that System, so the tag tells
+// one app's lines from every other's: `TestApp::logs`. `TEST_LOG=1` also prints them.
 
-static LOG_LINES: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+/// A captured line and the id of the actix System it was logged in (none: a thread
+/// outside every System, such as a blocking-pool thread).
+type LogLine = (Option<usize>, String);
+
+static LOG_LINES: OnceLock<Mutex<Vec<LogLine>>> = OnceLock::new();
 
 struct CapturingLogger;
 
@@ -79,12 +86,16 @@ impl log::Log for CapturingLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
+        let system = actix_web::rt::System::try_current().map(|system| system.id());
         let line = format!("{} {}: {}", record.level(), record.target(), record.args());
         if std::env::var_os("TEST_LOG").is_some() {
             eprintln!("{line}");
         }
         if let Some(lines) = LOG_LINES.get() {
-            lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            lines
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((system, line));
         }
     }
 
@@ -101,12 +112,67 @@ fn init_logging() {
     });
 }
 
-/// Every line logged so far by any app in this test binary.
+/// Every line logged so far by any app in this test binary: for what must never be
+/// logged by anyone. What an app did log is `TestApp::logs`.
 pub fn captured_logs() -> Vec<String> {
+    logged_in(|_| true)
+}
+
+fn logged_in(system: impl Fn(Option<usize>) -> bool) -> Vec<String> {
     LOG_LINES
         .get()
-        .map(|lines| lines.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        .map(|lines| {
+            lines
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .filter(|(id, _)| system(*id))
+                .map(|(_, line)| line.clone())
+                .collect()
+        })
         .unwrap_or_default()
+}
+
+/// An app started by `start_app`: its port, the System it runs in, a handle to stop it
+/// and the clock its session limits are measured in.
+pub struct RunningApp {
+    pub port: u16,
+    pub system_id: usize,
+    pub handle: actix_web::dev::ServerHandle,
+    pub clock: Arc<Clock>,
+}
+
+/// Starts the app the way `main` does, in an actix System of its own on a thread of its
+/// own, so its log lines carry their own tag. It runs until `handle` stops it.
+pub async fn start_app(settings: Settings) -> Result<RunningApp, String> {
+    init_logging();
+    let (started, receiver) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("test-app".to_owned())
+        .spawn(move || {
+            let system = actix_web::rt::System::new();
+            let system_id = actix_web::rt::System::current().id();
+            system.block_on(async move {
+                match Application::build(settings).await {
+                    Ok(app) => {
+                        let running = RunningApp {
+                            port: app.port(),
+                            system_id,
+                            handle: app.handle(),
+                            clock: app.clock(),
+                        };
+                        if started.send(Ok(running)).is_ok() {
+                            let _ = app.run_until_stopped().await;
+                        }
+                    }
+                    Err(err) => {
+                        let _ = started.send(Err(err.to_string()));
+                    }
+                }
+            });
+        })
+        .expect("a thread for the app");
+    receiver.await.expect("the app's thread reports its start")
 }
 
 // ---------------------------------------------------------------------------------
@@ -133,10 +199,32 @@ pub struct TestApp {
     pub database_url: String,
     /// DATABASE_CA_FILE, when the test set one.
     pub ca_file: Option<PathBuf>,
+    /// The clock of the app's session limits: `advance` it to let time pass.
+    pub clock: Arc<Clock>,
+    /// The actix System the app runs in (its log lines are tagged with it).
+    system_id: usize,
+    handle: actix_web::dev::ServerHandle,
 }
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(Provider::Sandbox, &[]).await
+}
+
+/// A production deployment of the sandbox demo behind https (`https://app.example.com`),
+/// with `extra` settings on top.
+pub async fn spawn_https_production_demo(extra: &[(&str, &str)]) -> TestApp {
+    let session_key = xwms_starter::config::new_session_key();
+    let mut env = vec![
+        ("APP_ENV", "production"),
+        ("XWMS_SANDBOX", "true"),
+        ("SESSION_KEY", session_key.as_str()),
+        (
+            "XWMS_REDIRECT_URI",
+            "https://app.example.com/xwms/validateToken",
+        ),
+    ];
+    env.extend_from_slice(extra);
+    spawn_app_with(Provider::Sandbox, &env).await
 }
 
 /// Starts the app with extra environment variables (e.g. `("XWMS_TIMEOUT_MS", "500")`).
@@ -157,17 +245,31 @@ pub async fn spawn_app_on(
         .find(|(key, _)| *key == "DATABASE_CA_FILE")
         .map(|(_, path)| PathBuf::from(path));
     let database_url = new_test_database_on(server, ca_file.as_deref()).await;
+    spawn_app_on_database(database_url, ca_file, provider, extra_env).await
+}
+
+/// Starts the app on `database_url`, a database the test prepared (it is dropped when
+/// the test ends).
+pub async fn spawn_app_on_database(
+    database_url: String,
+    ca_file: Option<PathBuf>,
+    provider: Provider<'_>,
+    extra_env: &[(&str, &str)],
+) -> TestApp {
     let settings = test_settings(&database_url, &provider, extra_env);
-    let app = Application::build(settings).await.expect("app starts");
-    let port = app.port();
-    actix_web::rt::spawn(app.run_until_stopped());
+    let app = start_app(settings)
+        .await
+        .unwrap_or_else(|err| panic!("app starts: {err}"));
 
     TestApp {
-        address: format!("http://localhost:{port}"),
-        port,
+        address: format!("http://localhost:{}", app.port),
+        port: app.port,
         client: browser(),
         database_url,
         ca_file,
+        clock: app.clock,
+        system_id: app.system_id,
+        handle: app.handle,
     }
 }
 
@@ -308,10 +410,16 @@ pub fn bare_client() -> reqwest::Client {
 }
 
 /// A new browser: its own cookie jar, redirects not followed.
+///
+/// No idle connection is kept for reuse: on a loaded machine a connection may sit idle
+/// until the app's keep-alive (5 s) closes it just as the next request is sent on it,
+/// which fails with "connection closed before message completed" (a real browser retries
+/// such a request; reqwest does not).
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .user_agent("xwms-starter-tests")
         .redirect(Policy::none())
+        .pool_max_idle_per_host(0)
         .cookie_store(true)
         .build()
         .expect("reqwest client")
@@ -325,6 +433,8 @@ fn random_suffix() -> String {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // Stop the app (its thread ends with it); the command is sent at once.
+        drop(self.handle.stop(false));
         // Drop the database on a thread of its own: Drop cannot await, and the test's
         // runtime may be shutting down.
         let url = self.database_url.clone();
@@ -377,6 +487,20 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 impl TestApp {
+    /// Every line this app logged so far (and nothing another app logged).
+    pub fn logs(&self) -> Vec<String> {
+        logged_in(|system| system == Some(self.system_id))
+    }
+
+    /// The log line of the error page whose reference id is `reference`.
+    pub fn log_line_of_reference(&self, reference: &str) -> String {
+        let marker = format!("ref={reference} ");
+        self.logs()
+            .into_iter()
+            .find(|line| line.contains(&marker))
+            .unwrap_or_else(|| panic!("no log line of reference {reference}"))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -389,9 +513,15 @@ impl TestApp {
         browser.get(self.url(path)).send().await.expect("request")
     }
 
-    /// `GET /xwms/auth` in `browser`: returns the provider's login URL.
+    /// `GET /xwms/auth` in `browser`, as a click on our own login button sends it
+    /// (`Sec-Fetch-Site: same-origin`): returns the provider's login URL.
     pub async fn start_login_with(&self, browser: &reqwest::Client) -> String {
-        let response = self.get_with(browser, "/xwms/auth").await;
+        let response = browser
+            .get(self.url("/xwms/auth"))
+            .header("Sec-Fetch-Site", "same-origin")
+            .send()
+            .await
+            .expect("request");
         assert_eq!(response.status(), 303, "start of login redirects");
         location(response.headers())
     }
@@ -589,6 +719,30 @@ impl TestApp {
             .path()
             .trim_start_matches('/')
             .to_owned()
+    }
+
+    /// Takes `LOCK TABLE {table} IN {mode} MODE` in a transaction of its own and holds it
+    /// until `release_lock`: the app's statements that need the table wait, until their
+    /// statement timeout, as on a stuck database.
+    pub async fn hold_lock(&self, table: &str, mode: &str) -> AsyncPgConnection {
+        let mut conn = self.db().await;
+        for sql in [
+            "BEGIN".to_owned(),
+            format!("LOCK TABLE {table} IN {mode} MODE"),
+        ] {
+            diesel::sql_query(sql)
+                .execute(&mut conn)
+                .await
+                .expect("lock the table");
+        }
+        conn
+    }
+
+    pub async fn release_lock(mut conn: AsyncPgConnection) {
+        diesel::sql_query("ROLLBACK")
+            .execute(&mut conn)
+            .await
+            .expect("release the lock");
     }
 
     /// Runs one SQL statement on the test database (test fixtures, fault injection).

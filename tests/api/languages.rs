@@ -4,7 +4,8 @@
 use chrono::Datelike;
 
 use crate::helpers::{
-    DUTCH_MONTHS, TestApp, browser_with_cookie, captured_logs, location, spawn_app, testid,
+    DUTCH_MONTHS, TestApp, browser_with_cookie, location, spawn_app, spawn_https_production_demo,
+    testid,
 };
 
 /// What a page must show in each language (a text only that language has) and the
@@ -38,8 +39,9 @@ async fn page(app: &TestApp, browser: &reqwest::Client, path: &str) -> (u16, Str
     (status, response.text().await.unwrap())
 }
 
-fn missing_text_lines() -> Vec<String> {
-    captured_logs()
+/// What this app logged about a text missing from a locale.
+fn missing_text_lines(app: &TestApp) -> Vec<String> {
+    app.logs()
         .into_iter()
         .filter(|line| line.contains("missing text") || line.contains("page.html("))
         .collect()
@@ -140,7 +142,7 @@ async fn every_page_renders_in_english_and_dutch_with_no_missing_text() {
         assert_eq!(testid(profile, "email"), "ada.lovelace@example.org");
     }
     assert_eq!(
-        missing_text_lines(),
+        missing_text_lines(&app),
         Vec::<String>::new(),
         "no page lacked a text"
     );
@@ -217,6 +219,10 @@ async fn the_language_switch_remembers_the_choice_in_a_cookie_and_goes_back() {
     ] {
         assert!(cookie.contains(part), "{part} in {cookie}");
     }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http in development: {cookie}"
+    );
     let home = app.get("/").await.text().await.unwrap();
     assert!(
         home.contains(r#"<html lang="nl">"#),
@@ -236,6 +242,18 @@ async fn the_language_switch_remembers_the_choice_in_a_cookie_and_goes_back() {
             .unwrap()
             .contains(r#"<html lang="en">"#)
     );
+}
+
+#[actix_web::test]
+async fn the_language_cookie_is_secure_in_production() {
+    let app = spawn_https_production_demo(&[]).await;
+
+    let switched = app.get("/language/nl").await;
+
+    assert_eq!(switched.status(), 303);
+    let cookie = switched.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("lang=nl"), "{cookie}");
+    assert!(cookie.contains("; Secure"), "{cookie}");
 }
 
 #[actix_web::test]

@@ -4,8 +4,23 @@ use serde_json::json;
 use wiremock::{MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    Provider, captured_logs, fake_sign_token, fake_verify, spawn_app_with, verified_user,
+    Provider, captured_logs, fake_sign_token, fake_verify, spawn_app, spawn_app_with, verified_user,
 };
+
+#[actix_web::test]
+async fn an_https_callback_without_app_env_production_is_warned_about_at_start() {
+    const CALLBACK: &str = "https://warned-at-start.example/xwms/validateToken";
+
+    let app = spawn_app_with(Provider::Sandbox, &[("XWMS_REDIRECT_URI", CALLBACK)]).await;
+
+    let logs = app.logs();
+    assert!(
+        logs.iter().any(|line| line.starts_with("WARN")
+            && line.contains("APP_ENV: not production")
+            && line.contains(CALLBACK)),
+        "{logs:#?}"
+    );
+}
 
 #[actix_web::test]
 async fn threat_token_leakage_the_token_and_client_secret_never_appear_in_the_log() {
@@ -34,13 +49,14 @@ async fn threat_token_leakage_the_token_and_client_secret_never_appear_in_the_lo
         400
     );
 
-    let logs = captured_logs();
     assert!(
-        logs.iter()
+        app.logs()
+            .iter()
             .any(|line| line.contains("GET /xwms/validateToken 303")),
         "the callback itself is logged (path only)"
     );
-    for line in &logs {
+    // No app's log, not only this one's, may hold them.
+    for line in &captured_logs() {
         assert!(!line.contains(TOKEN), "token in log: {line}");
         assert!(!line.contains(BAD_TOKEN), "token in log: {line}");
         assert!(
@@ -67,4 +83,20 @@ async fn threat_token_leakage_a_rejected_token_is_in_no_log_line_and_no_page() {
     let page = response.text().await.unwrap();
     assert!(!page.contains(TOKEN), "the token is not shown on the page");
     assert!(captured_logs().iter().all(|line| !line.contains(TOKEN)));
+}
+
+#[actix_web::test]
+async fn each_test_app_reads_only_its_own_log_lines() {
+    let first = spawn_app().await;
+    let second = spawn_app().await;
+
+    first.get("/only-the-first-app-was-asked-this").await;
+
+    let asked = |app: &crate::helpers::TestApp| {
+        app.logs()
+            .iter()
+            .any(|line| line.contains("GET /only-the-first-app-was-asked-this 404"))
+    };
+    assert!(asked(&first), "the app's own request is in its log");
+    assert!(!asked(&second), "another app's line is not");
 }

@@ -319,8 +319,16 @@ async fn in_session_binding_a_callback_finishes_the_newest_login_under_way_and_l
     // in the README, `XWMS_LOGIN_BINDING`).
     let xwms = xwms_issuing(&["tok-a", "tok-b"], 2).await;
     let app = spawn_app_with(Provider::Fake(&xwms), &[("XWMS_LOGIN_BINDING", "session")]).await;
-    app.get("/xwms/auth?next=/notes").await;
-    app.get("/xwms/auth?next=/profile").await;
+    // A click on our own page: browsers say so (`Sec-Fetch-Site`), and session binding
+    // insists on it.
+    for next in ["/notes", "/profile"] {
+        app.client
+            .get(app.url(&format!("/xwms/auth?next={next}")))
+            .header("Sec-Fetch-Site", "same-origin")
+            .send()
+            .await
+            .unwrap();
+    }
 
     let newest = callback(&app, &app.client, "/xwms/validateToken?token=other-1").await;
     let older = callback(&app, &app.client, "/xwms/validateToken?token=other-2").await;

@@ -3,10 +3,13 @@
 
 mod activity;
 mod addresses;
+mod background_jobs;
 mod callback_errors;
+mod clock_skew;
 // Unix only: it runs PostgreSQL servers of its own as another user.
 #[cfg(unix)]
 mod database_tls;
+mod deletion_races;
 mod doctor;
 mod guide;
 mod helpers;
@@ -20,6 +23,7 @@ mod pages;
 mod privacy;
 mod readme;
 mod replicas;
+mod sandbox;
 mod session;
 mod session_endings;
 mod threats;

@@ -1,6 +1,6 @@
 //! Pages, headers and health.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{bare_client, signed_in_cookie_of, spawn_app};
 
 #[actix_web::test]
 async fn unknown_paths_get_the_site_layout_404() {
@@ -17,6 +17,48 @@ async fn unknown_paths_get_the_site_layout_404() {
     assert!(html.contains("Page not found"));
     assert!(html.contains("<header class=\"site-header\">"));
     assert!(html.contains("Sandbox: not real XWMS"));
+}
+
+#[actix_web::test]
+async fn an_error_page_under_an_unchecked_path_never_greets_the_holder_of_an_ended_session() {
+    let app = spawn_app().await;
+    let copied = signed_in_cookie_of(&app, &app.client).await;
+    app.log_out_with(&app.client, "/logout").await;
+    let with_copy = |path: &str| {
+        bare_client()
+            .get(app.url(path))
+            .header("Cookie", copied.clone())
+            .send()
+    };
+
+    for path in ["/static/nope", "/health/nope"] {
+        let response = with_copy(path).await.unwrap();
+
+        assert_eq!(response.status(), 404, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("Page not found"), "{path}");
+        assert!(!html.contains("Signed in as"), "{path}: {html}");
+        assert!(!html.contains("action=\"/logout\""), "{path}: {html}");
+    }
+    // The same page under a checked path: the copy is refused there as well.
+    let checked = with_copy("/no/such/page")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!checked.contains("Signed in as"));
+}
+
+#[actix_web::test]
+async fn an_error_page_under_a_checked_path_still_shows_who_is_signed_in() {
+    let app = spawn_app().await;
+    app.log_in_ending_on_the_profile(&app.client).await;
+
+    let html = app.get("/no/such/page").await.text().await.unwrap();
+
+    assert!(html.contains("Signed in as"), "{html}");
+    assert!(html.contains("action=\"/logout\""));
 }
 
 #[actix_web::test]

@@ -2,32 +2,40 @@
 //! first try. (A session ended by its server-side checks used to be purged, and
 //! actix-session then dropped everything the same request wrote: the login that
 //! request started was lost, and the first callback was refused.)
+//!
+//! Time passes on the app's session clock (`TestApp::clock`), not by sleeping, and the
+//! limits are minutes long: a slow machine cannot end a session before the test means to.
 
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::helpers::{
-    Provider, TEST_SESSION_KEY, browser, browser_with_cookie, forge_session_cookie, spawn_app,
-    spawn_app_with,
+    Provider, TEST_SESSION_KEY, browser, browser_with_cookie, forge_session_cookie,
+    profile_status_with_cookie, signed_in_cookie_of, spawn_app, spawn_app_with,
 };
 
 #[actix_web::test]
 async fn a_login_after_the_idle_limit_ends_on_the_profile_on_the_first_try() {
-    let app = spawn_app_with(Provider::Sandbox, &[("SESSION_IDLE_TIMEOUT_SECS", "2")]).await;
+    let app = spawn_app_with(Provider::Sandbox, &[("SESSION_IDLE_TIMEOUT_SECS", "600")]).await;
     app.log_in_ending_on_the_profile(&app.client).await;
 
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    app.clock.advance(Duration::from_secs(601));
 
     app.log_in_ending_on_the_profile(&app.client).await;
 }
 
 #[actix_web::test]
 async fn a_login_after_the_absolute_limit_ends_on_the_profile_on_the_first_try() {
-    let app = spawn_app_with(Provider::Sandbox, &[("SESSION_ABSOLUTE_TIMEOUT_SECS", "2")]).await;
+    // Below the idle limit (30 minutes), so it is the absolute limit that ends it.
+    let app = spawn_app_with(
+        Provider::Sandbox,
+        &[("SESSION_ABSOLUTE_TIMEOUT_SECS", "600")],
+    )
+    .await;
     app.log_in_ending_on_the_profile(&app.client).await;
 
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    app.clock.advance(Duration::from_secs(601));
 
     app.log_in_ending_on_the_profile(&app.client).await;
 }
@@ -98,14 +106,14 @@ async fn a_login_with_an_unreadable_signed_in_session_ends_on_the_profile_on_the
 
 #[actix_web::test]
 async fn a_session_that_ends_while_the_person_is_at_xwms_still_completes_that_login() {
-    let app = spawn_app_with(Provider::Sandbox, &[("SESSION_IDLE_TIMEOUT_SECS", "2")]).await;
+    let app = spawn_app_with(Provider::Sandbox, &[("SESSION_IDLE_TIMEOUT_SECS", "300")]).await;
     app.log_in_ending_on_the_profile(&app.client).await;
     // Signed in, they start a new login, and take their time at XWMS.
     let callback = app
         .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
         .await;
 
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    app.clock.advance(Duration::from_secs(301));
     let response = app.client.get(&callback).send().await.unwrap();
 
     assert_eq!(response.status(), 303);
@@ -115,37 +123,69 @@ async fn a_session_that_ends_while_the_person_is_at_xwms_still_completes_that_lo
 
 #[actix_web::test]
 async fn a_session_in_use_stays_signed_in_past_the_idle_limit_until_the_absolute_limit() {
-    // Idle limit 2 s, absolute 6 s (times are whole seconds). The browser keeps the
-    // cookie the server sends back, as a real one does.
+    // Idle limit 60 s, absolute 300 s; the browser is used every 30 s of the app's clock
+    // and keeps the cookie the server sends back, as a real one does. Every step leaves
+    // 30 s for the machine's own slowness before the idle limit could end it.
     let app = spawn_app_with(
         Provider::Sandbox,
         &[
-            ("SESSION_IDLE_TIMEOUT_SECS", "2"),
-            ("SESSION_ABSOLUTE_TIMEOUT_SECS", "6"),
+            ("SESSION_IDLE_TIMEOUT_SECS", "60"),
+            ("SESSION_ABSOLUTE_TIMEOUT_SECS", "300"),
         ],
     )
     .await;
     app.log_in_ending_on_the_profile(&app.client).await;
-    let started = std::time::Instant::now();
 
-    // Busy for more than twice the idle limit: still signed in.
-    while started.elapsed() < Duration::from_millis(4500) {
+    // Busy for 270 s, more than four times the idle limit: still signed in.
+    for _ in 0..9 {
+        app.clock.advance(Duration::from_secs(30));
         app.assert_signed_in(&app.client).await;
-        tokio::time::sleep(Duration::from_millis(400)).await;
     }
-    // Still busy, but the absolute limit ends it.
-    let mut ended_after = None;
-    while started.elapsed() < Duration::from_millis(8000) {
-        if app.get("/profile").await.status() == 303 {
-            ended_after = Some(started.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(400)).await;
-    }
+    // Still busy, but 300 s after the login the absolute limit ends it.
+    app.clock.advance(Duration::from_secs(30));
+    let profile = app.get("/profile").await;
 
-    let ended_after = ended_after.expect("the absolute limit ends a busy session");
-    assert!(
-        ended_after >= Duration::from_millis(4500),
-        "{ended_after:?}"
+    assert_eq!(
+        profile.status(),
+        303,
+        "the absolute limit ends a busy session"
+    );
+}
+
+#[actix_web::test]
+async fn a_logged_out_session_is_remembered_until_the_absolute_limit_and_forgotten_after_it() {
+    // The absolute limit is 12 hours. The session clock is left alone: the copied cookie
+    // below must be within its limits, so only `ended_sessions` can refuse it.
+    let app = spawn_app().await;
+    let copied = signed_in_cookie_of(&app, &app.client).await;
+    app.log_out_with(&app.client, "/logout").await;
+    app.execute_sql("UPDATE ended_sessions SET ended_at = now() - interval '11 hours 59 minutes'")
+        .await;
+    app.execute_sql(
+        "INSERT INTO ended_sessions (session_id, ended_at) \
+         VALUES (repeat('a', 64), now() - interval '12 hours 1 minute')",
+    )
+    .await;
+
+    // Another session's logout sweeps what no cookie can use any more.
+    let other = browser();
+    app.log_in_ending_on_the_profile(&other).await;
+    app.log_out_with(&other, "/logout").await;
+
+    assert_eq!(
+        app.count("ended_sessions WHERE session_id = repeat('a', 64)")
+            .await,
+        0,
+        "past the absolute limit: forgotten"
+    );
+    assert_eq!(
+        app.count("ended_sessions").await,
+        2,
+        "both logouts remembered"
+    );
+    assert_eq!(
+        profile_status_with_cookie(&app, &copied).await,
+        303,
+        "the copy of the logged-out cookie is still refused"
     );
 }

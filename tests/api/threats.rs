@@ -221,12 +221,13 @@ async fn signed_in_cookie(app: &TestApp) -> String {
 
 #[actix_web::test]
 async fn threat_session_idle_limit_ends_an_unused_session() {
-    // Default 30 minutes; 2 s here (times are kept in whole seconds).
-    let app = spawn_app_with(Provider::Sandbox, &[("SESSION_IDLE_TIMEOUT_SECS", "2")]).await;
+    // The default limit, 30 minutes, passed on the app's session clock.
+    let app = spawn_app().await;
     let cookie = signed_in_cookie(&app).await;
+    app.clock.advance(Duration::from_secs(29 * 60));
     assert_eq!(profile_status_with_cookie(&app, &cookie).await, 200);
 
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    app.clock.advance(Duration::from_secs(60 + 1));
 
     assert_eq!(profile_status_with_cookie(&app, &cookie).await, 303);
 }
@@ -785,19 +786,8 @@ async fn threat_token_leakage_every_refused_callback_page_sends_no_referrer() {
 
 #[actix_web::test]
 async fn threat_downgrade_hsts_is_sent_in_production() {
-    let app = spawn_app_with(
-        Provider::Sandbox,
-        &[
-            ("APP_ENV", "production"),
-            ("XWMS_SANDBOX", "true"),
-            // HSTS goes with https: an https callback makes the deployment an https one.
-            (
-                "XWMS_REDIRECT_URI",
-                "https://app.example.com/xwms/validateToken",
-            ),
-        ],
-    )
-    .await;
+    // HSTS goes with https: an https callback makes the deployment an https one.
+    let app = crate::helpers::spawn_https_production_demo(&[]).await;
 
     let response = app.get("/no/such/page").await;
 
@@ -805,6 +795,17 @@ async fn threat_downgrade_hsts_is_sent_in_production() {
         .to_str()
         .unwrap();
     assert!(hsts.contains("max-age=31536000"));
+    assert!(
+        !hsts.contains("includeSubDomains"),
+        "only when asked: {hsts}"
+    );
+    let subdomains =
+        crate::helpers::spawn_https_production_demo(&[("HSTS_INCLUDE_SUBDOMAINS", "true")]).await;
+    let asked = subdomains.get("/").await;
+    let hsts = asked.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap();
+    assert_eq!(hsts, "max-age=31536000; includeSubDomains");
     let development = spawn_app().await;
     assert!(
         !development
@@ -1083,6 +1084,43 @@ async fn threat_login_csrf_a_login_started_by_another_site_needs_a_click_in_sess
 }
 
 #[actix_web::test]
+async fn threat_login_csrf_a_start_that_says_nothing_of_where_it_came_from_needs_a_click_in_session_binding()
+ {
+    let xwms = fake_xwms("unasked-token", 0).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[("XWMS_LOGIN_BINDING", "session")]).await;
+    let victim = browser();
+
+    // No Sec-Fetch-Site, Origin or Referer: an old browser, or a request made for it.
+    let start = victim.get(app.url("/xwms/auth")).send().await.unwrap();
+
+    assert_eq!(start.status(), 200, "a page, not a redirect");
+    assert!(start.text().await.unwrap().contains("Continue to XWMS"));
+    let callback = victim
+        .get(app.url("/xwms/validateToken?token=unasked-token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 400, "no pending login was made");
+    assert_eq!(app.count("users").await, 0);
+    let sign_token_calls = xwms.received_requests().await.unwrap().len();
+    assert_eq!(sign_token_calls, 0, "XWMS was not asked");
+}
+
+#[actix_web::test]
+async fn a_start_that_says_nothing_of_where_it_came_from_goes_straight_on_in_token_binding() {
+    let xwms = fake_xwms("issued-token", 0).await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+
+    let start = browser().get(app.url("/xwms/auth")).send().await.unwrap();
+
+    assert_eq!(
+        start.status(),
+        303,
+        "the callback must bring the issued token"
+    );
+}
+
+#[actix_web::test]
 async fn the_continue_button_on_our_own_page_goes_on_to_xwms_and_keeps_next() {
     let xwms = fake_xwms("clicked-token", 1).await;
     let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
@@ -1164,7 +1202,7 @@ async fn threat_session_the_production_cookie_is_host_prefixed_and_secure_with_h
                 "XWMS_REDIRECT_URI",
                 "https://app.example.com/xwms/validateToken",
             ),
-            ("SESSION_KEY", crate::helpers::TEST_SESSION_KEY),
+            ("SESSION_KEY", &xwms_starter::config::new_session_key()),
         ],
     )
     .await;
@@ -1330,11 +1368,11 @@ async fn threat_misconfiguration_a_401_from_xwms_is_our_credentials_not_a_refuse
             .contains(&"login_refused".to_owned()),
         "not recorded as a refused login"
     );
+    let reference = testid(&page, "reference");
+    let logged = app.log_line_of_reference(&reference);
     assert!(
-        crate::helpers::captured_logs()
-            .iter()
-            .any(|line| line.starts_with("ERROR") && line.contains("check XWMS_CLIENT_ID")),
-        "an operator-facing log line"
+        logged.starts_with("ERROR") && logged.contains("(HTTP 401): check XWMS_CLIENT_ID"),
+        "an operator-facing log line: {logged}"
     );
 }
 
@@ -1347,13 +1385,38 @@ async fn threat_misconfiguration_a_403_at_the_start_is_an_error_page_not_a_redir
 
     let response = app.get("/xwms/auth").await;
 
+    // A 403 whatever its body, told apart from any other refusal: the page is XWMS's
+    // problem, and the log tells the operator to check the credentials.
     assert_eq!(response.status(), 502);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("XWMS had a problem"), "{page}");
+    let logged = app.log_line_of_reference(&testid(&page, "reference"));
     assert!(
-        crate::helpers::captured_logs()
-            .iter()
-            .any(|line| line.starts_with("ERROR") && line.contains("check XWMS_CLIENT_ID")),
-        "an operator-facing log line: our credentials, not a refusal"
+        logged.starts_with("ERROR")
+            && logged.contains("XWMS refused our client credentials (HTTP 403)")
+            && logged.contains("check XWMS_CLIENT_ID"),
+        "{logged}"
     );
+}
+
+#[actix_web::test]
+async fn threat_misconfiguration_any_other_non_json_4xx_at_the_start_is_not_taken_for_our_credentials()
+ {
+    let xwms =
+        xwms_whose_sign_token_answers(ResponseTemplate::new(400).set_body_string("Bad Request"))
+            .await;
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+
+    let response = app.get("/xwms/auth").await;
+
+    assert_eq!(response.status(), 502);
+    let page = response.text().await.unwrap();
+    let logged = app.log_line_of_reference(&testid(&page, "reference"));
+    assert!(
+        logged.contains("XWMS refused the request (HTTP 400)"),
+        "{logged}"
+    );
+    assert!(!logged.contains("XWMS_CLIENT_ID"), "{logged}");
 }
 
 // --- Clock skew between replicas ---

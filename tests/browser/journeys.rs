@@ -1,6 +1,6 @@
 //! What a person does: log in, log out, come back, hit a failure, follow a stolen link.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::helpers::{
     Provider, TestApp, browser as http_client, location, spawn_app, spawn_app_with,
@@ -296,14 +296,17 @@ async fn the_back_button_after_logout_shows_no_private_data() {
     assert!(page.contains("Login with XWMS"), "{page}");
 }
 
+// Time passes on the app's session clock (`TestApp::clock`), not by sleeping, and the
+// limits are minutes long: a slow machine cannot end a session before the test means to.
+
 #[actix_web::test]
 async fn a_login_after_the_session_ended_ends_on_the_profile_on_the_first_try() {
-    let app = spawn_app_with(Provider::Sandbox, &[("SESSION_IDLE_TIMEOUT_SECS", "2")]).await;
+    let app = spawn_app_with(Provider::Sandbox, &[("SESSION_IDLE_TIMEOUT_SECS", "600")]).await;
     let browser = Browser::start().await;
     log_in(&browser, &app, ADA).await;
 
     // 1. Back after the idle limit: the home page offers the login again, and it works.
-    actix_web::rt::time::sleep(Duration::from_millis(3100)).await;
+    app.clock.advance(Duration::from_secs(601));
     log_in(&browser, &app, ADA).await;
 
     // 2. Logged out on all devices from a phone.
@@ -315,7 +318,7 @@ async fn a_login_after_the_session_ended_ends_on_the_profile_on_the_first_try() 
     // 3. Signed in, a new login, and the idle limit passes while at XWMS.
     browser.open(&app.url("/xwms/auth")).await;
     browser.wait_for_heading(SANDBOX).await;
-    actix_web::rt::time::sleep(Duration::from_millis(3100)).await;
+    app.clock.advance(Duration::from_secs(601));
     browser.choose(ADA).await;
     browser.choose("Log me in").await;
     browser.click_button("Continue").await;
@@ -324,30 +327,29 @@ async fn a_login_after_the_session_ended_ends_on_the_profile_on_the_first_try() 
 
 #[actix_web::test]
 async fn a_browser_in_use_stays_signed_in_past_the_idle_limit_until_the_absolute_limit() {
+    // Idle limit 60 s, absolute 300 s; the browser is used every 30 s of the app's clock,
+    // which leaves 30 s for the machine's own slowness at every step.
     let app = spawn_app_with(
         Provider::Sandbox,
         &[
-            ("SESSION_IDLE_TIMEOUT_SECS", "2"),
-            ("SESSION_ABSOLUTE_TIMEOUT_SECS", "6"),
+            ("SESSION_IDLE_TIMEOUT_SECS", "60"),
+            ("SESSION_ABSOLUTE_TIMEOUT_SECS", "300"),
         ],
     )
     .await;
     let browser = Browser::start().await;
     log_in(&browser, &app, ADA).await;
-    let started = Instant::now();
 
-    while started.elapsed() < Duration::from_millis(4500) {
+    // Busy for 270 s, more than four times the idle limit: still signed in.
+    for _ in 0..9 {
+        app.clock.advance(Duration::from_secs(30));
         browser.open(&app.url("/profile")).await;
         browser.wait_for_heading(PROFILE).await;
-        actix_web::rt::time::sleep(Duration::from_millis(400)).await;
     }
-    let mut ended = false;
-    while started.elapsed() < Duration::from_millis(9000) && !ended {
-        browser.open(&app.url("/profile")).await;
-        ended = browser.heading().await.trim() == HOME;
-        actix_web::rt::time::sleep(Duration::from_millis(400)).await;
-    }
+    // Still busy, but 300 s after the login the absolute limit ends it.
+    app.clock.advance(Duration::from_secs(30));
+    browser.open(&app.url("/profile")).await;
 
-    assert!(ended, "the absolute limit ends even a session in use");
+    browser.wait_for_heading(HOME).await;
     assert!(browser.text().await.contains("Login with XWMS"));
 }

@@ -156,7 +156,16 @@ async fn assert_focus_is_visible(browser: &Browser) {
 #[actix_web::test]
 async fn the_whole_login_works_with_the_keyboard_alone_and_without_javascript() {
     let app = spawn_app().await;
-    let browser = Browser::start().await;
+    let browser = Browser::start_without_javascript().await;
+    // JavaScript really is off: this page's script would change its heading.
+    browser
+        .open("data:text/html,<h1>off</h1><script>document.querySelector('h1').textContent='on'</script>")
+        .await;
+    assert_eq!(
+        browser.heading().await,
+        "off",
+        "the browser runs no page scripts"
+    );
 
     browser.open(&app.url("/")).await;
     browser.wait_for_heading(HOME).await;

@@ -155,9 +155,9 @@ impl Driver {
     }
 
     /// Waits for chromedriver to listen, then opens a session with a fresh profile.
-    async fn connect(&mut self, chromium: &Path) -> Client {
+    async fn connect(&mut self, chromium: &Path, javascript: bool) -> Client {
         let webdriver = format!("http://127.0.0.1:{}", self.port);
-        let capabilities = capabilities(chromium, &self.profile_dir());
+        let capabilities = capabilities(chromium, &self.profile_dir(), javascript);
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -195,9 +195,9 @@ impl Drop for Driver {
     }
 }
 
-fn capabilities(chromium: &Path, profile_dir: &Path) -> Capabilities {
+fn capabilities(chromium: &Path, profile_dir: &Path, javascript: bool) -> Capabilities {
     let (width, height) = DESKTOP;
-    let chrome_options = json!({
+    let mut chrome_options = json!({
         "binary": chromium.display().to_string(),
         "args": [
             "--headless=new",
@@ -212,6 +212,12 @@ fn capabilities(chromium: &Path, profile_dir: &Path) -> Capabilities {
             format!("--user-data-dir={}", profile_dir.display()),
         ],
     });
+    if !javascript {
+        // The content setting "JavaScript: blocked" for every site, as for a person who
+        // turned it off. WebDriver's own scripts (`Browser::execute`) still run.
+        chrome_options["prefs"] =
+            json!({ "profile.managed_default_content_settings.javascript": 2 });
+    }
     let mut capabilities = Capabilities::new();
     capabilities.insert("browserName".to_owned(), json!("chrome"));
     capabilities.insert("goog:chromeOptions".to_owned(), chrome_options);
@@ -232,9 +238,18 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Browser {
+        Self::start_with(true).await
+    }
+
+    /// A browser whose pages run no JavaScript (the site setting turned off).
+    pub async fn start_without_javascript() -> Browser {
+        Self::start_with(false).await
+    }
+
+    async fn start_with(javascript: bool) -> Browser {
         let chromium = chromium_binary();
         let mut driver = Driver::start();
-        let client = driver.connect(&chromium).await;
+        let client = driver.connect(&chromium, javascript).await;
         let session_id = client.session_id().await.ok().flatten();
         let browser = Browser {
             client,

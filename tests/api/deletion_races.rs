@@ -1,0 +1,184 @@
+//! A request of a signed-in user that meets the deletion of their account: the session
+//! was checked while the user still existed, then the deletion commits while the
+//! request waits for the user row. The answer is the clean "you are signed out"
+//! redirect, never a 500 (a serialization failure or a foreign-key violation), and
+//! nothing is half written. And a login never waits for a download of the same data.
+
+use std::time::Duration;
+
+use diesel::QueryableByName;
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::helpers::{TestApp, location, spawn_app};
+
+/// The signed-in user's id (the only account in the test's database).
+async fn only_user_id(app: &TestApp) -> i64 {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let mut conn = app.db().await;
+    diesel::sql_query("SELECT id FROM users")
+        .get_result::<Id>(&mut conn)
+        .await
+        .unwrap()
+        .id
+}
+
+/// Opens a transaction on a connection of its own and runs `sql` in it, uncommitted:
+/// the row locks it takes are held until `commit`.
+async fn hold_open(app: &TestApp, sql: &str) -> AsyncPgConnection {
+    let mut conn = app.db().await;
+    diesel::sql_query("BEGIN").execute(&mut conn).await.unwrap();
+    diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    conn
+}
+
+async fn commit(mut conn: AsyncPgConnection) {
+    diesel::sql_query("COMMIT")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// Waits until a query of the app waits for a row lock in the test's database.
+async fn until_a_query_waits_for_a_lock(app: &TestApp) {
+    #[derive(QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = BigInt)]
+        waiting: i64,
+    }
+    let mut conn = app.db().await;
+    for _ in 0..200 {
+        let found: Waiting = diesel::sql_query(format!(
+            "SELECT count(*) AS waiting FROM pg_stat_activity \
+             WHERE datname = '{}' AND wait_event_type = 'Lock'",
+            app.database_name()
+        ))
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+        if found.waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no query of the app waited for the held lock");
+}
+
+/// Signs Ada in, then deletes her user row in a transaction held open.
+async fn signed_in_while_a_deletion_is_under_way() -> (TestApp, AsyncPgConnection) {
+    let app = spawn_app().await;
+    app.log_in_ending_on_the_profile(&app.client).await;
+    let user_id = only_user_id(&app).await;
+    let deletion = hold_open(&app, &format!("DELETE FROM users WHERE id = {user_id}")).await;
+    (app, deletion)
+}
+
+#[actix_web::test]
+async fn a_download_waiting_for_a_deletion_ends_in_the_signed_out_redirect_not_a_500() {
+    let (app, deletion) = signed_in_while_a_deletion_is_under_way().await;
+
+    let download = actix_web::rt::spawn({
+        let (client, url) = (app.client.clone(), app.url("/profile/data"));
+        async move { client.get(url).send().await.unwrap() }
+    });
+    until_a_query_waits_for_a_lock(&app).await;
+    commit(deletion).await;
+    let response = download.await.unwrap();
+
+    assert_eq!(response.status(), 303, "the clean answer, not a 500");
+    assert_eq!(location(response.headers()), "/");
+    assert_eq!(app.count("users").await, 0);
+    assert!(
+        !app.event_kinds()
+            .await
+            .contains(&"data_exported".to_owned()),
+        "no download is recorded for a user who is gone"
+    );
+    let profile = app.get("/profile").await;
+    assert_eq!(profile.status(), 303, "the session is over");
+}
+
+#[actix_web::test]
+async fn a_note_waiting_for_a_deletion_ends_in_the_signed_out_redirect_and_is_not_written() {
+    let app = spawn_app().await;
+    app.log_in_ending_on_the_profile(&app.client).await;
+    let notes_page = app.get("/notes").await.text().await.unwrap();
+    let token = TestApp::form_csrf_token(&notes_page);
+    let user_id = only_user_id(&app).await;
+    let deletion = hold_open(&app, &format!("DELETE FROM users WHERE id = {user_id}")).await;
+
+    let post = actix_web::rt::spawn({
+        let (client, url) = (app.client.clone(), app.url("/notes"));
+        async move {
+            client
+                .post(url)
+                .form(&[("csrf_token", token.as_str()), ("body", "written too late")])
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    until_a_query_waits_for_a_lock(&app).await;
+    commit(deletion).await;
+    let response = post.await.unwrap();
+
+    assert_eq!(response.status(), 303, "the clean answer, not a 500");
+    assert_eq!(location(response.headers()), "/");
+    assert_eq!(app.count("notes").await, 0);
+    assert_eq!(app.get("/notes").await.status(), 303, "the session is over");
+}
+
+#[actix_web::test]
+async fn logging_out_everywhere_while_a_deletion_commits_ends_in_the_home_redirect() {
+    let app = spawn_app().await;
+    app.log_in_ending_on_the_profile(&app.client).await;
+    let token = app.logout_token_with(&app.client).await;
+    let user_id = only_user_id(&app).await;
+    let deletion = hold_open(&app, &format!("DELETE FROM users WHERE id = {user_id}")).await;
+
+    let logout = actix_web::rt::spawn({
+        let (client, url) = (app.client.clone(), app.url("/logout/everywhere"));
+        async move {
+            client
+                .post(url)
+                .form(&[("csrf_token", token.as_str())])
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    until_a_query_waits_for_a_lock(&app).await;
+    commit(deletion).await;
+    let response = logout.await.unwrap();
+
+    assert_eq!(response.status(), 303, "the clean answer, not a 500");
+    assert_eq!(location(response.headers()), "/");
+    assert!(
+        app.events().await.iter().all(|(_, user)| user.is_none()),
+        "no event names the deleted user"
+    );
+}
+
+#[actix_web::test]
+async fn a_login_does_not_wait_for_a_download_of_the_same_persons_data() {
+    let app = spawn_app().await;
+    app.log_in_ending_on_the_profile(&app.client).await;
+    let user_id = only_user_id(&app).await;
+    // What `privacy::export_personal_data` holds while it reads.
+    let download = hold_open(
+        &app,
+        &format!("SELECT id FROM users WHERE id = {user_id} FOR KEY SHARE"),
+    )
+    .await;
+
+    let login = tokio::time::timeout(Duration::from_secs(5), app.login_as("ada")).await;
+
+    let response = login.expect("the login finished while the download held its lock");
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(response.headers()), "/profile");
+    commit(download).await;
+}

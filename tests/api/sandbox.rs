@@ -1,0 +1,81 @@
+//! The sandbox's own API, called the way any client could call it: it may run in
+//! production (`XWMS_SANDBOX=true`), so it must refuse what XWMS refuses.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Provider, TestApp, bare_client, spawn_app_with};
+
+const SECRET: &str = "the-sandbox-secret-of-this-test";
+
+async fn sandbox_app() -> TestApp {
+    spawn_app_with(Provider::Sandbox, &[("XWMS_SANDBOX_CLIENT_SECRET", SECRET)]).await
+}
+
+/// `POST {endpoint}` of the sandbox's API with `secret`; the status and the envelope.
+async fn call(app: &TestApp, endpoint: &str, secret: &str, body: Value) -> (StatusCode, Value) {
+    let response = bare_client()
+        .post(app.url(&format!("/sandbox/xwms/api/{endpoint}")))
+        .header("X-Client-Id", "sandbox-client")
+        .header("X-Client-Secret", secret)
+        .header("X-Client-Domain", "localhost")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+/// A token of an approved sandbox login (Ada's), not yet verified.
+async fn approved_token(app: &TestApp) -> String {
+    let callback = app
+        .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
+        .await;
+    let url = url::Url::parse(&callback).unwrap();
+    url.query_pairs()
+        .find(|(name, _)| name == "token")
+        .map(|(_, token)| token.into_owned())
+        .expect("a token in the callback")
+}
+
+#[actix_web::test]
+async fn the_sandbox_api_refuses_a_wrong_client_secret_on_every_endpoint() {
+    let app = sandbox_app().await;
+    let token = approved_token(&app).await;
+    let redirect_url = app.url("/xwms/validateToken");
+
+    let (signed, _) = call(
+        &app,
+        "sign-token",
+        "wrong",
+        json!({"redirect_url": redirect_url}),
+    )
+    .await;
+    let (verified, envelope) =
+        call(&app, "sign-token-verify", "wrong", json!({"token": token})).await;
+
+    assert_eq!(signed, StatusCode::UNAUTHORIZED);
+    assert_eq!(verified, StatusCode::UNAUTHORIZED);
+    assert_eq!(envelope["status"], "error");
+    assert_eq!(envelope["data"], json!({}), "no identity given out");
+    // The refused call used nothing up: with the right secret the token still works.
+    let (status, envelope) = call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
+    assert_eq!(status, StatusCode::OK, "{envelope}");
+    assert_eq!(envelope["data"]["user"]["sub"], "sandbox-ada");
+}
+
+#[actix_web::test]
+async fn the_sandbox_api_verifies_a_token_once_only() {
+    let app = sandbox_app().await;
+    let token = approved_token(&app).await;
+
+    let (first, envelope) = call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
+    let (again, refusal) = call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
+
+    assert_eq!(first, StatusCode::OK, "{envelope}");
+    assert_eq!(envelope["data"]["user"]["sub"], "sandbox-ada");
+    assert_eq!(again, StatusCode::BAD_REQUEST);
+    assert_eq!(refusal["status"], "error");
+    assert_eq!(refusal["message"], "Invalid token");
+}
