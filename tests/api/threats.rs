@@ -736,6 +736,8 @@ async fn threat_clickjacking_and_sniffing_headers_are_on_every_response_error_pa
         assert!(csp.contains("frame-ancestors 'none'"), "{path}");
         assert!(csp.contains("object-src 'none'"), "{path}");
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        // For browsers that do not know frame-ancestors.
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
         // The refused callback is shown at a URL that may carry a token.
         let referrer = if path.starts_with("/xwms/validateToken") {
             "no-referrer"
