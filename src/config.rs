@@ -1165,25 +1165,24 @@ mod tests {
 
     #[test]
     fn trusted_proxies_are_addresses_or_cidr_ranges() {
-        let settings =
-            settings_from(&[("TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8, 192.0.2.7")]).unwrap();
-        let ranges: Vec<String> = settings
-            .security
-            .trusted_proxies
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(ranges, ["10.0.0.0/8", "fd00::/8", "192.0.2.7/32"]);
+        let ranges = |value: &str| -> Vec<String> {
+            settings_from(&[("TRUSTED_PROXIES", value)])
+                .unwrap()
+                .security
+                .trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(
+            ranges("10.0.0.0/8, fd00::/8, 192.0.2.7"),
+            ["10.0.0.0/8", "fd00::/8", "192.0.2.7/32"]
+        );
         // Mapped IPv4 is read as the IPv4 it stands for (addresses are compared so).
-        let settings =
-            settings_from(&[("TRUSTED_PROXIES", "::ffff:10.0.0.0/104, ::ffff:192.0.2.7")]).unwrap();
-        let ranges: Vec<String> = settings
-            .security
-            .trusted_proxies
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(ranges, ["10.0.0.0/8", "192.0.2.7/32"]);
+        assert_eq!(
+            ranges("::ffff:10.0.0.0/104, ::ffff:192.0.2.7"),
+            ["10.0.0.0/8", "192.0.2.7/32"]
+        );
         assert_eq!(
             error_variable(&[("TRUSTED_PROXIES", "10.0.0.0/33")]),
             "TRUSTED_PROXIES"
