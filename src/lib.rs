@@ -14,29 +14,10 @@
 //! - foundation: [`config`], [`crypto`], [`urls`], [`pages`], [`i18n`], [`metrics`],
 //!   [`healthcheck`], [`dev_database`]
 
-pub mod accounts;
-pub mod activity;
-pub mod client_info;
-pub mod config;
-pub mod crypto;
-pub mod csrf;
+pub mod app;
 pub mod db;
 pub mod dev_database;
-pub mod doctor;
-pub mod error;
-pub mod error_page;
-pub mod healthcheck;
-pub mod i18n;
-pub mod metrics;
-pub mod notes;
-pub mod pages;
-pub mod privacy;
-pub mod public_origin;
-pub mod rate_limit;
-pub mod routes;
-pub mod session;
-pub mod session_state;
-pub mod startup;
-pub mod state;
-pub mod urls;
+pub mod domain;
+pub mod support;
+pub mod web;
 pub mod xwms;

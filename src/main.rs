@@ -1,8 +1,8 @@
 //! The command line: `serve` (the default), `doctor`, `new-session-key`, `healthcheck`.
 
 use clap::{Parser, Subcommand};
-use xwms_starter::config::Settings;
-use xwms_starter::startup::Application;
+use xwms_starter::app::startup::Application;
+use xwms_starter::support::config::Settings;
 
 /// "Log in with XWMS" for actix-web, askama and Diesel on PostgreSQL. Settings come from
 /// the environment and a `.env` file in the working directory (see README.md).
@@ -50,11 +50,13 @@ async fn main() -> std::process::ExitCode {
         Command::Serve => serve().await,
         Command::Doctor { json } => doctor(json).await,
         Command::NewSessionKey => {
-            println!("{}", xwms_starter::config::new_session_key());
+            println!("{}", xwms_starter::support::config::new_session_key());
             std::process::ExitCode::SUCCESS
         }
         Command::Healthcheck => {
-            match xwms_starter::healthcheck::probe(xwms_starter::healthcheck::configured_port()) {
+            match xwms_starter::app::healthcheck::probe(
+                xwms_starter::app::healthcheck::configured_port(),
+            ) {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(problem) => {
                     eprintln!("{problem}");
@@ -67,7 +69,7 @@ async fn main() -> std::process::ExitCode {
 
 /// `xwms-starter doctor [--json]`: the checklist on stdout; exit 1 when a check failed.
 async fn doctor(json: bool) -> std::process::ExitCode {
-    let report = xwms_starter::doctor::run(|name| std::env::var(name).ok()).await;
+    let report = xwms_starter::app::doctor::run(|name| std::env::var(name).ok()).await;
     if json {
         println!("{}", report.to_json());
     } else {

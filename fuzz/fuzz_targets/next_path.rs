@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use percent_encoding::percent_decode_str;
 use url::Url;
-use xwms_starter::urls::safe_next_path;
+use xwms_starter::support::urls::safe_next_path;
 
 fuzz_target!(|input: &[u8]| {
     // Query values reach the handler as `String`, so only UTF-8 is meaningful.

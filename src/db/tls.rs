@@ -46,7 +46,7 @@ use tokio_postgres::config::SslMode as WireSslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 use url::Url;
 
-use crate::config::read_ca_file;
+use crate::support::config::read_ca_file;
 
 /// How long we wait for PostgreSQL to accept a new connection (TCP, TLS and login).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

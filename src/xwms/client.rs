@@ -16,10 +16,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::accounts::VerifiedIdentity;
-use crate::config::XwmsCredentials;
-use crate::metrics::Metrics;
-use crate::urls::absolute_http_url;
+use crate::domain::accounts::VerifiedIdentity;
+use crate::support::config::XwmsCredentials;
+use crate::support::metrics::Metrics;
+use crate::support::urls::absolute_http_url;
 
 /// Largest response body we read from XWMS. A login answer is a few hundred bytes;
 /// anything near this limit is broken or hostile.

@@ -23,12 +23,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::config::XwmsCredentials;
-use crate::crypto::{constant_time_eq, random_token, sha256_hex};
 use crate::db::schema::sandbox_logins;
 use crate::db::{self, DbError, DbPool};
-use crate::pages::{PageContext, html_response, see_other};
-use crate::urls::absolute_http_url;
+use crate::support::config::XwmsCredentials;
+use crate::support::crypto::{constant_time_eq, random_token, sha256_hex};
+use crate::support::pages::{PageContext, html_response, see_other};
+use crate::support::urls::absolute_http_url;
 
 /// Where the sandbox lives in the app's URL space.
 pub const SANDBOX_PATH: &str = "/sandbox/xwms";

@@ -152,7 +152,7 @@ async fn the_retention_sweep_deletes_exactly_the_events_past_their_retention() {
     let pool = app.pool();
     let day = std::time::Duration::from_secs(24 * 3600);
 
-    let swept = xwms_starter::activity::sweep_expired_events(&pool, 90 * day, 14 * day)
+    let swept = xwms_starter::domain::activity::sweep_expired_events(&pool, 90 * day, 14 * day)
         .await
         .unwrap();
 

@@ -8,9 +8,9 @@ use actix_web::{App, HttpResponse, test as actix_test, web};
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use reqwest::redirect::Policy;
-use xwms_starter::config::{LoginBinding, SecuritySettings};
-use xwms_starter::rate_limit::{self, RateLimit};
-use xwms_starter::state::AppState;
+use xwms_starter::support::config::{LoginBinding, SecuritySettings};
+use xwms_starter::web::rate_limit::{self, RateLimit};
+use xwms_starter::web::state::AppState;
 
 use crate::helpers::{
     Provider, TestApp, captured_logs, location, spawn_app, spawn_app_with,

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use xwms_starter::activity::{ClientInfo, sweep_expired_events};
-use xwms_starter::session_state::end_session;
+use xwms_starter::domain::activity::{ClientInfo, sweep_expired_events};
+use xwms_starter::domain::session_records::end_session;
 
 use crate::helpers::TestApp;
 use crate::helpers::spawn_app;
@@ -112,7 +112,9 @@ async fn the_rate_limit_sweep_keeps_a_client_still_limited_by_the_database_clock
     )
     .await;
 
-    let swept = xwms_starter::rate_limit::sweep(&app.pool()).await.unwrap();
+    let swept = xwms_starter::web::rate_limit::sweep(&app.pool())
+        .await
+        .unwrap();
 
     // (The app's own sweep at start may have taken b first.)
     assert!(swept <= 1, "only b: {swept}");

@@ -19,8 +19,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use xwms_starter::config::Settings;
-use xwms_starter::startup::Application;
+use xwms_starter::app::startup::Application;
+use xwms_starter::support::config::Settings;
 
 use crate::helpers::{Provider, TestApp, browser, captured_logs, spawn_app_on};
 

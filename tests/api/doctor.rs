@@ -8,9 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use xwms_starter::config::CALLBACK_PATH;
-use xwms_starter::config::new_session_key;
-use xwms_starter::doctor::{self, Report, Status};
+use xwms_starter::app::doctor::{self, Report, Status};
+use xwms_starter::support::config::CALLBACK_PATH;
+use xwms_starter::support::config::new_session_key;
 
 use crate::helpers::{
     FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_DOMAIN, JsonBodyWithKeys, drop_database,
@@ -650,7 +650,7 @@ async fn new_session_key_and_healthcheck_work_as_before() {
     let key = String::from_utf8(key.stdout).unwrap();
     assert_eq!(key.lines().count(), 1);
     assert!(
-        xwms_starter::config::Settings::from_lookup(
+        xwms_starter::support::config::Settings::from_lookup(
             |name| (name == "SESSION_KEY").then(|| key.trim().to_owned())
         )
         .unwrap()

@@ -1,5 +1,5 @@
 //! docs/extending.md must not drift from the code it teaches: every code block that names
-//! a file (```` ```rust src/routes/notes.rs ````) is still in that file, word for word;
+//! a file (```` ```rust src/web/routes/notes.rs ````) is still in that file, word for word;
 //! every file, link and heading it points at exists; every item it names
 //! (`accounts::on_first_login`, `TestApp::login_as`) is defined where it says.
 

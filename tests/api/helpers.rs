@@ -13,9 +13,9 @@ use reqwest::redirect::Policy;
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
-use xwms_starter::config::Settings;
-use xwms_starter::startup::Application;
-use xwms_starter::state::Clock;
+use xwms_starter::app::startup::Application;
+use xwms_starter::support::config::Settings;
+use xwms_starter::web::state::Clock;
 use xwms_starter::{db, dev_database};
 
 /// The PostgreSQL server tests create their databases on: `TEST_DATABASE_URL` (a
@@ -213,7 +213,7 @@ pub async fn spawn_app() -> TestApp {
 /// A production deployment of the sandbox demo behind https (`https://app.example.com`),
 /// with `extra` settings on top.
 pub async fn spawn_https_production_demo(extra: &[(&str, &str)]) -> TestApp {
-    let session_key = xwms_starter::config::new_session_key();
+    let session_key = xwms_starter::support::config::new_session_key();
     let mut env = vec![
         ("APP_ENV", "production"),
         ("XWMS_SANDBOX", "true"),

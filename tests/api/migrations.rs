@@ -57,8 +57,8 @@ async fn existing_identities_get_their_provider() {
 async fn every_security_event_kind_in_the_database_is_one_rust_enum_variant() {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
-    use xwms_starter::activity::EventKind;
     use xwms_starter::db::schema::sql_types::SecurityEventKind;
+    use xwms_starter::domain::activity::EventKind;
 
     let app = spawn_app().await;
     let mut conn = app.db().await;

@@ -2,8 +2,8 @@
 //! posts, a table of its own, a setting, and first-login work.
 
 use wiremock::MockServer;
-use xwms_starter::i18n::Lang;
-use xwms_starter::notes::WELCOME_NOTE;
+use xwms_starter::domain::notes::WELCOME_NOTE;
+use xwms_starter::support::i18n::Lang;
 
 use crate::helpers::{
     Provider, TestApp, browser, fake_sign_token, fake_verify, location, spawn_app, spawn_app_with,

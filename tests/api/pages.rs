@@ -125,7 +125,7 @@ async fn the_healthcheck_command_passes_against_a_healthy_app_and_fails_without_
     let port = app.port;
 
     let healthy =
-        actix_web::rt::task::spawn_blocking(move || xwms_starter::healthcheck::probe(port))
+        actix_web::rt::task::spawn_blocking(move || xwms_starter::app::healthcheck::probe(port))
             .await
             .unwrap();
     let unused = std::net::TcpListener::bind("127.0.0.1:0")
@@ -133,7 +133,7 @@ async fn the_healthcheck_command_passes_against_a_healthy_app_and_fails_without_
         .local_addr()
         .unwrap()
         .port();
-    let nobody = xwms_starter::healthcheck::probe(unused);
+    let nobody = xwms_starter::app::healthcheck::probe(unused);
 
     assert_eq!(healthy, Ok(()));
     assert!(nobody.is_err());

@@ -132,7 +132,7 @@ fn the_configuration_table_lists_exactly_the_variables_the_code_reads() {
     let documented = documented_variables(&file("docs/configuration.md"));
     let mut code = BTreeSet::new();
     for source in [
-        "src/config.rs",
+        "src/support/config.rs",
         "src/dev_database.rs",
         "src/main.rs",
         "tests/api/helpers.rs",

@@ -3,7 +3,7 @@
 //! Nothing a replica needs may live in one replica's memory.
 
 use futures::future::join_all;
-use xwms_starter::startup::Application;
+use xwms_starter::app::startup::Application;
 
 use crate::helpers::{
     Provider, TEST_SESSION_KEY, bare_client, browser, drop_database, location, new_test_database,
@@ -81,14 +81,14 @@ impl Drop for Replicas {
     }
 }
 
-fn replica_settings(database_url: &str) -> xwms_starter::config::Settings {
+fn replica_settings(database_url: &str) -> xwms_starter::support::config::Settings {
     replica_settings_with(database_url, &[])
 }
 
 fn replica_settings_with(
     database_url: &str,
     extra: &[(&str, &str)],
-) -> xwms_starter::config::Settings {
+) -> xwms_starter::support::config::Settings {
     let mut env = vec![
         ("SESSION_KEY", TEST_SESSION_KEY),
         ("XWMS_REDIRECT_URI", "http://localhost:1/xwms/validateToken"),

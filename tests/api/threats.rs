@@ -993,7 +993,7 @@ async fn threat_database_down_mid_run_gives_503_within_seconds_and_recovers_with
 
 #[actix_web::test]
 async fn threat_secret_disclosure_debug_output_of_config_and_client_hides_secrets() {
-    let settings = xwms_starter::config::Settings::from_lookup(|name| {
+    let settings = xwms_starter::support::config::Settings::from_lookup(|name| {
         match name {
             "XWMS_CLIENT_ID" => Some("id"),
             "XWMS_CLIENT_SECRET" => Some("super-secret-client-value"),
@@ -1204,7 +1204,10 @@ async fn threat_session_the_production_cookie_is_host_prefixed_and_secure_with_h
                 "XWMS_REDIRECT_URI",
                 "https://app.example.com/xwms/validateToken",
             ),
-            ("SESSION_KEY", &xwms_starter::config::new_session_key()),
+            (
+                "SESSION_KEY",
+                &xwms_starter::support::config::new_session_key(),
+            ),
         ],
     )
     .await;
@@ -1435,7 +1438,7 @@ async fn a_session_or_login_stamped_a_few_seconds_ahead_by_another_replica_is_ac
             &[(
                 "pending_logins",
                 json!([{
-                    "token_sha256": xwms_starter::crypto::sha256_hex("skewed-token"),
+                    "token_sha256": xwms_starter::support::crypto::sha256_hex("skewed-token"),
                     "started_at": started_at,
                     "next": null,
                 }]),
@@ -1522,7 +1525,7 @@ async fn threat_login_csrf_a_used_token_is_remembered_longer_than_a_login_may_ta
         .await;
     let pool = app.pool();
     let ten_minutes = Duration::from_secs(600);
-    xwms_starter::session_state::sweep_used_login_tokens(&pool, ten_minutes)
+    xwms_starter::domain::session_records::sweep_used_login_tokens(&pool, ten_minutes)
         .await
         .unwrap();
 
@@ -1540,7 +1543,7 @@ async fn the_hourly_sweep_forgets_used_tokens_once_no_login_can_use_them() {
     let pool = app.pool();
     let ten_minutes = Duration::from_secs(600);
     let sweep = async || {
-        xwms_starter::session_state::sweep_used_login_tokens(&pool, ten_minutes)
+        xwms_starter::domain::session_records::sweep_used_login_tokens(&pool, ten_minutes)
             .await
             .unwrap()
     };

@@ -3,18 +3,18 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 const FILES: &[(&str, &str, &[u8])] = &[
     (
         "style.css",
         "text/css; charset=utf-8",
-        include_bytes!("../../static/style.css"),
+        include_bytes!("../../../static/style.css"),
     ),
     (
         "favicon.svg",
         "image/svg+xml",
-        include_bytes!("../../static/favicon.svg"),
+        include_bytes!("../../../static/favicon.svg"),
     ),
 ];
 

@@ -13,11 +13,11 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
-use crate::config::LoginBinding;
-use crate::crypto::constant_time_eq;
-use crate::error::AppError;
-use crate::session::TypedSession;
-use crate::state::AppState;
+use crate::support::config::LoginBinding;
+use crate::support::crypto::constant_time_eq;
+use crate::web::error::AppError;
+use crate::web::session_state::TypedSession;
+use crate::web::state::AppState;
 
 /// A form that carries the page's CSRF token (`<input name="csrf_token">`).
 pub trait CsrfProtected {

@@ -15,7 +15,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 use crate::db;
-use crate::state::AppState;
+use crate::web::state::AppState;
 use crate::xwms::XwmsClient;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

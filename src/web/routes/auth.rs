@@ -16,23 +16,23 @@ use askama::Template;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::accounts::link_account_by_sub;
-use crate::activity::{ClientInfo, record_refused_login};
-use crate::config::{CALLBACK_PATH, LoginBinding};
-use crate::csrf::{
+use crate::domain::accounts::link_account_by_sub;
+use crate::domain::activity::{ClientInfo, record_refused_login};
+use crate::domain::session_records::{claim_login_token, end_all_sessions, end_session};
+use crate::support::config::{CALLBACK_PATH, LoginBinding};
+use crate::support::i18n::Lang;
+use crate::support::metrics::Metrics;
+use crate::support::pages::{CONTENT_SECURITY_POLICY_FORM_TO_XWMS, html_response, see_other};
+use crate::support::urls::safe_next_path;
+use crate::web::csrf::{
     CsrfProtected, SameSiteForm, check_same_site_form, comes_from_another_site,
     login_start_needs_a_click,
 };
-use crate::error::{AppError, LoginRefusal};
-use crate::error_page::offer_login_retry;
-use crate::i18n::Lang;
-use crate::metrics::Metrics;
-use crate::pages::{CONTENT_SECURITY_POLICY_FORM_TO_XWMS, html_response, see_other};
-use crate::rate_limit::limit_login_steps;
-use crate::session::{LoginSummary, PendingLogin, SignedIn, TypedSession, page_context};
-use crate::session_state::{claim_login_token, end_all_sessions, end_session};
-use crate::state::AppState;
-use crate::urls::safe_next_path;
+use crate::web::error::{AppError, LoginRefusal};
+use crate::web::error_page::offer_login_retry;
+use crate::web::rate_limit::limit_login_steps;
+use crate::web::session_state::{LoginSummary, PendingLogin, SignedIn, TypedSession, page_context};
+use crate::web::state::AppState;
 use crate::xwms::{XwmsClient, XwmsError};
 
 /// Longest callback token we pass on to XWMS; anything longer is not an XWMS token.
@@ -69,7 +69,7 @@ struct StartQuery {
 #[derive(Template)]
 #[template(path = "continue_login.html")]
 struct ContinuePage {
-    page: crate::pages::PageContext,
+    page: crate::support::pages::PageContext,
     csrf_token: String,
     next: Option<String>,
 }

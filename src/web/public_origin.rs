@@ -26,7 +26,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use url::Url;
 
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// Paths served on any host: exactly these, or below them.
 const ANY_HOST: &[&str] = &["/health", "/metrics"];

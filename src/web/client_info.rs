@@ -10,8 +10,8 @@ use actix_web::{FromRequest, HttpRequest, web};
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
-pub use crate::activity::ClientInfo;
-use crate::state::AppState;
+pub use crate::domain::activity::ClientInfo;
+use crate::web::state::AppState;
 
 const MAX_USER_AGENT_CHARS: usize = 300;
 

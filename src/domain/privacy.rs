@@ -13,10 +13,10 @@ use diesel::result::DatabaseErrorKind;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
-use crate::activity::{ClientInfo, EventKind, record_event};
 use crate::db::models::{Note, SecurityEvent, User, XwmsConnection};
 use crate::db::schema::{notes, security_events, users, xwms_connections};
 use crate::db::{self, DbError, DbPool};
+use crate::domain::activity::{ClientInfo, EventKind, record_event};
 
 /// Names the export's layout, so a reader of an old file knows what it holds.
 pub const EXPORT_FORMAT: &str = "xwms-starter personal data, version 1";

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::i18n::Lang;
+use crate::support::i18n::Lang;
 
 /// What the layout (`templates/base.html`) shows on every page, and the page's language:
 /// templates get every text through it (`page.t("id")`, see `i18n`).

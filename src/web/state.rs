@@ -8,8 +8,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use url::Url;
 
-use crate::config::LoginBinding;
 use crate::db::DbPool;
+use crate::support::config::LoginBinding;
 
 pub struct AppState {
     pub pool: DbPool,

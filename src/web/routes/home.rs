@@ -6,12 +6,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::error::AppError;
-use crate::i18n::{LANGUAGE_COOKIE, Lang};
-use crate::pages::{PageContext, html_response, see_other};
-use crate::session::page_context;
-use crate::state::AppState;
-use crate::urls::safe_next_path;
+use crate::support::i18n::{LANGUAGE_COOKIE, Lang};
+use crate::support::pages::{PageContext, html_response, see_other};
+use crate::support::urls::safe_next_path;
+use crate::web::error::AppError;
+use crate::web::session_state::page_context;
+use crate::web::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").route(web::get().to(home)))

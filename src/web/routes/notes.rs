@@ -9,13 +9,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::csrf::{CsrfProtected, SameSiteForm};
 use crate::db::models::Note;
-use crate::error::AppError;
-use crate::notes::{MAX_NOTE_CHARS, NoteRejected, NoteText, add_note, list_notes};
-use crate::pages::{PageContext, html_response, see_other};
-use crate::session::{SignedInUser, TypedSession, page_context};
-use crate::state::AppState;
+use crate::domain::notes::{MAX_NOTE_CHARS, NoteRejected, NoteText, add_note, list_notes};
+use crate::support::pages::{PageContext, html_response, see_other};
+use crate::web::csrf::{CsrfProtected, SameSiteForm};
+use crate::web::error::AppError;
+use crate::web::session_state::{SignedInUser, TypedSession, page_context};
+use crate::web::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

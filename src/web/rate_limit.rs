@@ -24,12 +24,12 @@ use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use ipnet::IpNet;
 
-use crate::client_info::{client_ip, salted_hash};
-use crate::config::SecuritySettings;
 use crate::db::schema::login_rate_limits;
 use crate::db::{self, DbError, DbPool};
-use crate::error::AppError;
-use crate::state::AppState;
+use crate::support::config::SecuritySettings;
+use crate::web::client_info::{client_ip, salted_hash};
+use crate::web::error::AppError;
+use crate::web::state::AppState;
 
 /// `RATE_LIMIT_PER_MINUTE` per client, with `RATE_LIMIT_BURST` at once.
 #[derive(Debug, Clone, Copy)]

@@ -14,15 +14,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::accounts::{Account, find_account};
-use crate::activity::{ClientInfo, EventKind, recent_events};
-use crate::csrf::{CsrfProtected, SameSiteForm};
 use crate::db::models::SecurityEvent;
-use crate::error::AppError;
-use crate::pages::{PageContext, html_response, see_other};
-use crate::privacy::{delete_account, export_personal_data};
-use crate::session::{LoginSummary, SignedInUser, TypedSession, page_context};
-use crate::state::AppState;
+use crate::domain::accounts::{Account, find_account};
+use crate::domain::activity::{ClientInfo, EventKind, recent_events};
+use crate::domain::privacy::{delete_account, export_personal_data};
+use crate::support::pages::{PageContext, html_response, see_other};
+use crate::web::csrf::{CsrfProtected, SameSiteForm};
+use crate::web::error::AppError;
+use crate::web::session_state::{LoginSummary, SignedInUser, TypedSession, page_context};
+use crate::web::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/profile").route(web::get().to(profile)))

@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::activity::{ClientInfo, EventKind, record_event};
 use crate::db::models::{NewXwmsConnection, User, UserProfile, XwmsConnection};
 use crate::db::schema::{users, xwms_connections};
 use crate::db::{self, DbError, DbPool};
-use crate::i18n::Lang;
-use crate::notes;
+use crate::domain::activity::{ClientInfo, EventKind, record_event};
+use crate::domain::notes;
+use crate::support::i18n::Lang;
 
 /// How many times a first login retries after losing the race for a new `sub` to a
 /// concurrent login of the same person. One retry always suffices (the winner's row is

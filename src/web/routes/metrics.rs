@@ -8,9 +8,9 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::crypto::constant_time_eq;
-use crate::error::AppError;
-use crate::metrics::Metrics;
+use crate::support::crypto::constant_time_eq;
+use crate::support::metrics::Metrics;
+use crate::web::error::AppError;
 
 /// Who may read `/metrics`.
 #[derive(Clone)]

@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use crate::urls::absolute_http_url;
+use crate::support::urls::absolute_http_url;
 
 /// Where the app runs. Development relaxes what production insists on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,9 +284,9 @@ struct FileSession {
     absolute_timeout_secs: u64,
 }
 
-const DEFAULT_TOML: &str = include_str!("../config/default.toml");
-const DEVELOPMENT_TOML: &str = include_str!("../config/development.toml");
-const PRODUCTION_TOML: &str = include_str!("../config/production.toml");
+const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+const DEVELOPMENT_TOML: &str = include_str!("../../config/development.toml");
+const PRODUCTION_TOML: &str = include_str!("../../config/production.toml");
 
 fn days(count: u64) -> Duration {
     Duration::from_secs(count.saturating_mul(24 * 60 * 60))

@@ -6,10 +6,10 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::activity::{ClientInfo, EventKind, MAX_AGE_SECS, record_event};
-use crate::crypto::sha256_hex;
 use crate::db::schema::{ended_sessions, used_login_tokens, users};
 use crate::db::{self, DbError, DbPool};
+use crate::domain::activity::{ClientInfo, EventKind, MAX_AGE_SECS, record_event};
+use crate::support::crypto::sha256_hex;
 
 /// "Log out": ends this one session. Its id is remembered as ended, so a copy of the
 /// cookie is refused too, until it would have passed the absolute limit anyway; older

@@ -11,7 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::db::models::{NewNote, Note};
 use crate::db::schema::{notes, users};
 use crate::db::{self, DbError, DbPool};
-use crate::i18n::Lang;
+use crate::support::i18n::Lang;
 
 /// The longest note, in characters (the `notes.body` column has the same CHECK).
 pub const MAX_NOTE_CHARS: usize = 1000;

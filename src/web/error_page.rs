@@ -16,10 +16,10 @@ use actix_web::middleware::ErrorHandlerResponse;
 use askama::Template;
 use rand::Rng;
 
-use crate::error::{AppError, LoginRefusal};
-use crate::i18n::Lang;
-use crate::pages::PageContext;
-use crate::session::page_context;
+use crate::support::i18n::Lang;
+use crate::support::pages::PageContext;
+use crate::web::error::{AppError, LoginRefusal};
+use crate::web::session_state::page_context;
 use crate::xwms::XwmsError;
 
 #[derive(Template)]

@@ -19,24 +19,24 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::activity;
-use crate::config::{AppEnv, DatabaseSettings, Settings, default_redirect_uri};
 use crate::db::{self, DbError, DbPool};
 use crate::dev_database;
-use crate::error::AppError;
-use crate::error_page::render_error_page;
-use crate::metrics::Metrics;
-use crate::pages::CONTENT_SECURITY_POLICY;
-use crate::public_origin::{
+use crate::domain::activity;
+use crate::domain::session_records;
+use crate::support::config::{AppEnv, DatabaseSettings, Settings, default_redirect_uri};
+use crate::support::metrics::Metrics;
+use crate::support::pages::CONTENT_SECURITY_POLICY;
+use crate::web::error::AppError;
+use crate::web::error_page::render_error_page;
+use crate::web::public_origin::{
     PublicOrigin, redirect_to_public_origin as redirect_to_public_origin_middleware,
 };
-use crate::rate_limit::{self, RateLimit};
-use crate::routes;
-use crate::routes::health::XwmsHealth;
-use crate::routes::metrics::MetricsAccess;
-use crate::session::enforce_session_limits;
-use crate::session_state;
-use crate::state::{AppState, Clock};
+use crate::web::rate_limit::{self, RateLimit};
+use crate::web::routes;
+use crate::web::routes::health::XwmsHealth;
+use crate::web::routes::metrics::MetricsAccess;
+use crate::web::session_state::enforce_session_limits;
+use crate::web::state::{AppState, Clock};
 use crate::xwms::sandbox::{self, SANDBOX_API_PATH, SANDBOX_PATH, Sandbox};
 use crate::xwms::{XwmsClient, XwmsConfig};
 
@@ -340,7 +340,7 @@ fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>) {
             if let Err(err) = rate_limit::sweep(&pool).await {
                 log::warn!("rate limit: sweep failed: {err}");
             }
-            if let Err(err) = session_state::sweep_used_login_tokens(&pool, login_max_age).await {
+            if let Err(err) = session_records::sweep_used_login_tokens(&pool, login_max_age).await {
                 log::warn!("used login tokens: sweep failed: {err}");
             }
             match activity::sweep_expired_events(&pool, users, anonymous).await {

@@ -16,12 +16,12 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::EmailChange;
-use crate::crypto::{random_token, sha256_hex};
-use crate::error::AppError;
-use crate::pages::{PageContext, see_other};
-use crate::session_state::session_is_current;
-use crate::state::AppState;
+use crate::domain::accounts::EmailChange;
+use crate::domain::session_records::session_is_current;
+use crate::support::crypto::{random_token, sha256_hex};
+use crate::support::pages::{PageContext, see_other};
+use crate::web::error::AppError;
+use crate::web::state::AppState;
 use crate::xwms::sandbox::SANDBOX_API_PATH;
 
 const SIGNED_IN: &str = "signed_in";

@@ -28,9 +28,11 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use url::Url;
 
-use crate::config::{AppEnv, CALLBACK_PATH, SESSION_KEY_MIN_BYTES, Settings, default_redirect_uri};
 use crate::db::{self, PgConnector};
-use crate::metrics::Metrics;
+use crate::support::config::{
+    AppEnv, CALLBACK_PATH, SESSION_KEY_MIN_BYTES, Settings, default_redirect_uri,
+};
+use crate::support::metrics::Metrics;
 use crate::xwms::{XwmsClient, XwmsConfig, XwmsError};
 
 /// The longest any one check may take (a connection, a query, a call to XWMS).
@@ -814,7 +816,9 @@ mod tests {
 
     #[test]
     fn a_new_session_key_is_strong_and_a_long_passphrase_is_not() {
-        assert!(is_strong_session_key(&crate::config::new_session_key()));
+        assert!(is_strong_session_key(
+            &crate::support::config::new_session_key()
+        ));
         let passphrase = "correct horse battery staple correct horse battery staple and more";
         assert!(!is_strong_session_key(passphrase));
         use base64::Engine as _;

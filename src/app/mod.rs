@@ -1,0 +1,3 @@
+pub mod doctor;
+pub mod healthcheck;
+pub mod startup;

@@ -1,0 +1,5 @@
+pub mod accounts;
+pub mod activity;
+pub mod notes;
+pub mod privacy;
+pub mod session_records;

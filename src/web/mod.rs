@@ -1,0 +1,9 @@
+pub mod client_info;
+pub mod csrf;
+pub mod error;
+pub mod error_page;
+pub mod public_origin;
+pub mod rate_limit;
+pub mod routes;
+pub mod session_state;
+pub mod state;
