@@ -18,8 +18,10 @@ WORKDIR /app
 # The stubs' own artifacts are then deleted, so the real sources below are always
 # compiled, even when their timestamps are older than the stubs'.
 # Cargo reads every workspace member's manifest, so each member's Cargo.toml is copied
-# (with a stub main); only this package is built.
+# (with a stub main); only this package is built. The two infrastructure crates
+# (crates/) are dependencies a product does not edit: they are copied whole and built here.
 COPY Cargo.toml Cargo.lock ./
+COPY crates ./crates
 COPY loadgen/Cargo.toml ./loadgen/
 COPY xtask/Cargo.toml ./xtask/
 RUN mkdir -p src loadgen/src xtask/src \
@@ -27,7 +29,7 @@ RUN mkdir -p src loadgen/src xtask/src \
     && : > src/lib.rs \
     && echo 'fn main() {}' > loadgen/src/main.rs \
     && echo 'fn main() {}' > xtask/src/main.rs \
-    && cargo build --release --locked --package xwms-starter \
+    && cargo build --release --locked --package xwms-starter --no-default-features \
     && rm -rf src \
         target/release/xwms-starter* \
         target/release/.fingerprint/xwms-starter-* \
@@ -44,10 +46,12 @@ COPY templates ./templates
 COPY locales ./locales
 COPY src ./src
 RUN touch src/main.rs src/lib.rs \
-    && cargo build --release --locked --package xwms-starter \
+    && cargo build --release --locked --package xwms-starter --no-default-features \
     && cp target/release/xwms-starter /usr/local/bin/xwms-starter
 
 
+# (--no-default-features: without the private development PostgreSQL, crates/dev-postgres;
+# the image always has DATABASE_URL.)
 # `:nonroot` runs as uid/gid 65532. It has no shell and no curl/wget, so the binary
 # checks itself: `xwms-starter healthcheck` asks its own GET /health.
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime

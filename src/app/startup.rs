@@ -15,15 +15,18 @@ use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
+#[cfg(feature = "dev-database")]
+use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::db::{self, DbError, DbPool};
-use crate::dev_database;
 use crate::domain::activity;
 use crate::domain::session_records;
-use crate::support::config::{AppEnv, DatabaseSettings, Settings, default_redirect_uri};
+#[cfg(feature = "dev-database")]
+use crate::support::config::DatabaseSettings;
+use crate::support::config::{AppEnv, Settings, default_redirect_uri};
 use crate::support::metrics::Metrics;
 use crate::support::pages::CONTENT_SECURITY_POLICY;
 use crate::web::error::AppError;
@@ -47,8 +50,10 @@ pub enum StartupError {
     Database(#[from] db::SetupError),
     #[error("database pool: {0}")]
     Pool(#[source] DbError),
+    #[cfg(feature = "dev-database")]
     #[error("database: {0}")]
-    DevDatabase(#[from] dev_database::DevDatabaseError),
+    DevDatabase(#[from] dev_postgres::DevDatabaseError),
+    #[cfg(feature = "dev-database")]
     #[error("database: starting the private server stopped unexpectedly")]
     DevDatabaseThread,
     #[error("could not listen on {address}: {source}")]
@@ -143,7 +148,11 @@ impl Application {
 /// Database: created if allowed and missing, migrated, and a bounded pool for requests,
 /// every connection opened by one connector (TLS as `DATABASE_URL`'s sslmode says).
 async fn prepare_database(settings: &Settings) -> Result<DbPool, StartupError> {
+    #[cfg_attr(not(feature = "dev-database"), allow(unused_mut))]
     let mut database = settings.database.clone();
+    // Built without the `dev-database` feature (the Docker image), development without
+    // DATABASE_URL uses the default server only.
+    #[cfg(feature = "dev-database")]
     if settings.env == AppEnv::Development && !database.url_is_set {
         use_a_private_server_unless_the_default_lets_us_in(&mut database).await?;
     }
@@ -169,18 +178,19 @@ async fn prepare_database(settings: &Settings) -> Result<DbPool, StartupError> {
 }
 
 /// Development without `DATABASE_URL`: the default server if it lets us in, otherwise a
-/// private PostgreSQL of our own (see `dev_database`). Never in production.
+/// private PostgreSQL of our own (crates/dev-postgres). Never in production.
+#[cfg(feature = "dev-database")]
 async fn use_a_private_server_unless_the_default_lets_us_in(
     database: &mut DatabaseSettings,
 ) -> Result<(), StartupError> {
     let default = database.url.expose_secret().to_owned();
     let Err(why) =
-        dev_database::server_lets_us_in(&dev_database::with_database(&default, "postgres")).await
+        dev_postgres::server_lets_us_in(&dev_postgres::with_database(&default, "postgres")).await
     else {
         return Ok(());
     };
-    let dir = dev_database::default_dir("dev");
-    let server = tokio::task::spawn_blocking(move || dev_database::ensure_private_server(&dir))
+    let dir = dev_postgres::default_dir("dev");
+    let server = tokio::task::spawn_blocking(move || dev_postgres::ensure_private_server(&dir))
         .await
         .map_err(|_| StartupError::DevDatabaseThread)??;
     let name = Url::parse(&default)?
@@ -193,12 +203,13 @@ async fn use_a_private_server_unless_the_default_lets_us_in(
         server.bindir.display(),
         server.dir.display()
     );
-    database.url = SecretString::from(dev_database::with_database(&server.url, &name));
+    database.url = SecretString::from(dev_postgres::with_database(&server.url, &name));
     database.create_if_missing = true;
     Ok(())
 }
 
 /// `host:port` of a database URL, for a log line (never the password).
+#[cfg(feature = "dev-database")]
 fn db_address(url: &str) -> String {
     Url::parse(url)
         .ok()

@@ -3,13 +3,12 @@
 //! Queries go through diesel-async, so a slow query waits on a socket instead of
 //! blocking an actix worker thread. Migrations use Diesel's sync harness on a thread
 //! of their own, once, at start. Every connection is opened by [`PgConnector::connect`]
-//! (`tls.rs`), which honours the URL's `sslmode` the way libpq does.
+//! (the workspace crate `pg-connect`), which honours the URL's `sslmode` the way libpq does.
 
 pub mod models;
 pub mod schema;
-mod tls;
 
-pub use tls::{CONNECT_TIMEOUT, ConnectorError, PgConnector, SslMode};
+pub use pg_connect::{CONNECT_TIMEOUT, ConnectorError, PgConnector, SslMode};
 
 use diesel::prelude::*;
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};

@@ -92,7 +92,8 @@ pub struct SecurityEvent {
     pub id: i64,
     pub user_id: Option<i64>,
     pub kind: EventKind,
-    pub detail: Option<String>,
+    /// JSON of a `domain::activity::EventDetail`.
+    pub detail: Option<serde_json::Value>,
     pub ip_hash: Option<String>,
     pub user_agent: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -104,7 +105,7 @@ pub struct SecurityEvent {
 pub struct NewSecurityEvent<'a> {
     pub user_id: Option<i64>,
     pub kind: EventKind,
-    pub detail: Option<&'a str>,
+    pub detail: Option<serde_json::Value>,
     pub ip_hash: Option<&'a str>,
     pub user_agent: Option<&'a str>,
 }

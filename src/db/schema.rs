@@ -49,7 +49,7 @@ diesel::table! {
         id -> Int8,
         user_id -> Nullable<Int8>,
         kind -> SecurityEventKind,
-        detail -> Nullable<Text>,
+        detail -> Nullable<Jsonb>,
         ip_hash -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         created_at -> Timestamptz,

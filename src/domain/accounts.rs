@@ -12,7 +12,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::db::models::{NewXwmsConnection, User, UserProfile, XwmsConnection};
 use crate::db::schema::{users, xwms_connections};
 use crate::db::{self, DbError, DbPool};
-use crate::domain::activity::{ClientInfo, EventKind, record_event};
+use crate::domain::activity::{ClientInfo, EventDetail, EventKind, record_event};
 use crate::domain::notes;
 use crate::support::i18n::Lang;
 
@@ -161,16 +161,14 @@ async fn link_in_transaction(
             });
         match &email_change {
             Some(change) => {
-                let detail = format!(
-                    "from {} to {}",
-                    change.from.as_deref().unwrap_or("none"),
-                    change.to.as_deref().unwrap_or("none")
-                );
                 record_event(
                     conn,
                     Some(connection.user_id),
                     EventKind::EmailChanged,
-                    Some(&detail),
+                    Some(EventDetail::EmailChange {
+                        from: change.from.clone(),
+                        to: change.to.clone(),
+                    }),
                     client,
                 )
                 .await?
@@ -243,7 +241,9 @@ async fn on_first_login(
         conn,
         Some(user_id),
         EventKind::AccountCreated,
-        Some(&identity.provider),
+        Some(EventDetail::Provider {
+            provider: identity.provider.clone(),
+        }),
         client,
     )
     .await?;

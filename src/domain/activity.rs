@@ -7,6 +7,7 @@
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
 
 pub use crate::db::models::EventKind;
 use crate::db::models::{NewSecurityEvent, SecurityEvent};
@@ -22,20 +23,65 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
+/// What an event says beyond its kind, stored as JSON in `security_events.detail` and
+/// read back as this type (never parsed out of a sentence). Each text is cut to
+/// [`MAX_DETAIL_CHARS`] characters when written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventDetail {
+    /// `email_changed`: the address before and after (`None`: no address).
+    EmailChange {
+        from: Option<String>,
+        to: Option<String>,
+    },
+    /// `account_created`: the identity provider that vouched for the new identity.
+    Provider { provider: String },
+    /// `login_refused`: why, in words.
+    Refusal { reason: String },
+}
+
+/// The longest text an event's detail keeps.
+pub const MAX_DETAIL_CHARS: usize = 500;
+
+impl EventDetail {
+    /// This detail with every text cut to [`MAX_DETAIL_CHARS`], as JSON.
+    fn to_json(&self) -> serde_json::Value {
+        let cut = |text: &str| text.chars().take(MAX_DETAIL_CHARS).collect::<String>();
+        let bounded = match self {
+            Self::EmailChange { from, to } => Self::EmailChange {
+                from: from.as_deref().map(cut),
+                to: to.as_deref().map(cut),
+            },
+            Self::Provider { provider } => Self::Provider {
+                provider: cut(provider),
+            },
+            Self::Refusal { reason } => Self::Refusal {
+                reason: cut(reason),
+            },
+        };
+        serde_json::to_value(bounded).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The detail of a stored event; `None` when it has none, or one this code does not
+    /// know (written by a newer version).
+    pub fn of(event: &SecurityEvent) -> Option<Self> {
+        serde_json::from_value(event.detail.clone()?).ok()
+    }
+}
+
 /// Writes one event with `conn`; call it inside the transaction of the change it records.
 pub async fn record_event(
     conn: &mut AsyncPgConnection,
     user_id: Option<i64>,
     kind: EventKind,
-    detail: Option<&str>,
+    detail: Option<EventDetail>,
     client: &ClientInfo,
 ) -> QueryResult<()> {
-    let detail = detail.map(|text| text.chars().take(500).collect::<String>());
     diesel::insert_into(security_events::table)
         .values(NewSecurityEvent {
             user_id,
             kind,
-            detail: detail.as_deref(),
+            detail: detail.as_ref().map(EventDetail::to_json),
             ip_hash: client.ip_hash.as_deref(),
             user_agent: client.user_agent.as_deref(),
         })
@@ -55,7 +101,9 @@ pub async fn record_refused_login(
         &mut conn,
         None,
         EventKind::LoginRefused,
-        Some(reason),
+        Some(EventDetail::Refusal {
+            reason: reason.to_owned(),
+        }),
         client,
     )
     .await?;
@@ -130,4 +178,62 @@ pub async fn sweep_expired_events(
         })
         .await?;
     Ok(swept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_detail_is_stored_as_tagged_json_with_every_text_cut_to_the_limit() {
+        let long = "x".repeat(MAX_DETAIL_CHARS + 20);
+        let stored = EventDetail::EmailChange {
+            from: None,
+            to: Some(long.clone()),
+        }
+        .to_json();
+        assert_eq!(stored["email_change"]["from"], serde_json::Value::Null);
+        assert_eq!(
+            stored["email_change"]["to"].as_str().map(str::len),
+            Some(MAX_DETAIL_CHARS)
+        );
+        let reason = EventDetail::Refusal { reason: long }.to_json();
+        assert_eq!(
+            reason["refusal"]["reason"].as_str().map(str::len),
+            Some(MAX_DETAIL_CHARS)
+        );
+        assert_eq!(
+            EventDetail::Provider {
+                provider: "sandbox".to_owned()
+            }
+            .to_json(),
+            serde_json::json!({"provider": {"provider": "sandbox"}})
+        );
+    }
+
+    #[test]
+    fn a_stored_detail_reads_back_as_the_same_value_and_an_unknown_one_as_none() {
+        let event = |detail| SecurityEvent {
+            id: 1,
+            user_id: None,
+            kind: EventKind::EmailChanged,
+            detail,
+            ip_hash: None,
+            user_agent: None,
+            created_at: chrono::Utc::now(),
+        };
+        let change = EventDetail::EmailChange {
+            from: Some("a@example.com".to_owned()),
+            to: None,
+        };
+        assert_eq!(
+            EventDetail::of(&event(Some(change.to_json()))),
+            Some(change)
+        );
+        assert_eq!(EventDetail::of(&event(None)), None);
+        assert_eq!(
+            EventDetail::of(&event(Some(serde_json::json!({"renamed": {}})))),
+            None
+        );
+    }
 }

@@ -1,3 +1,6 @@
+//! What a product changes: users and their XWMS links, the activity log, the server's
+//! records of sessions, privacy, and notes (the worked example of docs/extending.md).
+
 pub mod accounts;
 pub mod activity;
 pub mod notes;

@@ -63,7 +63,8 @@ pub struct NoteData {
 #[derive(Debug, Serialize)]
 pub struct ActivityData {
     pub kind: String,
-    pub detail: Option<String>,
+    /// The event's detail as stored: JSON, e.g. `{"email_change": {"from": .., "to": ..}}`.
+    pub detail: Option<serde_json::Value>,
     /// A salted SHA-256 of the address the request came from, as stored: the address
     /// itself is never kept.
     pub ip_hash: Option<String>,

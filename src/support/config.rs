@@ -7,15 +7,15 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use actix_web::cookie::Key;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
+
+use pg_connect::read_ca_file;
 
 use crate::support::urls::absolute_http_url;
 
@@ -130,7 +130,7 @@ pub struct DatabaseSettings {
     pub statement_timeout: Duration,
     pub create_if_missing: bool,
     /// True when `DATABASE_URL` was set; false means the built-in default, which in
-    /// development may be replaced by a private server (`dev_database`).
+    /// development may be replaced by a private server (crates/dev-postgres).
     pub url_is_set: bool,
     /// `DATABASE_CA_FILE`: the PEM certificates that PostgreSQL's TLS certificate must
     /// chain to (checked readable and non-empty at load). `None`: the built-in Mozilla
@@ -878,24 +878,6 @@ fn parse_session_key(value: &str, env: AppEnv) -> Result<(Key, bool), ConfigErro
     let key = Key::try_from(bytes.as_slice())
         .map_err(|_| ConfigError::new("SESSION_KEY", "could not be used as a key"))?;
     Ok((key, is_text))
-}
-
-/// The certificates of a PEM file of CA certificates (`DATABASE_CA_FILE`, `sslrootcert`):
-/// an error, for a person to read, when the file is unreadable, is not PEM or holds no
-/// certificate (a private key alone, say).
-pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let pem = std::fs::read(path)
-        .map_err(|err| format!("cannot read the CA file {}: {err}", path.display()))?;
-    let certificates = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| format!("{} is not a readable PEM file: {err}", path.display()))?;
-    if certificates.is_empty() {
-        return Err(format!(
-            "{} holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)",
-            path.display()
-        ));
-    }
-    Ok(certificates)
 }
 
 /// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for logs.

@@ -1,3 +1,6 @@
+//! The foundation every layer may use: configuration, tokens and hashes, URLs, the pages'
+//! shared parts, languages and metrics.
+
 pub mod config;
 pub mod crypto;
 pub mod i18n;

@@ -1,3 +1,6 @@
+//! HTTP: the handlers and what every request passes through (the session and its limits,
+//! CSRF, client addresses, the rate limit, the public origin) and the error pages.
+
 pub mod client_info;
 pub mod csrf;
 pub mod error;

@@ -115,7 +115,7 @@ async fn deleting_a_user_clears_the_personal_data_of_their_events() {
     app.execute_sql("DELETE FROM users").await;
 
     assert_eq!(
-        app.count("security_events WHERE detail LIKE '%@%' OR ip_hash IS NOT NULL OR user_agent IS NOT NULL")
+        app.count("security_events WHERE detail::text LIKE '%@%' OR ip_hash IS NOT NULL OR user_agent IS NOT NULL")
             .await,
         0,
         "no email, IP hash or user agent outlives the user"

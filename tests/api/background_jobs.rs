@@ -21,9 +21,9 @@ async fn database_with_old_and_recent_rows() -> String {
             (1, 'login', now() - interval '6 days'),
             (1, 'logout', now() - interval '4 days')",
         // Events of nobody (2 days): 3 days old goes, 36 hours old stays.
-        "INSERT INTO security_events (user_id, kind, detail, created_at) VALUES
-            (NULL, 'login_refused', 'old', now() - interval '3 days'),
-            (NULL, 'login_refused', 'recent', now() - interval '36 hours')",
+        r#"INSERT INTO security_events (user_id, kind, detail, created_at) VALUES
+            (NULL, 'login_refused', '{"refusal": {"reason": "old"}}', now() - interval '3 days'),
+            (NULL, 'login_refused', '{"refusal": {"reason": "recent"}}', now() - interval '36 hours')"#,
         // Used tokens (kept twice the 60 s login limit): 3 minutes old goes, 90 s stays.
         "INSERT INTO used_login_tokens (token_sha256, used_at) VALUES
             (repeat('a', 64), now() - interval '3 minutes'),
@@ -71,7 +71,8 @@ async fn the_sweeps_run_at_start_with_the_configured_retention() {
     assert_eq!(rows_left(&app).await, (2, 1, 1), "one of each kind swept");
     assert_eq!(app.count("security_events WHERE kind = 'logout'").await, 1);
     assert_eq!(
-        app.count("security_events WHERE detail = 'recent'").await,
+        app.count("security_events WHERE detail #>> '{refusal,reason}' = 'recent'")
+            .await,
         1
     );
     assert_eq!(

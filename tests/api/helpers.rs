@@ -14,15 +14,15 @@ use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 use xwms_starter::app::startup::Application;
+use xwms_starter::db;
 use xwms_starter::support::config::Settings;
 use xwms_starter::web::state::Clock;
-use xwms_starter::{db, dev_database};
 
 /// The PostgreSQL server tests create their databases on: `TEST_DATABASE_URL` (a
 /// superuser's URL to a maintenance database such as `postgres`), else the default
 /// server at 127.0.0.1:5432 if it lets us in, else a private server started from the
 /// machine's PostgreSQL binaries and shared by this run's test binaries (it stops a few
-/// seconds after the last of them ends; see `xwms_starter::dev_database`).
+/// seconds after the last of them ends; see crates/dev-postgres).
 pub async fn server_url() -> String {
     static URL: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     URL.get_or_init(|| async {
@@ -32,14 +32,14 @@ pub async fn server_url() -> String {
         {
             return url;
         }
-        if dev_database::server_lets_us_in(dev_database::DEFAULT_SERVER)
+        if dev_postgres::server_lets_us_in(dev_postgres::DEFAULT_SERVER)
             .await
             .is_ok()
         {
-            return dev_database::DEFAULT_SERVER.to_owned();
+            return dev_postgres::DEFAULT_SERVER.to_owned();
         }
-        let dir = dev_database::default_dir("test");
-        let server = tokio::task::spawn_blocking(move || dev_database::ensure_private_server(&dir))
+        let dir = dev_postgres::default_dir("test");
+        let server = tokio::task::spawn_blocking(move || dev_postgres::ensure_private_server(&dir))
             .await
             .expect("the private PostgreSQL thread")
             .unwrap_or_else(|err| panic!("no PostgreSQL for the tests: {err}"));

@@ -51,6 +51,90 @@ async fn existing_identities_get_their_provider() {
     );
 }
 
+/// Rolls the app's database back to before migration 12 (structured event details),
+/// writes the details as the older version did (sentences and names), and migrates again:
+/// each becomes the JSON the app now writes, and going down gives the old text back.
+#[actix_web::test]
+async fn existing_event_details_become_structured_and_can_go_back() {
+    let app = spawn_app().await;
+    let url = app.database_url.clone();
+    let old_details = [
+        ("email_changed", "from ada@example.com to none"),
+        ("email_changed", "from none to ada@example.org"),
+        ("account_created", "xwms:xwms.nl"),
+        (
+            "login_refused",
+            "this login was not started in this browser",
+        ),
+    ];
+    let read_back = tokio::task::spawn_blocking(move || {
+        let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
+            diesel::Connection::establish(&url).unwrap();
+        let reverted = conn
+            .revert_last_migration(xwms_starter::db::MIGRATIONS)
+            .unwrap()
+            .to_string();
+        assert!(reverted.replace('-', "").starts_with("20261205000012"), "{reverted}");
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query("INSERT INTO users (id, name) VALUES (1, 'Ada')"),
+            &mut conn,
+        )
+        .unwrap();
+        for (kind, detail) in old_details {
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!(
+                    "INSERT INTO security_events (user_id, kind, detail) VALUES (1, '{kind}', '{detail}')"
+                )),
+                &mut conn,
+            )
+            .unwrap();
+        }
+        conn.run_pending_migrations(xwms_starter::db::MIGRATIONS)
+            .unwrap();
+        let json = details(&mut conn);
+        conn.revert_last_migration(xwms_starter::db::MIGRATIONS)
+            .unwrap();
+        let text = details(&mut conn);
+        conn.run_pending_migrations(xwms_starter::db::MIGRATIONS)
+            .unwrap();
+        (json, text)
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(
+        read_back.0,
+        [
+            r#"{"email_change": {"to": null, "from": "ada@example.com"}}"#,
+            r#"{"email_change": {"to": "ada@example.org", "from": null}}"#,
+            r#"{"provider": {"provider": "xwms:xwms.nl"}}"#,
+            r#"{"refusal": {"reason": "this login was not started in this browser"}}"#,
+        ]
+    );
+    assert_eq!(
+        read_back.1,
+        old_details.map(|(_, detail)| detail.to_owned()),
+        "down gives the old text back"
+    );
+}
+
+/// `detail::text` of every event, oldest first.
+fn details(conn: &mut AsyncConnectionWrapper<AsyncPgConnection>) -> Vec<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    diesel::RunQueryDsl::load::<Row>(
+        diesel::sql_query("SELECT detail::text AS detail FROM security_events ORDER BY id"),
+        conn,
+    )
+    .unwrap()
+    .into_iter()
+    .map(|row| row.detail)
+    .collect()
+}
+
 /// Every value the `security_event_kind` column can hold reads back as an `EventKind`
 /// and is written back as the same value: the Rust enum and the column agree.
 #[actix_web::test]

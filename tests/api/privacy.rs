@@ -67,7 +67,7 @@ async fn event_rows(
     }
     let mut conn = app.db().await;
     diesel::sql_query(
-        "SELECT kind::text AS kind, user_id IS NOT NULL AS has_user, detail, ip_hash, user_agent \
+        "SELECT kind::text AS kind, user_id IS NOT NULL AS has_user, detail::text AS detail, ip_hash, user_agent \
          FROM security_events ORDER BY id",
     )
     .load::<Row>(&mut conn)
@@ -123,7 +123,11 @@ async fn download_my_data_is_a_private_json_file_of_everything_stored_about_the_
     );
     assert_eq!(
         data["activity"][1]["detail"],
-        "from ada@example.com to ada.lovelace@example.org"
+        serde_json::json!({"email_change": {
+            "from": "ada@example.com",
+            "to": "ada.lovelace@example.org",
+        }}),
+        "the detail as stored: data, not a sentence"
     );
     assert_eq!(data["activity"][0]["user_agent"], "xwms-starter-tests");
     assert!(data["activity"][0]["ip_hash"].is_string());

@@ -133,7 +133,8 @@ fn the_configuration_table_lists_exactly_the_variables_the_code_reads() {
     let mut code = BTreeSet::new();
     for source in [
         "src/support/config.rs",
-        "src/dev_database.rs",
+        "crates/dev-postgres/src/lib.rs",
+        "crates/pg-connect/src/lib.rs",
         "src/main.rs",
         "tests/api/helpers.rs",
     ] {

@@ -16,7 +16,7 @@ use askama::Template;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::domain::accounts::link_account_by_sub;
+use crate::domain::accounts::{LinkedAccount, VerifiedIdentity, link_account_by_sub};
 use crate::domain::activity::{ClientInfo, record_refused_login};
 use crate::domain::session_records::{claim_login_token, end_all_sessions, end_session};
 use crate::support::config::{CALLBACK_PATH, LoginBinding};
@@ -179,9 +179,8 @@ struct CallbackQuery {
     xwmsmessage_message: Option<String>,
 }
 
-/// (3)+(4)+(5) XWMS sent the browser back: find the login under way in this browser
-/// that the token belongs to, have XWMS verify it, link the account by `sub`, and start
-/// a fresh session (or keep the one of the same person, signed in from another tab).
+/// XWMS sent the browser back: the five steps of [`complete_login`], then the one place
+/// that records how the login ended (the metrics, and the event of a refused login).
 ///
 /// The token never leaves this function: it is not logged, not rendered, and the
 /// answer is a redirect, so the token URL is not kept in the history as a page.
@@ -199,7 +198,7 @@ async fn finish_login(
     metrics: web::Data<Metrics>,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = verify_and_link(
+    let outcome = complete_login(
         &req,
         &state,
         &xwms,
@@ -209,46 +208,21 @@ async fn finish_login(
         query.into_inner(),
     )
     .await;
-    match &outcome {
-        Ok((_, account_created)) => metrics.login_succeeded(*account_created),
-        Err(err) => metrics.login_failed(err.reason()),
-    }
-    let outcome = outcome.map(|(response, _)| response);
-    // A refused login changes nothing else, so its event stands alone.
-    if let Err(
-        err @ (AppError::MissingToken { .. }
-        | AppError::LoginRefused(_)
-        | AppError::TokenRejected(_)),
-    ) = &outcome
-        && let Err(db_err) = record_refused_login(&state.pool, &err.to_string(), &client).await
-    {
-        log::warn!("could not record a refused login: {db_err}");
-    }
-    outcome
+    record_login_outcome(&state, &metrics, &client, &outcome).await;
+    // (`Referrer-Policy: no-referrer` is added to every answer of this route in `configure`.)
+    outcome.map(|login| see_other(&login.destination))
 }
 
-/// Which of this browser's logins under way a callback with `token` is for, if any.
-///
-/// `token` binding: the one whose token it is. `session` binding has no token to match,
-/// so it takes the newest login still in time (else the newest): the one whose XWMS page
-/// the person most likely just used. Nothing is changed here: a stray callback (an old
-/// tab, a link from another site) leaves every login under way as it was.
-fn login_of_token<'a>(
-    pending_logins: &'a [PendingLogin],
-    token: &str,
-    binding: LoginBinding,
-    max_age: std::time::Duration,
-) -> Option<&'a PendingLogin> {
-    let mut newest_first = pending_logins.iter().rev();
-    match binding {
-        LoginBinding::Token => newest_first.find(|pending| pending.matches_token(token)),
-        LoginBinding::Session => newest_first
-            .find(|pending| pending.is_fresh(max_age))
-            .or_else(|| pending_logins.last()),
-    }
+/// A login that went through: where the browser goes now, and whether it made an account.
+struct CompletedLogin {
+    destination: String,
+    account_created: bool,
 }
 
-async fn verify_and_link(
+/// The login's return, in five steps. Each refuses with its own [`AppError`], and none
+/// changes anything before the one that may: a stray callback (an old tab, a link from
+/// another site) leaves the session and every login under way as they were.
+async fn complete_login(
     req: &HttpRequest,
     state: &AppState,
     xwms: &XwmsClient,
@@ -256,16 +230,48 @@ async fn verify_and_link(
     client: &ClientInfo,
     lang: &Lang,
     query: CallbackQuery,
-) -> Result<(HttpResponse, bool), AppError> {
+) -> Result<CompletedLogin, AppError> {
+    // Only read here: a login under way is used up when XWMS vouches for its token.
+    let pending_logins = session.pending_logins();
+    // 1. The token XWMS sent back, or what XWMS said instead.
+    let token = token_of_callback(req, query, &pending_logins)?;
+    // 2. The login under way in this browser that the token is for, and the token used
+    //    only once (login CSRF and replay defences: XWMS is not asked anything before).
+    let pending = pending_login_of(req, state, &pending_logins, &token).await?;
+    // 3. XWMS vouches for the token and tells who this is.
+    let identity = verify_with_xwms(state, xwms, &token).await?;
+    // 4. The heart of it: the account is found by `sub`, never by email.
+    let linked = link_account_by_sub(&state.pool, &identity, client, lang).await?;
+    log::info!(
+        "login user_id={} created={} email_changed={}",
+        linked.user_id,
+        linked.created,
+        linked.email_change.is_some()
+    );
+    // 5. Signed in: a new session, or the same person's from another tab goes on.
+    sign_in(state, session, pending, &identity, &linked)?;
+    Ok(CompletedLogin {
+        destination: pending
+            .next
+            .clone()
+            .unwrap_or_else(|| "/profile".to_owned()),
+        account_created: linked.created,
+    })
+}
+
+/// Step 1: the token of the callback's query, trimmed; a missing one is
+/// [`AppError::MissingToken`] (with XWMS's own message, for a browser that was logging
+/// in), a malformed one is refused.
+fn token_of_callback(
+    req: &HttpRequest,
+    query: CallbackQuery,
+    pending_logins: &[PendingLogin],
+) -> Result<String, AppError> {
     let CallbackQuery {
         token,
         xwmsmessage_status,
         xwmsmessage_message,
     } = query;
-    // Only read here: a login under way is used up when XWMS vouches for its token,
-    // and not by a callback that turns out not to be its own.
-    let pending_logins = session.pending_logins();
-
     let Some(token) = token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
         // "Log in again" goes where the newest login was going.
         offer_login_retry(req, pending_logins.last().and_then(|p| p.next.clone()));
@@ -286,11 +292,21 @@ async fn verify_and_link(
     if token.chars().count() > MAX_TOKEN_CHARS || token.chars().any(char::is_control) {
         return Err(AppError::LoginRefused(LoginRefusal::MalformedToken));
     }
+    Ok(token)
+}
 
+/// Step 2: the login under way that `token` belongs to, still in time, and the token
+/// claimed on the server (refused when it was used before).
+async fn pending_login_of<'a>(
+    req: &HttpRequest,
+    state: &AppState,
+    pending_logins: &'a [PendingLogin],
+    token: &str,
+) -> Result<&'a PendingLogin, AppError> {
     // Login CSRF defence: refuse before XWMS is asked anything.
     let pending = login_of_token(
-        &pending_logins,
-        &token,
+        pending_logins,
+        token,
         state.login_binding,
         state.login_max_age,
     );
@@ -309,13 +325,39 @@ async fn verify_and_link(
     // The browser's cookie says "once", but a copy of the cookie from before this
     // callback would say it again: the server remembers every token it has used, for
     // as long as a pending login lives, and refuses it a second time.
-    if !claim_login_token(&state.pool, &token).await? {
+    if !claim_login_token(&state.pool, token).await? {
         return Err(AppError::LoginRefused(LoginRefusal::TokenReused));
     }
+    Ok(pending)
+}
 
-    // (4) One attempt only: tokens are single use.
-    let identity = xwms
-        .verify_token(&token, &state.redirect_uri)
+/// Which of this browser's logins under way a callback with `token` is for, if any.
+///
+/// `token` binding: the one whose token it is. `session` binding has no token to match,
+/// so it takes the newest login still in time (else the newest): the one whose XWMS page
+/// the person most likely just used. Nothing is changed here.
+fn login_of_token<'a>(
+    pending_logins: &'a [PendingLogin],
+    token: &str,
+    binding: LoginBinding,
+    max_age: std::time::Duration,
+) -> Option<&'a PendingLogin> {
+    let mut newest_first = pending_logins.iter().rev();
+    match binding {
+        LoginBinding::Token => newest_first.find(|pending| pending.matches_token(token)),
+        LoginBinding::Session => newest_first
+            .find(|pending| pending.is_fresh(max_age))
+            .or_else(|| pending_logins.last()),
+    }
+}
+
+/// Step 3: XWMS's `sign-token-verify`, one attempt only (tokens are single use).
+async fn verify_with_xwms(
+    state: &AppState,
+    xwms: &XwmsClient,
+    token: &str,
+) -> Result<VerifiedIdentity, AppError> {
+    xwms.verify_token(token, &state.redirect_uri)
         .await
         .map_err(|err| match err {
             // XWMS answered with its error envelope: the token is not (or no longer) valid.
@@ -323,22 +365,22 @@ async fn verify_and_link(
             // Anything else, a 401/403 (`Unauthorized`: our credentials) included, is
             // ours or XWMS's, not the user's.
             other => AppError::Xwms(other),
-        })?;
+        })
+}
 
-    // (5) The heart of it: the account is found by `sub`, never by email.
-    let linked = link_account_by_sub(&state.pool, &identity, client, lang).await?;
-    log::info!(
-        "login user_id={} created={} email_changed={}",
-        linked.user_id,
-        linked.created,
-        linked.email_change.is_some()
-    );
-
-    // XWMS vouched for it: this login is used up; the browser's others stay.
+/// Step 5: this login is used up (the browser's others stay), and the browser is signed
+/// in as the linked user.
+fn sign_in(
+    state: &AppState,
+    session: &TypedSession,
+    pending: &PendingLogin,
+    identity: &VerifiedIdentity,
+    linked: &LinkedAccount,
+) -> Result<(), AppError> {
     session.finish_pending_login(pending)?;
     let summary = LoginSummary {
         account_created: linked.created,
-        email_change: linked.email_change,
+        email_change: linked.email_change.clone(),
     };
     let already_signed_in = session.signed_in()?.is_some_and(|signed_in| {
         signed_in.user_id == linked.user_id && signed_in.epoch == linked.session_epoch
@@ -361,11 +403,31 @@ async fn verify_and_link(
             summary,
         )?;
     }
+    Ok(())
+}
 
-    let destination = pending.next.as_deref().unwrap_or("/profile");
-    // (`Referrer-Policy: no-referrer` is added to every answer of this route in `configure`.)
-    let response = see_other(destination);
-    Ok((response, linked.created))
+/// The one place a login's end is recorded: the metrics, and for a refused login its
+/// event in the activity log (a refused login changes nothing else, so its event stands
+/// alone). Failing to record never changes the answer.
+async fn record_login_outcome(
+    state: &AppState,
+    metrics: &Metrics,
+    client: &ClientInfo,
+    outcome: &Result<CompletedLogin, AppError>,
+) {
+    match outcome {
+        Ok(login) => metrics.login_succeeded(login.account_created),
+        Err(err) => metrics.login_failed(err.reason()),
+    }
+    if let Err(
+        err @ (AppError::MissingToken { .. }
+        | AppError::LoginRefused(_)
+        | AppError::TokenRejected(_)),
+    ) = outcome
+        && let Err(db_err) = record_refused_login(&state.pool, &err.to_string(), client).await
+    {
+        log::warn!("could not record a refused login: {db_err}");
+    }
 }
 
 #[derive(Deserialize)]

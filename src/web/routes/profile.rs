@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::db::models::SecurityEvent;
 use crate::domain::accounts::{Account, find_account};
-use crate::domain::activity::{ClientInfo, EventKind, recent_events};
+use crate::domain::activity::{ClientInfo, EventDetail, recent_events};
 use crate::domain::privacy::{delete_account, export_personal_data};
 use crate::support::pages::{PageContext, html_response, see_other};
 use crate::web::csrf::{CsrfProtected, SameSiteForm};
@@ -52,33 +52,20 @@ impl ProfilePage {
         email.clone().unwrap_or_else(|| self.page.t("value-none"))
     }
 
-    /// What the activity list shows after an event's name. An email change is stored
-    /// as `from <address> to <address>` (`none` for no address) and shown in the page's
-    /// language; other details (the provider of a new account) are names, shown as
-    /// they are.
+    /// What the activity list shows after an event's name: an email change in the page's
+    /// language ("no address" for none), a provider or a reason as it is.
     fn event_detail(&self, event: &SecurityEvent) -> Option<String> {
-        let detail = event.detail.as_deref()?;
-        if event.kind == EventKind::EmailChanged
-            && let Some((from, to)) = detail
-                .strip_prefix("from ")
-                .and_then(|rest| rest.split_once(" to "))
-        {
-            let address = |text: &str| {
-                if text == "none" {
-                    self.page.t("value-none")
-                } else {
-                    text.to_owned()
-                }
-            };
-            return Some(self.page.t2(
+        Some(match EventDetail::of(event)? {
+            EventDetail::EmailChange { from, to } => self.page.t2(
                 "event-email-change-detail",
                 "from",
-                address(from),
+                self.email_or_none(&from),
                 "to",
-                address(to),
-            ));
-        }
-        Some(detail.to_owned())
+                self.email_or_none(&to),
+            ),
+            EventDetail::Provider { provider } => provider,
+            EventDetail::Refusal { reason } => reason,
+        })
     }
 }
 

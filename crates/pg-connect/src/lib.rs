@@ -39,14 +39,13 @@ use diesel_async::AsyncPgConnection;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore};
 use rustls::{Error as TlsError, SignatureScheme};
 use tokio_postgres::config::SslMode as WireSslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 use url::Url;
-
-use crate::support::config::read_ca_file;
 
 /// How long we wait for PostgreSQL to accept a new connection (TCP, TLS and login).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -535,6 +534,24 @@ impl ServerCertVerifier for ChainOnly {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_verify_schemes()
     }
+}
+
+/// The certificates of a PEM file of CA certificates (`DATABASE_CA_FILE`, `sslrootcert`):
+/// an error, for a person to read, when the file is unreadable, is not PEM or holds no
+/// certificate (a private key alone, say).
+pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = std::fs::read(path)
+        .map_err(|err| format!("cannot read the CA file {}: {err}", path.display()))?;
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| format!("{} is not a readable PEM file: {err}", path.display()))?;
+    if certificates.is_empty() {
+        return Err(format!(
+            "{} holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(certificates)
 }
 
 #[cfg(test)]

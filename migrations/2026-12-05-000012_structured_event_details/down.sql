@@ -1,0 +1,10 @@
+ALTER TABLE security_events DROP CONSTRAINT security_events_detail_size;
+ALTER TABLE security_events ALTER COLUMN detail TYPE TEXT USING CASE
+    WHEN detail IS NULL THEN NULL
+    WHEN detail ? 'email_change' THEN 'from ' || coalesce(detail #>> '{email_change,from}', 'none')
+        || ' to ' || coalesce(detail #>> '{email_change,to}', 'none')
+    WHEN detail ? 'provider' THEN detail #>> '{provider,provider}'
+    WHEN detail ? 'refusal' THEN left(detail #>> '{refusal,reason}', 500)
+    ELSE left(detail::text, 500)
+END;
+ALTER TABLE security_events ADD CONSTRAINT security_events_detail_check CHECK (length(detail) <= 500);
