@@ -50,7 +50,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve => serve().await,
         Command::Doctor { json } => doctor(json).await,
         Command::NewSessionKey => {
-            println!("{}", xwms_starter::support::config::new_session_key());
+            println!("{}", xwms_starter::support::crypto::new_session_key());
             std::process::ExitCode::SUCCESS
         }
         Command::Healthcheck => {

@@ -29,9 +29,8 @@ use serde::Serialize;
 use url::Url;
 
 use crate::db::{self, PgConnector};
-use crate::support::config::{
-    AppEnv, CALLBACK_PATH, SESSION_KEY_MIN_BYTES, Settings, default_redirect_uri,
-};
+use crate::support::config::{AppEnv, CALLBACK_PATH, Settings, default_redirect_uri};
+use crate::support::crypto::SESSION_KEY_MIN_BYTES;
 use crate::support::metrics::Metrics;
 use crate::xwms::{XwmsClient, XwmsConfig, XwmsError};
 
@@ -817,7 +816,7 @@ mod tests {
     #[test]
     fn a_new_session_key_is_strong_and_a_long_passphrase_is_not() {
         assert!(is_strong_session_key(
-            &crate::support::config::new_session_key()
+            &crate::support::crypto::new_session_key()
         ));
         let passphrase = "correct horse battery staple correct horse battery staple and more";
         assert!(!is_strong_session_key(passphrase));

@@ -1,10 +1,16 @@
-//! Typed settings, layered: `config/default.toml` -> `config/{APP_ENV}.toml` -> environment.
+//! Typed settings in one serde tree: `config/default.toml`, then `config/{APP_ENV}.toml`,
+//! then the environment.
 //!
-//! The TOML layers are compiled into the binary (a container needs nothing but its
-//! environment). Environment variables are applied by hand from one table, so that
-//! both spellings XWMS's material uses work, and so that a bad value stops the start
-//! with one line naming the variable, not a config-key path.
+//! Every setting is a key of `config/default.toml` and a field below; the TOML files are
+//! compiled into the binary, so a container needs nothing but its environment. A key's
+//! environment variable is its section and name upper-cased
+//! (`[session] idle_timeout_secs` is `SESSION_IDLE_TIMEOUT_SECS`), except in `[server]`
+//! and `[security]`, whose keys stand alone (`PORT`, `TRUSTED_PROXIES`); [`ALIASES`] adds
+//! the other spellings of XWMS's material. An empty value is unset. The rules between
+//! settings live in one place, [`Settings::validate`]; a bad value stops the start with
+//! one line naming its variable, and secrets never print.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,16 +18,18 @@ use std::time::Duration;
 
 use actix_web::cookie::Key;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de::Error as _};
 use url::Url;
 
 use pg_connect::read_ca_file;
 
-use crate::support::urls::absolute_http_url;
+use crate::support::crypto::parse_session_key;
+use crate::support::urls::{absolute_http_url, is_loopback, parse_base_url};
 
-/// Where the app runs. Development relaxes what production insists on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the app runs (`APP_ENV`). Development relaxes what production insists on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AppEnv {
+    #[default]
     Development,
     Production,
 }
@@ -53,22 +61,24 @@ impl std::str::FromStr for AppEnv {
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {variable}: {problem}")]
 pub struct ConfigError {
-    pub variable: &'static str,
+    pub variable: String,
     pub problem: String,
 }
 
 impl ConfigError {
-    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+    fn new(variable: impl Into<String>, problem: impl Into<String>) -> Self {
         Self {
-            variable,
+            variable: variable.into(),
             problem: problem.into(),
         }
     }
 }
 
-/// The whole configuration of one running app.
-#[derive(Debug, Clone)]
+/// The whole configuration of one running app: the sections of `config/default.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
+    #[serde(skip)]
     pub env: AppEnv,
     pub server: ServerSettings,
     pub database: DatabaseSettings,
@@ -79,77 +89,38 @@ pub struct Settings {
     pub notes: NotesSettings,
 }
 
-/// The notes page (`routes::notes`, the worked example of docs/extending.md).
-#[derive(Debug, Clone)]
-pub struct NotesSettings {
-    /// How many of a user's newest notes `/notes` lists.
-    pub per_page: u32,
-}
-
-#[derive(Debug, Clone)]
-pub struct MetricsSettings {
-    pub enabled: bool,
-    /// When set, `/metrics` is served only with `Authorization: Bearer <token>`.
-    pub token: Option<SecretString>,
-}
-
-#[derive(Debug, Clone)]
-pub struct SecuritySettings {
-    pub rate_limit_per_minute: u32,
-    pub rate_limit_burst: u32,
-    /// Proxies whose `X-Forwarded-For` is believed: addresses or CIDR ranges; empty
-    /// means none.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// How long the activity log keeps events of existing users...
-    pub activity_retention: Duration,
-    /// ...and events of nobody: refused logins, and events of deleted users.
-    pub anonymous_activity_retention: Duration,
-    /// `HSTS_INCLUDE_SUBDOMAINS`: HSTS (sent in production behind https) covers every
-    /// subdomain too. Off by default: it would force https on sibling sites of the
-    /// domain that this app knows nothing about.
-    pub hsts_include_subdomains: bool,
-}
-
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
     /// 0 means one worker per CPU core.
     pub workers: usize,
-    /// `REDIRECT_TO_PUBLIC_ORIGIN`: requests on another host than the callback URL's are
-    /// redirected there (`public_origin`).
+    /// Requests on another host than the callback URL's are redirected there
+    /// (`web::public_origin`).
     pub redirect_to_public_origin: bool,
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
-    /// May carry a password, so it is treated as a secret.
+    /// May carry a password, so it is a secret.
     pub url: SecretString,
+    #[serde(deserialize_with = "positive")]
     pub max_connections: usize,
+    #[serde(rename = "acquire_timeout_ms", deserialize_with = "millis")]
     pub acquire_timeout: Duration,
+    #[serde(rename = "statement_timeout_ms", deserialize_with = "millis")]
     pub statement_timeout: Duration,
     pub create_if_missing: bool,
+    /// The PEM certificates PostgreSQL's certificate must chain to (checked readable at
+    /// load); `None`: the built-in Mozilla roots. An `sslrootcert` in the URL comes first.
+    #[serde(deserialize_with = "optional")]
+    pub ca_file: Option<PathBuf>,
     /// True when `DATABASE_URL` was set; false means the built-in default, which in
     /// development may be replaced by a private server (crates/dev-postgres).
+    #[serde(skip)]
     pub url_is_set: bool,
-    /// `DATABASE_CA_FILE`: the PEM certificates that PostgreSQL's TLS certificate must
-    /// chain to (checked readable and non-empty at load). `None`: the built-in Mozilla
-    /// roots. An `sslrootcert` in `DATABASE_URL` takes precedence (see `db::tls`).
-    pub ca_file: Option<PathBuf>,
-}
-
-impl fmt::Debug for DatabaseSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatabaseSettings")
-            .field("url", &redact_url_password(self.url.expose_secret()))
-            .field("max_connections", &self.max_connections)
-            .field("acquire_timeout", &self.acquire_timeout)
-            .field("statement_timeout", &self.statement_timeout)
-            .field("create_if_missing", &self.create_if_missing)
-            .field("url_is_set", &self.url_is_set)
-            .field("ca_file", &self.ca_file)
-            .finish()
-    }
 }
 
 /// The credentials XWMS issues for a registered domain.
@@ -162,7 +133,8 @@ pub struct XwmsCredentials {
 }
 
 /// How the callback token is tied to the browser session that started the login.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
 pub enum LoginBinding {
     /// The callback token must be the token `sign-token` issued to this session.
     Token,
@@ -171,21 +143,47 @@ pub enum LoginBinding {
     Session,
 }
 
-#[derive(Debug, Clone)]
+impl TryFrom<String> for LoginBinding {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "token" => Ok(Self::Token),
+            "session" => Ok(Self::Session),
+            other => Err(format!("{other:?}: use token or session")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct XwmsSettings {
+    #[serde(deserialize_with = "base_url")]
     pub api_url: Url,
-    /// `None` means: no real XWMS configured, use the sandbox (if allowed).
-    pub credentials: Option<XwmsCredentials>,
     /// `None` means `http://localhost:{port}/xwms/validateToken`, filled in once the
-    /// port is known (see `startup`).
+    /// port is known (see `app::startup`).
+    #[serde(deserialize_with = "optional_url")]
     pub redirect_uri: Option<Url>,
+    #[serde(rename = "timeout_ms", deserialize_with = "millis")]
     pub timeout: Duration,
     pub login_binding: LoginBinding,
+    #[serde(rename = "login_max_age_secs", deserialize_with = "secs")]
     pub login_max_age: Duration,
+    #[serde(rename = "sandbox")]
     pub sandbox_allowed: bool,
     /// The secret the sandbox expects; random at each start when unset. Set it to run a
     /// sandbox as a separate provider process (the benchmark does).
+    #[serde(deserialize_with = "optional")]
     pub sandbox_client_secret: Option<SecretString>,
+    #[serde(deserialize_with = "optional")]
+    client_id: Option<String>,
+    #[serde(deserialize_with = "optional")]
+    client_secret: Option<SecretString>,
+    #[serde(deserialize_with = "optional")]
+    client_domain: Option<String>,
+    /// All three of the above, or `None`: no real XWMS configured, the sandbox serves.
+    #[serde(skip)]
+    pub credentials: Option<XwmsCredentials>,
 }
 
 impl XwmsSettings {
@@ -195,15 +193,21 @@ impl XwmsSettings {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SessionSettings {
-    /// `None` in development: a random key is generated at start (sessions end on restart).
+    #[serde(rename = "key", deserialize_with = "optional")]
+    key_text: Option<SecretString>,
+    /// `None` in development without `SESSION_KEY`: a random key at each start.
+    #[serde(skip)]
     pub key: Option<Key>,
-    /// The key was given as printable text, not base64 of random bytes: a passphrase
-    /// (refused in production, warned about in development).
+    /// The key was printable text, not base64 of random bytes: a passphrase.
+    #[serde(skip)]
     pub key_is_text: bool,
     pub cookie_secure: bool,
+    #[serde(rename = "idle_timeout_secs", deserialize_with = "secs")]
     pub idle_timeout: Duration,
+    #[serde(rename = "absolute_timeout_secs", deserialize_with = "secs")]
     pub absolute_timeout: Duration,
 }
 
@@ -211,105 +215,109 @@ impl fmt::Debug for SessionSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionSettings")
             .field("key", &self.key.as_ref().map(|_| "[REDACTED]"))
-            .field("key_is_text", &self.key_is_text)
             .field("cookie_secure", &self.cookie_secure)
             .field("idle_timeout", &self.idle_timeout)
             .field("absolute_timeout", &self.absolute_timeout)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
-/// The TOML layers, as written in `config/*.toml`.
-#[derive(Debug, Deserialize)]
-struct FileSettings {
-    server: FileServer,
-    database: FileDatabase,
-    xwms: FileXwms,
-    session: FileSession,
-    security: FileSecurity,
-    metrics: FileMetrics,
-    notes: FileNotes,
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    #[serde(deserialize_with = "positive")]
+    pub rate_limit_per_minute: u32,
+    #[serde(deserialize_with = "positive")]
+    pub rate_limit_burst: u32,
+    /// Proxies whose `X-Forwarded-For` is believed: addresses or CIDR ranges.
+    #[serde(deserialize_with = "ip_ranges")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long the activity log keeps events of existing users...
+    #[serde(rename = "activity_retention_days", deserialize_with = "days")]
+    pub activity_retention: Duration,
+    /// ...and events of nobody: refused logins, and events of deleted users.
+    #[serde(
+        rename = "anonymous_activity_retention_days",
+        deserialize_with = "days"
+    )]
+    pub anonymous_activity_retention: Duration,
+    /// HSTS covers every subdomain too; off by default, as it would force https on
+    /// sibling sites this app knows nothing about.
+    pub hsts_include_subdomains: bool,
 }
 
-#[derive(Debug, Deserialize)]
-struct FileNotes {
-    per_page: u32,
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// When set, `/metrics` is served only with `Authorization: Bearer <token>`.
+    #[serde(deserialize_with = "optional")]
+    pub token: Option<SecretString>,
 }
 
-#[derive(Debug, Deserialize)]
-struct FileMetrics {
-    enabled: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct FileSecurity {
-    rate_limit_per_minute: u32,
-    rate_limit_burst: u32,
-    trusted_proxies: String,
-    activity_retention_days: u64,
-    anonymous_activity_retention_days: u64,
-    hsts_include_subdomains: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct FileServer {
-    host: String,
-    port: u16,
-    workers: usize,
-    redirect_to_public_origin: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct FileDatabase {
-    url: String,
-    max_connections: usize,
-    acquire_timeout_ms: u64,
-    statement_timeout_ms: u64,
-    create_if_missing: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct FileXwms {
-    api_url: String,
-    timeout_ms: u64,
-    login_binding: String,
-    login_max_age_secs: u64,
-    sandbox: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct FileSession {
-    cookie_secure: bool,
-    idle_timeout_secs: u64,
-    absolute_timeout_secs: u64,
+/// The notes page (`web::routes::notes`, the worked example of docs/extending.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotesSettings {
+    /// How many of a user's newest notes `/notes` lists.
+    pub per_page: u32,
 }
 
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 const DEVELOPMENT_TOML: &str = include_str!("../../config/development.toml");
 const PRODUCTION_TOML: &str = include_str!("../../config/production.toml");
 
-fn days(count: u64) -> Duration {
-    Duration::from_secs(count.saturating_mul(24 * 60 * 60))
-}
+/// Other names of a setting's variable, from XWMS's own material (the first set wins).
+pub const ALIASES: [(&str, &str); 2] = [
+    ("XWMS_API_URI", "xwms.api_url"),
+    ("XWMS_DOMAIN", "xwms.client_domain"),
+];
 
-/// The shortest idle limit accepted (see `session::idle_refresh_after_secs`).
+/// Sections whose keys are variables of their own (`PORT`, not `SERVER_PORT`).
+const UNPREFIXED_SECTIONS: [&str; 2] = ["server", "security"];
+
+/// The shortest idle limit accepted (see `session_state::idle_refresh_after_secs`).
 pub const MIN_IDLE_TIMEOUT_SECS: u64 = 2;
 
-/// The most notes one page may list (`NOTES_PER_PAGE`): the page is one query and one
-/// render, so keep it small.
+/// The most notes one page may list (`NOTES_PER_PAGE`): one query and one render.
 pub const MAX_NOTES_PER_PAGE: u32 = 500;
 
-/// Session keys shorter than this are refused: actix signs and encrypts with 64 bytes.
-pub const SESSION_KEY_MIN_BYTES: usize = 64;
-
-/// The path the app serves the XWMS callback at (`routes::auth`): `XWMS_REDIRECT_URI`
-/// must end with it.
+/// The path the app serves the XWMS callback at (`web::routes::auth`):
+/// `XWMS_REDIRECT_URI` must end with it.
 pub const CALLBACK_PATH: &str = "/xwms/validateToken";
 
 /// The callback without `XWMS_REDIRECT_URI`: XWMS's documented example, on whatever port
 /// the app got.
 pub fn default_redirect_uri(port: u16) -> Result<Url, url::ParseError> {
     Url::parse(&format!("http://localhost:{port}{CALLBACK_PATH}"))
+}
+
+/// The environment variable of a setting's key (`session.idle_timeout_secs`).
+pub fn variable_of(key: &str) -> String {
+    match key.split_once('.') {
+        Some((section, name)) if UNPREFIXED_SECTIONS.contains(&section) => name,
+        _ => key,
+    }
+    .replace('.', "_")
+    .to_ascii_uppercase()
+}
+
+/// Every setting's key, `section.name`, as `config/default.toml` lists them.
+pub fn setting_keys() -> Vec<String> {
+    let sections = config::Config::builder()
+        .add_source(config::File::from_str(
+            DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ))
+        .build()
+        .and_then(|layers| {
+            layers.try_deserialize::<BTreeMap<String, BTreeMap<String, config::Value>>>()
+        })
+        .unwrap_or_default();
+    sections
+        .iter()
+        .flat_map(|(section, keys)| keys.keys().map(move |name| format!("{section}.{name}")))
+        .collect()
 }
 
 impl Settings {
@@ -322,13 +330,11 @@ impl Settings {
     /// instead of touching the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
         // An empty variable counts as unset: `.env.example` is copied with blanks.
-        let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let first_of = |names: &[&'static str]| {
-            names
-                .iter()
-                .find_map(|name| var(name).map(|value| (*name, value)))
+        let var = |name: &str| {
+            lookup(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
         };
-
         let env: AppEnv = match var("APP_ENV") {
             Some(value) => value
                 .parse()
@@ -339,562 +345,365 @@ impl Settings {
             AppEnv::Development => DEVELOPMENT_TOML,
             AppEnv::Production => PRODUCTION_TOML,
         };
-        let file: FileSettings = config::Config::builder()
-            .add_source(config::File::from_str(
-                DEFAULT_TOML,
-                config::FileFormat::Toml,
-            ))
-            .add_source(config::File::from_str(env_toml, config::FileFormat::Toml))
+        let toml = |text| config::File::from_str(text, config::FileFormat::Toml);
+        let mut layers = config::Config::builder()
+            .add_source(toml(DEFAULT_TOML))
+            .add_source(toml(env_toml));
+        // The variable each setting came from, for the messages.
+        let mut from_env = BTreeMap::new();
+        for key in setting_keys() {
+            let aliases = ALIASES.iter().filter(|(_, of)| *of == key);
+            let names =
+                std::iter::once(variable_of(&key)).chain(aliases.map(|(n, _)| n.to_string()));
+            if let Some((name, value)) = names
+                .into_iter()
+                .find_map(|name| var(&name).map(|value| (name, value)))
+            {
+                layers = layers
+                    .set_override(key.as_str(), value)
+                    .map_err(|err| ConfigError::new(name.as_str(), err.to_string()))?;
+                from_env.insert(key, name);
+            }
+        }
+        let layers = layers
             .build()
-            .and_then(|layers| layers.try_deserialize())
             .map_err(|err| ConfigError::new("config/*.toml", err.to_string()))?;
+        let mut settings: Settings = serde_path_to_error::deserialize(layers).map_err(|err| {
+            let key = err.path().to_string();
+            let variable = from_env
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| variable_of(&key));
+            ConfigError::new(variable, err.into_inner().to_string())
+        })?;
+        settings.env = env;
+        settings.validate(|key| from_env.get(key).cloned())?;
+        Ok(settings)
+    }
 
-        let parse_number = |name: &'static str, fallback: u64| -> Result<u64, ConfigError> {
-            match var(name) {
-                Some(value) => value.trim().parse().map_err(|_| {
-                    ConfigError::new(name, format!("{value:?} is not a whole number"))
-                }),
-                None => Ok(fallback),
-            }
-        };
-        // Durations and limits where 0 would mean "never works" (or, for PostgreSQL's
-        // statement_timeout, "no limit at all").
-        let parse_positive = |name: &'static str, fallback: u64| -> Result<u64, ConfigError> {
-            match parse_number(name, fallback)? {
-                0 => Err(ConfigError::new(name, "must be above 0")),
-                value => Ok(value),
-            }
-        };
-        let parse_bool = |name: &'static str, fallback: bool| -> Result<bool, ConfigError> {
-            match var(name) {
-                Some(value) => match value.trim().to_ascii_lowercase().as_str() {
-                    "1" | "true" | "yes" | "on" => Ok(true),
-                    "0" | "false" | "no" | "off" => Ok(false),
-                    _ => Err(ConfigError::new(
-                        name,
-                        format!("{value:?} is not true or false"),
-                    )),
-                },
-                None => Ok(fallback),
-            }
-        };
+    /// The rules between settings and the limits of each. `set(key)` is the variable
+    /// that set the key, if one did.
+    fn validate(&mut self, set: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let production = self.env == AppEnv::Production;
+        let name = |key: &str| set(key).unwrap_or_else(|| variable_of(key));
+        let fail = |key: &str, problem: &str| Err(ConfigError::new(name(key), problem));
 
-        // Server
-        let host = var("HOST").unwrap_or(file.server.host);
-        // `::` and `[::]` both mean "every address, IPv6 and (dual-stack) IPv4": an IPv6
-        // address is kept in brackets, so `{host}:{port}` is a socket address either way.
-        let host = match host.trim().parse::<std::net::Ipv6Addr>() {
-            Ok(v6) => format!("[{v6}]"),
-            Err(_) => host,
+        // Server: `::` and `[::]` both mean every address, IPv6 and dual-stack IPv4.
+        let server = &mut self.server;
+        if let Ok(v6) = server.host.parse::<std::net::Ipv6Addr>() {
+            server.host = format!("[{v6}]");
+        }
+        let host_name = |host: &str| {
+            host.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
         };
-        let port = u16::try_from(parse_number("PORT", file.server.port.into())?)
-            .map_err(|_| ConfigError::new("PORT", "must be between 0 and 65535"))?;
-        let workers = parse_number("WORKERS", file.server.workers as u64)? as usize;
-        let redirect_to_public_origin = parse_bool(
-            "REDIRECT_TO_PUBLIC_ORIGIN",
-            file.server.redirect_to_public_origin,
-        )?;
-        format!("{host}:{port}")
+        if format!("{}:{}", server.host, server.port)
             .parse::<SocketAddr>()
-            .or_else(|_| {
-                // A host name such as `localhost` is fine too; only reject garbage.
-                if host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
-                {
-                    Ok(SocketAddr::from(([127, 0, 0, 1], port)))
-                } else {
-                    Err(ConfigError::new(
-                        "HOST",
-                        format!("{host:?} is not a host name or IP address"),
-                    ))
-                }
-            })?;
+            .is_err()
+            && !host_name(&server.host)
+        {
+            return fail("server.host", "not a host name or IP address");
+        }
+
+        if self.session.idle_timeout.as_secs() < MIN_IDLE_TIMEOUT_SECS {
+            // Stamps are whole seconds: a 1 s limit would end sessions in use.
+            return fail(
+                "session.idle_timeout_secs",
+                &format!("must be at least {MIN_IDLE_TIMEOUT_SECS}"),
+            );
+        }
+        if !(1..=MAX_NOTES_PER_PAGE).contains(&self.notes.per_page) {
+            return fail(
+                "notes.per_page",
+                &format!("must be between 1 and {MAX_NOTES_PER_PAGE}"),
+            );
+        }
 
         // Database
-        let url_is_set = var("DATABASE_URL").is_some();
-        let database_url = var("DATABASE_URL").unwrap_or(file.database.url);
-        let parsed = Url::parse(&database_url)
-            .map_err(|err| ConfigError::new("DATABASE_URL", format!("not a URL ({err})")))?;
-        if !matches!(parsed.scheme(), "postgres" | "postgresql") {
-            return Err(ConfigError::new(
-                "DATABASE_URL",
-                "must start with postgres:// or postgresql://",
-            ));
+        let database = &mut self.database;
+        database.url_is_set = set("database.url").is_some();
+        match Url::parse(database.url.expose_secret()) {
+            Err(err) => return fail("database.url", &format!("not a URL ({err})")),
+            Ok(url) if !matches!(url.scheme(), "postgres" | "postgresql") => {
+                return fail(
+                    "database.url",
+                    "must start with postgres:// or postgresql://",
+                );
+            }
+            Ok(url) if url.path().trim_start_matches('/').is_empty() => {
+                return fail("database.url", "names no database");
+            }
+            Ok(_) => {}
         }
-        if parsed.path().trim_start_matches('/').is_empty() {
-            return Err(ConfigError::new("DATABASE_URL", "names no database"));
+        if let Some(path) = &database.ca_file {
+            read_ca_file(path)
+                .map_err(|problem| ConfigError::new(name("database.ca_file"), problem))?;
         }
-        let max_connections = parse_number(
-            "DATABASE_MAX_CONNECTIONS",
-            file.database.max_connections as u64,
-        )? as usize;
-        if max_connections == 0 {
-            return Err(ConfigError::new(
-                "DATABASE_MAX_CONNECTIONS",
-                "must be at least 1",
-            ));
-        }
-        let database = DatabaseSettings {
-            url: SecretString::from(database_url),
-            max_connections,
-            acquire_timeout: Duration::from_millis(parse_positive(
-                "DATABASE_ACQUIRE_TIMEOUT_MS",
-                file.database.acquire_timeout_ms,
-            )?),
-            statement_timeout: Duration::from_millis(parse_positive(
-                "DATABASE_STATEMENT_TIMEOUT_MS",
-                file.database.statement_timeout_ms,
-            )?),
-            create_if_missing: parse_bool(
-                "DATABASE_CREATE_IF_MISSING",
-                file.database.create_if_missing,
-            )?,
-            url_is_set,
-            ca_file: match var("DATABASE_CA_FILE") {
-                Some(path) => {
-                    let path = PathBuf::from(path.trim());
-                    read_ca_file(&path)
-                        .map_err(|problem| ConfigError::new("DATABASE_CA_FILE", problem))?;
-                    Some(path)
-                }
-                None => None,
-            },
-        };
 
-        // XWMS
-        let (api_url_name, api_url) = first_of(&["XWMS_API_URL", "XWMS_API_URI"])
-            .unwrap_or(("XWMS_API_URL", file.xwms.api_url));
-        let api_url = parse_base_url(api_url_name, &api_url)?;
-        let client_id = first_of(&["XWMS_CLIENT_ID"]);
-        let client_secret = first_of(&["XWMS_CLIENT_SECRET"]);
-        let client_domain = first_of(&["XWMS_CLIENT_DOMAIN", "XWMS_DOMAIN"]);
-        let credentials = match (client_id, client_secret, client_domain) {
+        // XWMS: the credentials go together, travel as HTTP headers, and production
+        // speaks https (the secret going out, the token coming back).
+        let xwms = &mut self.xwms;
+        xwms.credentials = match (
+            xwms.client_id.take(),
+            xwms.client_secret.take(),
+            xwms.client_domain.take(),
+        ) {
             (None, None, None) => None,
-            (Some((_, id)), Some((_, secret)), Some((_, domain))) => Some(XwmsCredentials {
-                client_id: id.trim().to_owned(),
-                client_secret: SecretString::from(secret.trim().to_owned()),
-                client_domain: domain.trim().to_owned(),
+            (Some(client_id), Some(client_secret), Some(client_domain)) => Some(XwmsCredentials {
+                client_id,
+                client_secret,
+                client_domain,
             }),
             (id, secret, _) => {
-                let missing = if id.is_none() {
-                    "XWMS_CLIENT_ID"
-                } else if secret.is_none() {
-                    "XWMS_CLIENT_SECRET"
-                } else {
-                    "XWMS_CLIENT_DOMAIN"
+                let missing = match (id, secret) {
+                    (None, _) => "xwms.client_id",
+                    (_, None) => "xwms.client_secret",
+                    _ => "xwms.client_domain",
                 };
-                return Err(ConfigError::new(
+                return fail(
                     missing,
                     "missing; XWMS_CLIENT_ID, XWMS_CLIENT_SECRET and XWMS_CLIENT_DOMAIN go together",
-                ));
+                );
             }
         };
-        let redirect_uri = match var("XWMS_REDIRECT_URI") {
-            Some(value) => Some(absolute_http_url(&value).ok_or_else(|| {
-                ConfigError::new(
-                    "XWMS_REDIRECT_URI",
-                    "must be an absolute http:// or https:// URL",
-                )
-            })?),
-            None => None,
-        };
-        if let Some(uri) = &redirect_uri
-            && !uri.path().ends_with(CALLBACK_PATH)
-        {
-            // XWMS would send every login to a page this app does not serve. A prefix
-            // before it is allowed: a proxy may mount the app under a path of its own.
-            return Err(ConfigError::new(
-                "XWMS_REDIRECT_URI",
-                format!(
-                    "its path {:?} is not the callback route {CALLBACK_PATH} (a prefix a proxy strips is fine: /app{CALLBACK_PATH})",
-                    uri.path()
-                ),
-            ));
-        }
-        let login_binding = match var("XWMS_LOGIN_BINDING")
-            .unwrap_or(file.xwms.login_binding)
-            .trim()
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "token" => LoginBinding::Token,
-            "session" => LoginBinding::Session,
-            other => {
-                return Err(ConfigError::new(
-                    "XWMS_LOGIN_BINDING",
-                    format!("{other:?}: use token or session"),
-                ));
-            }
-        };
-        if env == AppEnv::Production {
-            // Over plain http the client secret (to XWMS) and the login token (back from
-            // it) would cross the network readable by anyone on the way.
-            require_https_unless_loopback(api_url_name, &api_url)?;
-            if let Some(uri) = &redirect_uri {
-                require_https_unless_loopback("XWMS_REDIRECT_URI", uri)?;
-            }
-        }
-        if env == AppEnv::Production && credentials.is_some() && redirect_uri.is_none() {
-            return Err(ConfigError::new(
-                "XWMS_REDIRECT_URI",
-                "missing; production with real XWMS needs the public callback URL registered at XWMS",
-            ));
-        }
-        if let Some(credentials) = &credentials {
-            // They travel as HTTP headers: find a stray newline now, not at the first login.
+        if let Some(credentials) = &xwms.credentials {
             let header_safe = |value: &str| {
                 value
                     .bytes()
                     .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
             };
-            for (name, value) in [
-                ("XWMS_CLIENT_ID", credentials.client_id.as_str()),
+            for (key, value) in [
+                ("xwms.client_id", credentials.client_id.as_str()),
                 (
-                    "XWMS_CLIENT_SECRET",
+                    "xwms.client_secret",
                     credentials.client_secret.expose_secret(),
                 ),
-                ("XWMS_CLIENT_DOMAIN", credentials.client_domain.as_str()),
+                ("xwms.client_domain", credentials.client_domain.as_str()),
             ] {
                 if !header_safe(value) {
-                    return Err(ConfigError::new(
-                        name,
-                        "contains characters not allowed in an HTTP header",
-                    ));
+                    return fail(key, "contains characters not allowed in an HTTP header");
                 }
             }
         }
-        let sandbox_allowed = parse_bool("XWMS_SANDBOX", file.xwms.sandbox)?;
-        if credentials.is_none() && !sandbox_allowed {
-            return Err(ConfigError::new(
-                "XWMS_CLIENT_ID",
-                match env {
-                    AppEnv::Production => {
-                        "missing; production needs real XWMS credentials (or XWMS_SANDBOX=true for a demo)"
-                    }
-                    AppEnv::Development => "missing, and XWMS_SANDBOX=false turns the sandbox off",
+        if let Some(uri) = &xwms.redirect_uri
+            && !uri.path().ends_with(CALLBACK_PATH)
+        {
+            // XWMS would send every login to a page this app does not serve. A prefix
+            // is allowed: a proxy may mount the app under a path of its own.
+            return fail(
+                "xwms.redirect_uri",
+                &format!(
+                    "its path {:?} is not the callback route {CALLBACK_PATH} (a prefix a proxy strips is fine: /app{CALLBACK_PATH})",
+                    uri.path()
+                ),
+            );
+        }
+        if production {
+            for (key, url) in [
+                ("xwms.api_url", Some(&xwms.api_url)),
+                ("xwms.redirect_uri", xwms.redirect_uri.as_ref()),
+            ] {
+                if let Some(url) = url.filter(|url| url.scheme() != "https" && !is_loopback(url)) {
+                    return fail(
+                        key,
+                        &format!(
+                            "must be https in production (or on a loopback address), not {url}"
+                        ),
+                    );
+                }
+            }
+            if xwms.credentials.is_some() && xwms.redirect_uri.is_none() {
+                return fail(
+                    "xwms.redirect_uri",
+                    "missing; production with real XWMS needs the public callback URL registered at XWMS",
+                );
+            }
+        }
+        if xwms.credentials.is_none() && !xwms.sandbox_allowed {
+            return fail(
+                "xwms.client_id",
+                if production {
+                    "missing; production needs real XWMS credentials (or XWMS_SANDBOX=true for a demo)"
+                } else {
+                    "missing, and XWMS_SANDBOX=false turns the sandbox off"
                 },
-            ));
+            );
         }
-        let timeout = Duration::from_millis(parse_number("XWMS_TIMEOUT_MS", file.xwms.timeout_ms)?);
-        if timeout.is_zero() {
-            return Err(ConfigError::new("XWMS_TIMEOUT_MS", "must be above 0"));
-        }
-        let xwms = XwmsSettings {
-            api_url,
-            credentials,
-            redirect_uri,
-            timeout,
-            login_binding,
-            login_max_age: Duration::from_secs(parse_positive(
-                "XWMS_LOGIN_MAX_AGE_SECS",
-                file.xwms.login_max_age_secs,
-            )?),
-            sandbox_allowed,
-            sandbox_client_secret: var("XWMS_SANDBOX_CLIENT_SECRET")
-                .map(|secret| SecretString::from(secret.trim().to_owned())),
-        };
 
         // Session
-        let key = match var("SESSION_KEY") {
-            Some(value) => Some(parse_session_key(&value, env)?),
-            // A demo (sandbox) in production may run with a generated key; real logins may not.
-            None if env == AppEnv::Production && !xwms.uses_sandbox() => {
-                return Err(ConfigError::new(
-                    "SESSION_KEY",
-                    "missing; production needs a key of at least 64 bytes (make one with: xwms-starter new-session-key)",
-                ));
-            }
-            None => None,
-        };
-        // Secure cookies only travel over https: with an http callback (a local demo) the
-        // pending-login cookie would never come back, so the default follows the scheme.
         let callback_is_https = xwms
             .redirect_uri
             .as_ref()
             .is_some_and(|uri| uri.scheme() == "https");
-        let cookie_secure = parse_bool(
-            "SESSION_COOKIE_SECURE",
-            file.session.cookie_secure && (env == AppEnv::Development || callback_is_https),
-        )?;
-        if env == AppEnv::Production && !cookie_secure && callback_is_https {
-            // The session cookie would also travel over plain http, readable on the way,
-            // whenever something sends the browser to an http:// address of this site.
-            return Err(ConfigError::new(
-                "SESSION_COOKIE_SECURE",
+        let uses_sandbox = xwms.uses_sandbox();
+        let session = &mut self.session;
+        match session.key_text.take() {
+            Some(text) => {
+                let (key, is_text) = parse_session_key(text.expose_secret(), production)
+                    .map_err(|problem| ConfigError::new(name("session.key"), problem))?;
+                (session.key, session.key_is_text) = (Some(key), is_text);
+            }
+            // A demo (sandbox) in production may run with a generated key; real logins may not.
+            None if production && !uses_sandbox => {
+                return fail(
+                    "session.key",
+                    "missing; production needs a key of at least 64 bytes (make one with: xwms-starter new-session-key)",
+                );
+            }
+            None => {}
+        }
+        // Secure cookies only travel over https: with an http callback the login cookie
+        // would never come back, so unless set, the default follows the callback's scheme.
+        if set("session.cookie_secure").is_none() {
+            session.cookie_secure &= !production || callback_is_https;
+        }
+        if production && !session.cookie_secure && callback_is_https {
+            return fail(
+                "session.cookie_secure",
                 "false, but the callback (XWMS_REDIRECT_URI) is https: production behind https needs Secure cookies; leave SESSION_COOKIE_SECURE unset",
-            ));
+            );
         }
-        if cookie_secure && !callback_is_https {
-            return Err(ConfigError::new(
-                "SESSION_COOKIE_SECURE",
+        if session.cookie_secure && !callback_is_https {
+            return fail(
+                "session.cookie_secure",
                 "true, but the callback (XWMS_REDIRECT_URI) is not https: the browser would never send the login cookie back; set an https XWMS_REDIRECT_URI or SESSION_COOKIE_SECURE=false",
-            ));
+            );
         }
-        let idle_timeout_secs =
-            parse_positive("SESSION_IDLE_TIMEOUT_SECS", file.session.idle_timeout_secs)?;
-        if idle_timeout_secs < MIN_IDLE_TIMEOUT_SECS {
-            // Stamps are whole seconds: a 1 s limit would end sessions in use.
-            return Err(ConfigError::new(
-                "SESSION_IDLE_TIMEOUT_SECS",
-                format!("must be at least {MIN_IDLE_TIMEOUT_SECS}"),
-            ));
-        }
-        let key_is_text = key.as_ref().is_some_and(|(_, is_text)| *is_text);
-        let session = SessionSettings {
-            key: key.map(|(key, _)| key),
-            key_is_text,
-            cookie_secure,
-            idle_timeout: Duration::from_secs(idle_timeout_secs),
-            absolute_timeout: Duration::from_secs(parse_positive(
-                "SESSION_ABSOLUTE_TIMEOUT_SECS",
-                file.session.absolute_timeout_secs,
-            )?),
-        };
 
-        // Security
-        let per_minute = |name: &'static str, fallback: u32| -> Result<u32, ConfigError> {
-            let value = parse_number(name, fallback.into())?;
-            u32::try_from(value)
-                .ok()
-                .filter(|value| *value > 0)
-                .ok_or_else(|| ConfigError::new(name, "must be between 1 and 4294967295"))
-        };
-        let trusted_proxies = var("TRUSTED_PROXIES")
-            .unwrap_or(file.security.trusted_proxies)
-            .split(',')
-            .map(str::trim)
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                entry
-                    .parse::<ipnet::IpNet>()
-                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map(canonical_range)
-                    .map_err(|_| {
-                        ConfigError::new(
-                            "TRUSTED_PROXIES",
-                            format!("{entry:?} is not an IP address or CIDR range"),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if env == AppEnv::Production
-            && let Some(everything) = trusted_proxies.iter().find(|range| range.prefix_len() == 0)
+        // Every client a trusted proxy: anyone could pick the address the rate limit and
+        // the activity log see by sending X-Forwarded-For.
+        if production
+            && let Some(everything) = self
+                .security
+                .trusted_proxies
+                .iter()
+                .find(|range| range.prefix_len() == 0)
         {
-            // Every client would be a trusted proxy: anyone could pick the address the rate
-            // limit and the activity log see by sending X-Forwarded-For.
-            return Err(ConfigError::new(
-                "TRUSTED_PROXIES",
-                format!(
+            return fail(
+                "security.trusted_proxies",
+                &format!(
                     "{everything} trusts every address; name your proxies' addresses or ranges"
                 ),
-            ));
+            );
         }
-        let security = SecuritySettings {
-            rate_limit_per_minute: per_minute(
-                "RATE_LIMIT_PER_MINUTE",
-                file.security.rate_limit_per_minute,
-            )?,
-            rate_limit_burst: per_minute("RATE_LIMIT_BURST", file.security.rate_limit_burst)?,
-            trusted_proxies,
-            activity_retention: days(parse_positive(
-                "ACTIVITY_RETENTION_DAYS",
-                file.security.activity_retention_days,
-            )?),
-            anonymous_activity_retention: days(parse_positive(
-                "ANONYMOUS_ACTIVITY_RETENTION_DAYS",
-                file.security.anonymous_activity_retention_days,
-            )?),
-            hsts_include_subdomains: parse_bool(
-                "HSTS_INCLUDE_SUBDOMAINS",
-                file.security.hsts_include_subdomains,
-            )?,
-        };
+        Ok(())
+    }
 
-        let metrics = MetricsSettings {
-            enabled: parse_bool("METRICS_ENABLED", file.metrics.enabled)?,
-            token: var("METRICS_TOKEN").map(|token| SecretString::from(token.trim().to_owned())),
-        };
-
-        // Notes
-        let notes = NotesSettings {
-            per_page: u32::try_from(parse_number("NOTES_PER_PAGE", file.notes.per_page.into())?)
-                .ok()
-                .filter(|per_page| (1..=MAX_NOTES_PER_PAGE).contains(per_page))
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "NOTES_PER_PAGE",
-                        format!("must be between 1 and {MAX_NOTES_PER_PAGE}"),
-                    )
-                })?,
-        };
-
-        Ok(Settings {
-            env,
-            server: ServerSettings {
-                host,
-                port,
-                workers,
-                redirect_to_public_origin,
-            },
-            database,
-            xwms,
-            session,
-            security,
-            metrics,
-            notes,
-        })
+    /// What is allowed but probably a mistake, for the log at start (one line each,
+    /// naming the variable). Production refuses most of these outright (`validate`);
+    /// development only warns, as a local setup may have its reasons.
+    pub fn warnings(&self) -> Vec<String> {
+        let callback = self.xwms.redirect_uri.as_ref();
+        let callback_is_https = callback.is_some_and(|uri| uri.scheme() == "https");
+        let everything = self
+            .security
+            .trusted_proxies
+            .iter()
+            .find(|range| range.prefix_len() == 0);
+        let prefixed = callback
+            .map(Url::path)
+            .filter(|path| *path != CALLBACK_PATH);
+        [
+            (self.env != AppEnv::Production && callback_is_https).then(|| format!(
+                "APP_ENV: not production, but the callback ({}) is https: this looks like a deployment running with development settings (sandbox allowed, cookies as in development); set APP_ENV=production",
+                callback.map(Url::as_str).unwrap_or_default()
+            )),
+            (!self.session.cookie_secure && callback_is_https).then(|| {
+                "SESSION_COOKIE_SECURE: false behind an https callback: the session cookie may also travel over plain http".to_owned()
+            }),
+            everything.map(|range| format!(
+                "TRUSTED_PROXIES: {range} trusts every address, so any client chooses the address the rate limit and the activity log see"
+            )),
+            self.session.key_is_text.then(|| {
+                "SESSION_KEY: only printable characters, used as raw bytes: a passphrase has far less than 64 bytes of randomness; make a key with: xwms-starter new-session-key".to_owned()
+            }),
+            prefixed.map(|path| format!(
+                "XWMS_REDIRECT_URI: its path {path} has a prefix before {CALLBACK_PATH}: a proxy must strip it before the request reaches this app"
+            )),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 
-/// A range of IPv4-mapped IPv6 addresses (`::ffff:10.0.0.0/104`) as the IPv4 range it
-/// stands for: client addresses are compared in canonical form (`client_info`), so a
-/// mapped range would otherwise never match.
-fn canonical_range(net: ipnet::IpNet) -> ipnet::IpNet {
-    match net {
+/// An optional text setting: empty (the TOML default) is unset.
+fn optional<'de, D: Deserializer<'de>, T: From<String>>(d: D) -> Result<Option<T>, D::Error> {
+    let text = String::deserialize(d)?;
+    Ok(Some(text.trim())
+        .filter(|text| !text.is_empty())
+        .map(|text| T::from(text.to_owned())))
+}
+
+fn optional_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    optional::<D, String>(d)?
+        .map(|text| {
+            absolute_http_url(&text)
+                .ok_or_else(|| D::Error::custom("must be an absolute http:// or https:// URL"))
+        })
+        .transpose()
+}
+
+fn base_url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+    parse_base_url(&String::deserialize(d)?).map_err(D::Error::custom)
+}
+
+/// A count or a length of time where 0 would mean "never works" (or, for PostgreSQL's
+/// statement_timeout, no limit at all).
+fn positive<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default + PartialEq>(
+    d: D,
+) -> Result<T, D::Error> {
+    let value = T::deserialize(d)?;
+    if value == T::default() {
+        return Err(D::Error::custom("must be above 0"));
+    }
+    Ok(value)
+}
+
+fn millis<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    positive(d).map(Duration::from_millis)
+}
+
+fn secs<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    positive(d).map(Duration::from_secs)
+}
+
+fn days<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    positive(d).map(|days: u64| Duration::from_secs(days.saturating_mul(24 * 60 * 60)))
+}
+
+/// Comma-separated addresses and CIDR ranges; an IPv4-mapped IPv6 range
+/// (`::ffff:10.0.0.0/104`) becomes the IPv4 range it stands for, as client addresses are
+/// compared in canonical form (`web::client_info`).
+fn ip_ranges<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let canonical = |net: ipnet::IpNet| match net {
         ipnet::IpNet::V6(v6) if v6.prefix_len() >= 96 => v6
             .addr()
             .to_ipv4_mapped()
             .and_then(|v4| ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).ok())
             .map_or(net, ipnet::IpNet::V4),
         net => net,
-    }
-}
-
-impl Settings {
-    /// What is allowed but probably a mistake, for the log at start (one line each,
-    /// naming the variable). Production refuses most of these outright (`from_lookup`);
-    /// development only warns, as a local setup may have its reasons.
-    pub fn warnings(&self) -> Vec<String> {
-        let mut warnings = Vec::new();
-        let callback = self.xwms.redirect_uri.as_ref();
-        let callback_is_https = callback.is_some_and(|uri| uri.scheme() == "https");
-        if self.env != AppEnv::Production && callback_is_https {
-            warnings.push(format!(
-                "APP_ENV: not production, but the callback ({}) is https: this looks like a deployment running with development settings (sandbox allowed, cookies as in development); set APP_ENV=production",
-                callback.map(Url::as_str).unwrap_or_default()
-            ));
-        }
-        if !self.session.cookie_secure && callback_is_https {
-            warnings.push(
-                "SESSION_COOKIE_SECURE: false behind an https callback: the session cookie may also travel over plain http".to_owned(),
-            );
-        }
-        if let Some(everything) = self
-            .security
-            .trusted_proxies
-            .iter()
-            .find(|range| range.prefix_len() == 0)
-        {
-            warnings.push(format!(
-                "TRUSTED_PROXIES: {everything} trusts every address, so any client chooses the address the rate limit and the activity log see"
-            ));
-        }
-        if self.session.key_is_text {
-            warnings.push(
-                "SESSION_KEY: only printable characters, used as raw bytes: a passphrase has far less than 64 bytes of randomness; make a key with: xwms-starter new-session-key".to_owned(),
-            );
-        }
-        if let Some(uri) = callback
-            && uri.path() != CALLBACK_PATH
-        {
-            warnings.push(format!(
-                "XWMS_REDIRECT_URI: its path {} has a prefix before {CALLBACK_PATH}: a proxy must strip it before the request reaches this app",
-                uri.path()
-            ));
-        }
-        warnings
-    }
-}
-
-/// Parses the XWMS base URL and makes sure it ends in `/`, so that
-/// `join("sign-token")` keeps the `/api` segment.
-pub fn parse_base_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
-    let mut url = absolute_http_url(value)
-        .ok_or_else(|| ConfigError::new(variable, "must be an absolute http:// or https:// URL"))?;
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    url.set_query(None);
-    url.set_fragment(None);
-    Ok(url)
-}
-
-/// Production talks to XWMS and receives its callback over https only; a loopback
-/// address (a local demo, a sidecar) is the one exception.
-fn require_https_unless_loopback(variable: &'static str, url: &Url) -> Result<(), ConfigError> {
-    let loopback = match url.host() {
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     };
-    if url.scheme() == "https" || loopback {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            variable,
-            format!("must be https in production (or on a loopback address), not {url}"),
-        ))
-    }
-}
-
-/// A new random `SESSION_KEY`: 64 random bytes as base64 on one line (what
-/// `xwms-starter new-session-key` prints).
-pub fn new_session_key() -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(Key::generate().master())
-}
-
-/// Accepts the key as base64 (what `xwms-starter new-session-key` prints) or as raw
-/// text; returns it, and whether it was text. In production a key whose bytes are all
-/// printable characters is refused: that is a passphrase or a demo value, not 64 random
-/// bytes (base64 of random bytes decodes to bytes that are almost never all printable).
-fn parse_session_key(value: &str, env: AppEnv) -> Result<(Key, bool), ConfigError> {
-    use base64::Engine as _;
-    let value = value.trim();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(value)
-        .ok()
-        .filter(|decoded| decoded.len() >= SESSION_KEY_MIN_BYTES)
-        .unwrap_or_else(|| value.as_bytes().to_vec());
-    if bytes.len() < SESSION_KEY_MIN_BYTES {
-        return Err(ConfigError::new(
-            "SESSION_KEY",
-            format!(
-                "too short: {} bytes, at least {SESSION_KEY_MIN_BYTES} needed (make one with: xwms-starter new-session-key)",
-                bytes.len()
-            ),
-        ));
-    }
-    let is_text = bytes.iter().all(|b| (b' '..=b'~').contains(b));
-    if is_text && env == AppEnv::Production {
-        return Err(ConfigError::new(
-            "SESSION_KEY",
-            "only printable characters: a passphrase, not a key; production needs 64 random bytes as base64 (make one with: xwms-starter new-session-key)",
-        ));
-    }
-    let key = Key::try_from(bytes.as_slice())
-        .map_err(|_| ConfigError::new("SESSION_KEY", "could not be used as a key"))?;
-    Ok((key, is_text))
-}
-
-/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for logs.
-pub fn redact_url_password(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        Ok(parsed) => parsed.to_string(),
-        Err(_) => "[unparseable URL]".to_owned(),
-    }
+    String::deserialize(d)?
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(canonical)
+                .map_err(|_| {
+                    D::Error::custom(format!("{entry:?} is not an IP address or CIDR range"))
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::support::crypto::new_session_key;
     use std::collections::HashMap;
 
     fn settings_from(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
@@ -913,10 +722,10 @@ mod tests {
             .any(|warning| warning.starts_with(&format!("{variable}:")))
     }
 
-    fn error_variable(pairs: &[(&str, &str)]) -> &'static str {
+    fn error_variable(pairs: &[(&str, &str)]) -> String {
         match settings_from(pairs) {
             Err(err) => err.variable,
-            Ok(_) => "no error",
+            Ok(_) => "no error".to_owned(),
         }
     }
 
@@ -951,7 +760,7 @@ mod tests {
 
     #[test]
     fn the_api_url_gets_its_trailing_slash_so_joins_keep_the_api_segment() {
-        let url = parse_base_url("XWMS_API_URL", "https://xwms.nl/api").unwrap();
+        let url = parse_base_url("https://xwms.nl/api").unwrap();
         assert_eq!(
             url.join("sign-token").unwrap().as_str(),
             "https://xwms.nl/api/sign-token"
@@ -1048,7 +857,7 @@ mod tests {
         ("SESSION_KEY", RANDOM_KEY),
     ];
 
-    fn production_with(extra: &[(&'static str, &'static str)]) -> &'static str {
+    fn production_with(extra: &[(&'static str, &'static str)]) -> String {
         let mut pairs = REAL.to_vec();
         pairs.extend_from_slice(extra);
         error_variable(&pairs)

@@ -1,6 +1,7 @@
 //! Small secret-handling primitives every layer may use: random tokens, a hash for
 //! storing tokens, and a comparison that does not leak where two secrets differ.
 
+use actix_web::cookie::Key;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
@@ -20,6 +21,42 @@ pub fn sha256_hex(value: &str) -> String {
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// Session keys shorter than this are refused: actix signs and encrypts with 64 bytes.
+pub const SESSION_KEY_MIN_BYTES: usize = 64;
+
+/// A new random `SESSION_KEY`: 64 random bytes as base64 on one line (what
+/// `xwms-starter new-session-key` prints).
+pub fn new_session_key() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(Key::generate().master())
+}
+
+/// Accepts the key as base64 (what `xwms-starter new-session-key` prints) or as raw
+/// text; returns it, and whether it was text. In production a key whose bytes are all
+/// printable characters is refused: that is a passphrase or a demo value, not 64 random
+/// bytes (base64 of random bytes decodes to bytes that are almost never all printable).
+pub fn parse_session_key(value: &str, production: bool) -> Result<(Key, bool), String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .ok()
+        .filter(|decoded| decoded.len() >= SESSION_KEY_MIN_BYTES)
+        .unwrap_or_else(|| value.as_bytes().to_vec());
+    if bytes.len() < SESSION_KEY_MIN_BYTES {
+        return Err(format!(
+            "too short: {} bytes, at least {SESSION_KEY_MIN_BYTES} needed (make one with: xwms-starter new-session-key)",
+            bytes.len()
+        ));
+    }
+    let is_text = bytes.iter().all(|b| (b' '..=b'~').contains(b));
+    if is_text && production {
+        return Err("only printable characters: a passphrase, not a key; production needs 64 random bytes as base64 (make one with: xwms-starter new-session-key)".to_owned());
+    }
+    let key =
+        Key::try_from(bytes.as_slice()).map_err(|_| "could not be used as a key".to_owned())?;
+    Ok((key, is_text))
 }
 
 #[cfg(test)]

@@ -58,6 +58,28 @@ pub fn safe_next_path(raw: &str) -> Option<String> {
     (joined.origin() == base.origin()).then(|| raw.to_owned())
 }
 
+/// The XWMS base URL, ending in `/` so that `join("sign-token")` keeps the `/api` segment.
+pub fn parse_base_url(value: &str) -> Result<Url, &'static str> {
+    let mut url = absolute_http_url(value).ok_or("must be an absolute http:// or https:// URL")?;
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// A local demo or a sidecar: the one place production may use plain http.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{absolute_http_url, safe_next_path};

@@ -10,7 +10,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 use xwms_starter::app::doctor::{self, Report, Status};
 use xwms_starter::support::config::CALLBACK_PATH;
-use xwms_starter::support::config::new_session_key;
+use xwms_starter::support::crypto::new_session_key;
 
 use crate::helpers::{
     FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_DOMAIN, JsonBodyWithKeys, drop_database,

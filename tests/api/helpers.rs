@@ -213,7 +213,7 @@ pub async fn spawn_app() -> TestApp {
 /// A production deployment of the sandbox demo behind https (`https://app.example.com`),
 /// with `extra` settings on top.
 pub async fn spawn_https_production_demo(extra: &[(&str, &str)]) -> TestApp {
-    let session_key = xwms_starter::support::config::new_session_key();
+    let session_key = xwms_starter::support::crypto::new_session_key();
     let mut env = vec![
         ("APP_ENV", "production"),
         ("XWMS_SANDBOX", "true"),

@@ -3,7 +3,9 @@
 //! reads (and the other way round), and every route in its routes table answers.
 
 use std::collections::BTreeSet;
+
 use std::path::Path;
+use xwms_starter::support::config;
 
 use crate::helpers::spawn_app;
 
@@ -130,7 +132,13 @@ fn variable_literals(code: &str) -> BTreeSet<String> {
 #[test]
 fn the_configuration_table_lists_exactly_the_variables_the_code_reads() {
     let documented = documented_variables(&file("docs/configuration.md"));
-    let mut code = BTreeSet::new();
+    // Every setting's variable (its key in config/default.toml, named by the rule of
+    // `variable_of`), the other spellings, and the variables read elsewhere.
+    let mut code: BTreeSet<String> = config::setting_keys()
+        .iter()
+        .map(|key| config::variable_of(key))
+        .chain(config::ALIASES.iter().map(|(alias, _)| (*alias).to_owned()))
+        .collect();
     for source in [
         "src/support/config.rs",
         "crates/dev-postgres/src/lib.rs",

@@ -1206,7 +1206,7 @@ async fn threat_session_the_production_cookie_is_host_prefixed_and_secure_with_h
             ),
             (
                 "SESSION_KEY",
-                &xwms_starter::support::config::new_session_key(),
+                &xwms_starter::support::crypto::new_session_key(),
             ),
         ],
     )
