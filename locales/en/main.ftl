@@ -32,6 +32,7 @@ meta-description = A Rust web app showing “Log in with XWMS”: accounts linke
 meta-description-home = Log in with XWMS in a Rust web app: try the whole flow, with a sandbox standing in for XWMS when no account is set up.
 meta-description-profile = Your account on XWMS Starter: who XWMS says you are, what changed at your last login, and your recent activity.
 meta-description-sandbox = The XWMS sandbox: choose who to be and log in to the starter without an XWMS account.
+meta-description-logged-out = Signed out of XWMS Starter: what ended here, and why XWMS may still know you.
 skip-to-content = Skip to content
 sandbox-banner-title = Sandbox: not real XWMS.
 sandbox-banner-body = Logins here use a built-in stand-in for XWMS, so you can try everything without an account.
@@ -141,6 +142,13 @@ deleted-heading = Your account has been deleted
 deleted-lead = Your account, your notes and the link to your XWMS identity are gone, and you
     have been logged out on every device. Your account at XWMS itself is unchanged.
 deleted-again = If you log in with XWMS again, you start over with a new account.
+logged-out-title = Signed out
+logged-out-heading = You are signed out of this site
+logged-out-lead = This site has ended your session in this browser.
+logged-out-everywhere = Every other session of your account, on every device, has ended too.
+logged-out-xwms = You may still be signed in at XWMS: XWMS keeps a login of its own, which this site cannot end. The next “Login with XWMS” on this browser may go straight through without asking who you are.
+logged-out-sandbox = The sandbox keeps no login of its own: the next login asks again who you are.
+logged-out-xwms-account = Sign out at XWMS too
 
 ## Notes (templates/notes.html)
 

@@ -25,6 +25,7 @@ meta-description = Een Rust-webapp die “Inloggen met XWMS” laat zien: accoun
 meta-description-home = Inloggen met XWMS in een Rust-webapp: probeer de hele flow, met een sandbox in plaats van XWMS als er geen account is ingesteld.
 meta-description-profile = Je account bij XWMS Starter: wie je volgens XWMS bent, wat er bij je laatste login veranderde en je recente activiteit.
 meta-description-sandbox = De XWMS-sandbox: kies wie je bent en log in bij de starter zonder XWMS-account.
+meta-description-logged-out = Uitgelogd bij XWMS Starter: wat hier is beëindigd, en waarom XWMS je misschien nog kent.
 skip-to-content = Naar de inhoud
 sandbox-banner-title = Sandbox: niet de echte XWMS.
 sandbox-banner-body = Je logt hier in via een ingebouwde vervanger van XWMS, zodat je alles zonder account kunt proberen.
@@ -133,6 +134,13 @@ deleted-heading = Je account is verwijderd
 deleted-lead = Je account, je notities en de koppeling met je XWMS-identiteit zijn weg, en je bent
     op elk apparaat uitgelogd. Je account bij XWMS zelf is niet veranderd.
 deleted-again = Log je opnieuw in met XWMS, dan begin je opnieuw met een nieuw account.
+logged-out-title = Uitgelogd
+logged-out-heading = Je bent uitgelogd op deze site
+logged-out-lead = Deze site heeft je sessie in deze browser beëindigd.
+logged-out-everywhere = Elke andere sessie van je account, op elk apparaat, is ook beëindigd.
+logged-out-xwms = Misschien ben je nog ingelogd bij XWMS: XWMS houdt een eigen login bij, die deze site niet kan beëindigen. De volgende keer “Inloggen met XWMS” in deze browser kan doorgaan zonder te vragen wie je bent.
+logged-out-sandbox = De sandbox houdt geen eigen login bij: de volgende keer vraagt hij opnieuw wie je bent.
+logged-out-xwms-account = Ook uitloggen bij XWMS
 
 ## Notities (templates/notes.html)
 

@@ -319,6 +319,7 @@ fn shared_state(
         login_binding: settings.xwms.login_binding,
         login_max_age: settings.xwms.login_max_age,
         sandbox: provider.sandbox.is_some(),
+        xwms_account_url: settings.xwms.account_url.clone(),
         session_idle_timeout: settings.session.idle_timeout,
         session_absolute_timeout: settings.session.absolute_timeout,
         trusted_proxies: Arc::new(settings.security.trusted_proxies.clone()),

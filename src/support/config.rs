@@ -175,6 +175,9 @@ pub struct XwmsSettings {
     /// sandbox as a separate provider process (the benchmark does).
     #[serde(deserialize_with = "optional")]
     pub sandbox_client_secret: Option<SecretString>,
+    /// Linked from the page after logging out: there one signs out at XWMS too.
+    #[serde(deserialize_with = "optional_url")]
+    pub account_url: Option<Url>,
     #[serde(deserialize_with = "optional")]
     client_id: Option<String>,
     #[serde(deserialize_with = "optional")]

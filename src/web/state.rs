@@ -21,6 +21,8 @@ pub struct AppState {
     pub login_max_age: Duration,
     /// True when the built-in sandbox stands in for XWMS: every page says so.
     pub sandbox: bool,
+    /// `XWMS_ACCOUNT_URL`: the page after logging out links to it.
+    pub xwms_account_url: Option<Url>,
     pub session_idle_timeout: Duration,
     pub session_absolute_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` is believed (addresses or ranges).

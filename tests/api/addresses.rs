@@ -342,6 +342,7 @@ fn state_of(app: &TestApp) -> web::Data<AppState> {
         login_binding: LoginBinding::Token,
         login_max_age: Duration::from_secs(600),
         sandbox: true,
+        xwms_account_url: None,
         session_idle_timeout: Duration::from_secs(3600),
         session_absolute_timeout: Duration::from_secs(3600),
         trusted_proxies: Default::default(),

@@ -115,8 +115,12 @@ async fn every_page_renders_in_english_and_dutch_with_no_missing_text() {
             "account deleted",
             page(&app, &browser, "/account-deleted").await,
         ));
+        pages.push((
+            "logged out everywhere",
+            page(&app, &browser, "/logged-out?everywhere=1").await,
+        ));
 
-        let expected_status = [200, 404, 400, 200, 200, 400, 200, 200, 400, 200, 200];
+        let expected_status = [200, 404, 400, 200, 200, 400, 200, 200, 400, 200, 200, 200];
         for ((name, (status, html)), expected) in pages.iter().zip(expected_status) {
             assert_eq!(*status, expected, "{tag} {name}");
             assert!(

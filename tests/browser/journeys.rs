@@ -10,6 +10,7 @@ use crate::support::Browser;
 const HOME: &str = "Log in with XWMS";
 const SANDBOX: &str = "XWMS sandbox login";
 const PROFILE: &str = "Your profile";
+const SIGNED_OUT: &str = "You are signed out of this site";
 const ADA: &str = "Ada Lovelace (returning user)";
 const ADA_NEW_EMAIL: &str = "Ada Lovelace, with a changed email";
 
@@ -83,15 +84,15 @@ async fn a_browser_opening_127_0_0_1_is_sent_to_the_public_origin_and_logs_in() 
 }
 
 #[actix_web::test]
-async fn logging_out_returns_to_the_home_page_with_the_login_button() {
+async fn logging_out_shows_the_signed_out_page_with_the_login_button() {
     let app = spawn_app().await;
     let browser = Browser::start().await;
     log_in(&browser, &app, ADA).await;
 
     browser.click_button("Log out").await;
 
-    browser.wait_for_heading(HOME).await;
-    assert_eq!(browser.path().await, "/");
+    browser.wait_for_heading(SIGNED_OUT).await;
+    assert_eq!(browser.path().await, "/logged-out");
     let page = browser.text().await;
     assert!(page.contains("Login with XWMS"), "{page}");
     assert!(!page.contains("Signed in as"), "{page}");
@@ -111,7 +112,7 @@ async fn a_returning_login_with_a_changed_email_keeps_the_same_account() {
     log_in(&browser, &app, ADA).await;
     let first_id = browser.testid("user-id").await;
     browser.click_button("Log out").await;
-    browser.wait_for_heading(HOME).await;
+    browser.wait_for_heading(SIGNED_OUT).await;
 
     log_in(&browser, &app, ADA_NEW_EMAIL).await;
 
@@ -259,7 +260,7 @@ async fn two_windows_of_one_browser_each_finish_their_own_login() {
     // The first window's page is still good: its logout form works (same session).
     browser.switch_to(first).await;
     browser.click_button("Log out").await;
-    browser.wait_for_heading(HOME).await;
+    browser.wait_for_heading(SIGNED_OUT).await;
     assert!(!browser.text().await.contains("Signed in as"));
 }
 
@@ -274,7 +275,7 @@ async fn the_back_button_after_logout_shows_no_private_data() {
     browser.wait_for_heading(PROFILE).await;
     assert_eq!(browser.testid("sub").await, "sandbox-ada");
     browser.click_button("Log out").await;
-    browser.wait_for_heading(HOME).await;
+    browser.wait_for_heading(SIGNED_OUT).await;
 
     browser.back().await;
 

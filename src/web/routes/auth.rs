@@ -22,7 +22,9 @@ use crate::domain::session_records::{claim_login_token, end_all_sessions, end_se
 use crate::support::config::{CALLBACK_PATH, LoginBinding};
 use crate::support::i18n::Lang;
 use crate::support::metrics::Metrics;
-use crate::support::pages::{CONTENT_SECURITY_POLICY_FORM_TO_XWMS, html_response, see_other};
+use crate::support::pages::{
+    CONTENT_SECURITY_POLICY_FORM_TO_XWMS, PageContext, html_response, see_other,
+};
 use crate::support::urls::safe_next_path;
 use crate::web::csrf::{
     CsrfProtected, SameSiteForm, check_same_site_form, comes_from_another_site,
@@ -55,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(finish_login)),
     )
     .service(web::resource("/logout").route(web::post().to(log_out)))
+    .service(web::resource(LOGGED_OUT_PATH).route(web::get().to(logged_out)))
     .service(web::resource("/logout/everywhere").route(web::post().to(log_out_everywhere)));
 }
 
@@ -455,7 +458,7 @@ async fn log_out(
         .await?;
     }
     session.log_out();
-    Ok(see_other("/"))
+    Ok(see_other(LOGGED_OUT_PATH))
 }
 
 /// "Log out on all devices": bumps the user's session epoch, ending every session.
@@ -470,7 +473,42 @@ async fn log_out_everywhere(
         end_all_sessions(&state.pool, signed_in.user_id, &client).await?;
     }
     session.log_out();
-    Ok(see_other("/"))
+    Ok(see_other(&format!("{LOGGED_OUT_PATH}?everywhere=1")))
+}
+
+/// Where both logouts end.
+const LOGGED_OUT_PATH: &str = "/logged-out";
+
+#[derive(Template)]
+#[template(path = "logged_out.html")]
+struct LoggedOutPage {
+    page: PageContext,
+    everywhere: bool,
+    account_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LoggedOutQuery {
+    everywhere: Option<String>,
+}
+
+/// After a logout: this site has signed the browser out, but XWMS has no logout of its
+/// own to call, so the person may still be signed in there (the next "Login with XWMS" may
+/// go straight through). Says so plainly, and links to XWMS's account page when
+/// `XWMS_ACCOUNT_URL` is set (not for the sandbox, which keeps no login). Anyone may open
+/// it: it holds nothing of anyone.
+async fn logged_out(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<LoggedOutQuery>,
+) -> Result<HttpResponse, AppError> {
+    let html = LoggedOutPage {
+        page: page_context(&req),
+        everywhere: query.everywhere.is_some(),
+        account_url: state.xwms_account_url.as_ref().map(ToString::to_string),
+    }
+    .render()?;
+    Ok(html_response(html))
 }
 
 /// Both logouts require the session's CSRF token and refuse cross-site requests, so
