@@ -42,6 +42,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    sandbox_people (sub) {
+        sub -> Text,
+        name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        email_verified -> Bool,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::SecurityEventKind;
 
@@ -96,6 +106,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_rate_limits,
     notes,
     sandbox_logins,
+    sandbox_people,
     security_events,
     used_login_tokens,
     users,

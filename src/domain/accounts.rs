@@ -253,6 +253,88 @@ async fn on_first_login(
 }
 
 /// Email addresses compare case-insensitively: `Ada@Example.com` is no change.
+/// What a "Refresh from XWMS" changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Set when XWMS now has another email than the one stored.
+    pub email_change: Option<EmailChange>,
+    /// The fields XWMS sent as null (as it does without the `userinfo` scope), whose
+    /// stored values were kept: `name`, `email`, `picture`.
+    pub kept: Vec<&'static str>,
+}
+
+/// Updates the profile of `user_id` from what its provider says now (`identity`, for the
+/// `sub` linked to this user), as a login would: name, email and picture, the email change
+/// recorded in the activity log in the same transaction. A field the provider sent as null
+/// keeps its stored value. `None` when the user no longer exists.
+pub async fn refresh_profile(
+    pool: &DbPool,
+    user_id: i64,
+    identity: &VerifiedIdentity,
+    client: &ClientInfo,
+) -> Result<Option<Refreshed>, DbError> {
+    let mut conn = db::connection(pool).await?;
+    let refreshed = conn
+        .transaction(async |conn| {
+            let Some(stored) = users::table
+                .find(user_id)
+                .select(User::as_select())
+                .for_no_key_update()
+                .first(conn)
+                .await
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let kept: Vec<&'static str> = [
+                ("name", identity.name.is_none()),
+                ("email", identity.email.is_none()),
+                ("picture", identity.picture.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(field, missing)| missing.then_some(field))
+            .collect();
+            let (email, email_verified) = match &identity.email {
+                Some(email) => (Some(email.as_str()), identity.email_verified),
+                None => (stored.email.as_deref(), stored.email_verified),
+            };
+            let profile = UserProfile {
+                name: identity.name.as_deref().or(stored.name.as_deref()),
+                email,
+                email_verified,
+                picture_url: identity
+                    .picture
+                    .as_deref()
+                    .or(stored.picture_url.as_deref()),
+            };
+            diesel::update(users::table.find(user_id))
+                .set((&profile, users::updated_at.eq(diesel::dsl::now)))
+                .execute(conn)
+                .await?;
+            let email_change = (!same_email(stored.email.as_deref(), email)).then(|| EmailChange {
+                from: stored.email.clone(),
+                to: email.map(str::to_owned),
+            });
+            if let Some(change) = &email_change {
+                let detail = EventDetail::EmailChange {
+                    from: change.from.clone(),
+                    to: change.to.clone(),
+                };
+                record_event(
+                    conn,
+                    Some(user_id),
+                    EventKind::EmailChanged,
+                    Some(detail),
+                    client,
+                )
+                .await?;
+            }
+            Ok::<_, diesel::result::Error>(Some(Refreshed { email_change, kept }))
+        })
+        .await?;
+    Ok(refreshed)
+}
+
 fn same_email(a: Option<&str>, b: Option<&str>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),

@@ -40,6 +40,10 @@ pub enum AppError {
     TokenRejected(#[source] XwmsError),
     #[error("a call to XWMS failed")]
     Xwms(#[source] XwmsError),
+    /// "Refresh from XWMS" got no usable answer (XWMS does not know the person any more,
+    /// refused, failed or did not answer in time); nothing was changed.
+    #[error("refreshing from XWMS failed")]
+    Refresh(#[source] XwmsError),
     #[error("request refused: {0}")]
     Forbidden(&'static str),
     /// A form sent to another host than the public origin (`public_origin`).
@@ -67,6 +71,7 @@ impl AppError {
             AppError::TokenRejected(_) => "token_rejected",
             AppError::Xwms(XwmsError::Timeout(_)) => "xwms_timeout",
             AppError::Xwms(_) => "xwms_error",
+            AppError::Refresh(_) => "refresh_failed",
             AppError::Forbidden(_) => "forbidden",
             AppError::WrongHost { .. } => "wrong_host",
             AppError::DatabaseUnavailable(_) => "database_unavailable",
@@ -109,7 +114,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::MissingToken { .. } | AppError::LoginRefused(_) => StatusCode::BAD_REQUEST,
             AppError::TokenRejected(_) => StatusCode::UNAUTHORIZED,
-            AppError::Xwms(err) => err.status_for_user(),
+            AppError::Xwms(err) | AppError::Refresh(err) => err.status_for_user(),
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::WrongHost { .. } => StatusCode::MISDIRECTED_REQUEST,
             AppError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -91,6 +91,24 @@ fn describe(error: Option<&AppError>, status: StatusCode, lang: &Lang) -> (Strin
         Some(AppError::TokenRejected(_)) => (text("rejected"), true),
         Some(AppError::Xwms(XwmsError::Timeout(_))) => (text("timeout"), true),
         Some(AppError::Xwms(_)) => (text("xwms"), true),
+        Some(AppError::Refresh(XwmsError::Refused { message, .. })) => (
+            (
+                lang.text("error-refresh-title"),
+                lang.text_with(
+                    "error-refresh-refused-body",
+                    &[("message", message.clone().into())],
+                ),
+            ),
+            false,
+        ),
+        Some(AppError::Refresh(XwmsError::Timeout(_))) => (
+            (
+                lang.text("error-refresh-title"),
+                lang.text("error-refresh-timeout-body"),
+            ),
+            false,
+        ),
+        Some(AppError::Refresh(_)) => (text("refresh"), false),
         Some(AppError::Forbidden(_)) => (text("forbidden"), false),
         Some(AppError::WrongHost { public_origin }) => (
             (

@@ -173,6 +173,23 @@ impl XwmsClient {
         parse_verified_user(&answer.envelope, &self.config.provider)
     }
 
+    /// `POST get/user/info`: what XWMS knows about `sub` now (the profile's "Refresh from
+    /// XWMS"). The body is what XWMS's own helpers send: the sub as a JSON number when it
+    /// is one, and no social accounts. Fields XWMS sends as null (without the `userinfo`
+    /// scope) come back as `None`.
+    pub async fn user_info(&self, sub: &str) -> Result<VerifiedIdentity, XwmsError> {
+        let body = serde_json::json!({ "sub": sub_as_json(sub), "socials": false });
+        let answer = self
+            .call(actix_web::http::Method::POST, "get/user/info", Some(body))
+            .await?;
+        parse_user_info(&answer.envelope, &self.config.provider, sub)
+    }
+
+    /// Names this provider in the identities it vouches for (`sandbox`, `xwms:<host>`).
+    pub fn provider(&self) -> &str {
+        &self.config.provider
+    }
+
     /// The request for one endpoint, with XWMS's headers. The secret header is marked
     /// sensitive, so `Debug` of the request prints `Sensitive` instead of the secret.
     fn prepare(
@@ -427,6 +444,45 @@ pub fn parse_verified_user(
         email_verified,
         picture,
     })
+}
+
+/// A stored `sub` as `get/user/info` expects it: a number when it is one (`"12345"` is
+/// `12345`, with no sign, no leading zero and within 64 bits), else the string.
+pub fn sub_as_json(sub: &str) -> Value {
+    match sub.parse::<u64>() {
+        Ok(number) if number.to_string() == sub => Value::from(number),
+        _ => Value::from(sub),
+    }
+}
+
+/// The answer of `get/user/info` for `expected_sub`, cleaned like a login's user. The user
+/// may leave `sub` out; when it names one, it must be the one asked for: another person's
+/// data is never taken for this account.
+pub fn parse_user_info(
+    envelope: &Value,
+    provider: &str,
+    expected_sub: &str,
+) -> Result<VerifiedIdentity, XwmsError> {
+    let mut envelope = envelope.clone();
+    let data = &mut envelope["data"];
+    let user = if data["user"].is_object() {
+        &mut data["user"]
+    } else {
+        data
+    };
+    if !user.is_object() {
+        return Err(XwmsError::InvalidResponse("no user in the answer".into()));
+    }
+    if user["sub"].is_null() {
+        user["sub"] = Value::from(expected_sub);
+    }
+    let identity = parse_verified_user(&envelope, provider)?;
+    if identity.sub != expected_sub {
+        return Err(XwmsError::InvalidResponse(
+            "the answer is about another sub than the one asked for".into(),
+        ));
+    }
+    Ok(identity)
 }
 
 /// `sub` as XWMS sends it: a string, or a JSON integer that fits in 64 bits.

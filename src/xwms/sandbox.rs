@@ -1,8 +1,9 @@
 //! The sandbox: a built-in stand-in for XWMS, so the demo runs with no XWMS account.
 //!
 //! It speaks XWMS's HTTP protocol under `/sandbox/xwms/api/` (`info`, `sign-token`,
-//! `sign-token-verify`, the JSON envelope, the `X-Client-*` headers, single-use
-//! tokens), and serves its own login page where the visitor picks who to be. The
+//! `sign-token-verify`, `get/user/info`, the JSON envelope, the `X-Client-*` headers,
+//! single-use tokens), and serves its own login page where the visitor picks who to be,
+//! and a people page where a person's name and email can be changed "at XWMS". The
 //! app's XWMS client talks to it over real HTTP, exactly as to xwms.nl: the login
 //! code has no idea it is not the real thing.
 //!
@@ -23,7 +24,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::db::schema::sandbox_logins;
+use crate::db::schema::{sandbox_logins, sandbox_people};
 use crate::db::{self, DbError, DbPool};
 use crate::support::config::XwmsCredentials;
 use crate::support::crypto::{constant_time_eq, random_token, sha256_hex};
@@ -42,6 +43,8 @@ pub const SANDBOX_CLIENT_ID: &str = "sandbox-client";
 const TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// Open logins kept at most, so a flood of `sign-token` calls cannot grow memory forever.
 const MAX_OPEN_LOGINS: i64 = 10_000;
+/// People kept at most; the least recently seen go first.
+const MAX_PEOPLE: i64 = 10_000;
 
 /// Where a sandbox login stands (`sandbox_logins.state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +152,88 @@ impl Sandbox {
         Ok(Some((request_id, token)))
     }
 
+    /// Records the person a login vouched for (`user`: flat or under `user`), as XWMS
+    /// knows its users: `get/user/info` answers from here.
+    async fn remember_person(&self, user: &Value) -> Result<(), DbError> {
+        let user = if user["user"].is_object() {
+            &user["user"]
+        } else {
+            user
+        };
+        let Some(sub) = sub_text(&user["sub"]) else {
+            return Ok(());
+        };
+        let text = |key: &str| user[key].as_str().map(str::to_owned);
+        let row = (
+            sandbox_people::sub.eq(&sub),
+            sandbox_people::name.eq(text("name")),
+            sandbox_people::email.eq(text("email")),
+            sandbox_people::email_verified.eq(user["email_verified"].as_bool().unwrap_or(false)),
+            sandbox_people::updated_at.eq(diesel::dsl::now),
+        );
+        let mut conn = db::connection(&self.pool).await?;
+        let known: i64 = sandbox_people::table.count().get_result(&mut conn).await?;
+        if known >= MAX_PEOPLE {
+            let oldest: Vec<String> = sandbox_people::table
+                .select(sandbox_people::sub)
+                .order(sandbox_people::updated_at.asc())
+                .limit(known - MAX_PEOPLE + 1)
+                .load(&mut conn)
+                .await?;
+            diesel::delete(sandbox_people::table.filter(sandbox_people::sub.eq_any(oldest)))
+                .execute(&mut conn)
+                .await?;
+        }
+        diesel::insert_into(sandbox_people::table)
+            .values(row.clone())
+            .on_conflict(sandbox_people::sub)
+            .do_update()
+            .set(row)
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Everyone the sandbox knows, most recently seen first (the people page).
+    async fn people(&self) -> Result<Vec<SandboxPerson>, DbError> {
+        let mut conn = db::connection(&self.pool).await?;
+        Ok(sandbox_people::table
+            .order(sandbox_people::updated_at.desc())
+            .limit(50)
+            .select(SandboxPerson::as_select())
+            .load(&mut conn)
+            .await?)
+    }
+
+    async fn person(&self, sub: &str) -> Result<Option<SandboxPerson>, DbError> {
+        let mut conn = db::connection(&self.pool).await?;
+        Ok(sandbox_people::table
+            .find(sub)
+            .select(SandboxPerson::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?)
+    }
+
+    /// A new name and email for a person the sandbox knows; false if it knows none.
+    async fn change_person(
+        &self,
+        sub: &str,
+        name: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<bool, DbError> {
+        let mut conn = db::connection(&self.pool).await?;
+        let changed = diesel::update(sandbox_people::table.find(sub))
+            .set((
+                sandbox_people::name.eq(name),
+                sandbox_people::email.eq(email),
+                sandbox_people::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok(changed > 0)
+    }
+
     /// Whether the login page of `request_id` may still be used.
     async fn is_open(&self, request_id: &str) -> Result<bool, DbError> {
         let mut conn = db::connection(&self.pool).await?;
@@ -224,6 +309,8 @@ impl Sandbox {
 pub enum PageError {
     #[error("no open sandbox login here")]
     NotFound,
+    #[error("a form of the sandbox sent from another site")]
+    Forbidden,
     #[error("the sandbox's database is unavailable: {0}")]
     Database(#[from] DbError),
     #[error("rendering the sandbox login page failed: {0}")]
@@ -234,6 +321,7 @@ impl actix_web::ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self {
             PageError::NotFound => StatusCode::NOT_FOUND,
+            PageError::Forbidden => StatusCode::FORBIDDEN,
             PageError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
             PageError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -253,6 +341,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/api/sign-token").route(web::post().to(sign_token)))
             .service(
                 web::resource("/api/sign-token-verify").route(web::post().to(sign_token_verify)),
+            )
+            .service(web::resource("/api/get/user/info").route(web::post().to(user_info)))
+            .service(
+                web::resource("/people")
+                    .route(web::get().to(people_page))
+                    .route(web::post().to(change_person)),
             )
             .service(
                 web::resource("/login/{request_id}")
@@ -282,7 +376,7 @@ async fn info(req: HttpRequest, sandbox: web::Data<Sandbox>) -> HttpResponse {
         "XWMS sandbox",
         json!({
             "application": { "name": "XWMS sandbox (not real XWMS)", "version": env!("CARGO_PKG_VERSION") },
-            "endpoints": ["info", "sign-token", "sign-token-verify"],
+            "endpoints": ["info", "sign-token", "sign-token-verify", "get/user/info"],
         }),
     )
 }
@@ -366,6 +460,123 @@ async fn sign_token_verify(
         ("broken", _) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
         _ => refuse(StatusCode::BAD_REQUEST, "Invalid token"),
     }
+}
+
+/// A person the sandbox knows (`sandbox_people`).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sandbox_people)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+struct SandboxPerson {
+    sub: String,
+    name: Option<String>,
+    email: Option<String>,
+    email_verified: bool,
+}
+
+/// A `sub` as the sandbox stores it: a string as it is, a number by its digits.
+fn sub_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        Value::Number(number) => number.as_u64().map(|n| n.to_string()),
+        _ => None,
+    }
+}
+
+#[derive(Deserialize)]
+struct UserInfoRequest {
+    sub: Value,
+}
+
+/// `POST get/user/info`: what the sandbox knows about a `sub` now, under `data.user`, as
+/// XWMS answers; a person it does not know is an error envelope.
+async fn user_info(
+    req: HttpRequest,
+    sandbox: web::Data<Sandbox>,
+    body: Option<web::Json<UserInfoRequest>>,
+) -> HttpResponse {
+    if !sandbox.check_credentials(&req) {
+        return refuse(StatusCode::UNAUTHORIZED, "Invalid client credentials");
+    }
+    let Some(sub) = body.and_then(|body| sub_text(&body.sub)) else {
+        return refuse(StatusCode::BAD_REQUEST, "sub is required");
+    };
+    match sandbox.person(&sub).await {
+        Ok(Some(person)) => envelope(
+            StatusCode::OK,
+            "success",
+            "User info",
+            json!({ "user": {
+                "sub": person.sub,
+                "name": person.name,
+                "email": person.email,
+                "email_verified": person.email_verified,
+                "picture": null,
+            }}),
+        ),
+        Ok(None) => refuse(StatusCode::NOT_FOUND, "User not found"),
+        Err(err) => unavailable(&err),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sandbox_people.html")]
+struct SandboxPeoplePage {
+    page: PageContext,
+    people: Vec<SandboxPerson>,
+}
+
+/// The sandbox's people page: everyone who logged in through it, each with a form that
+/// changes their name and email "at XWMS" (what a person would do in their XWMS account).
+async fn people_page(
+    req: HttpRequest,
+    sandbox: web::Data<Sandbox>,
+) -> Result<HttpResponse, PageError> {
+    let html = SandboxPeoplePage {
+        page: PageContext::anonymous(true, &req),
+        people: sandbox.people().await?,
+    }
+    .render()?;
+    Ok(html_response(html))
+}
+
+#[derive(Deserialize)]
+struct PersonForm {
+    sub: String,
+    name: Option<String>,
+    email: Option<String>,
+}
+
+/// Changes a person's name and email. Refused from another site (a demo, but a page on
+/// the web should not let any site rename its people).
+async fn change_person(
+    req: HttpRequest,
+    sandbox: web::Data<Sandbox>,
+    form: web::Form<PersonForm>,
+) -> Result<HttpResponse, PageError> {
+    let site = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|value| value.to_str().ok());
+    if matches!(site, Some("cross-site" | "same-site")) {
+        return Err(PageError::Forbidden);
+    }
+    let form = form.into_inner();
+    let text = |value: Option<String>| {
+        value
+            .map(|v| v.trim().chars().take(200).collect::<String>())
+            .filter(|v| !v.is_empty())
+    };
+    if !sandbox
+        .change_person(
+            &form.sub,
+            text(form.name).as_deref(),
+            text(form.email).as_deref(),
+        )
+        .await?
+    {
+        return Err(PageError::NotFound);
+    }
+    Ok(see_other(&format!("{SANDBOX_PATH}/people")))
 }
 
 /// The sandbox's answer when its database is unavailable, like XWMS when it is down.
@@ -575,6 +786,9 @@ async fn login_submit(
     else {
         return Err(PageError::NotFound);
     };
+    if let Some(user) = &user {
+        sandbox.remember_person(user).await?;
+    }
     let Some(mut back) = absolute_http_url(&redirect_url) else {
         return Err(PageError::NotFound);
     };

@@ -317,7 +317,7 @@ async fn an_email_change_in_the_activity_log_reads_in_the_pages_language() {
     );
     assert!(
         profile.contains(
-            "Ingelogd; e-mailadres gewijzigd bij XWMS: van ada@example.com naar ada.lovelace@example.org"
+            "E-mailadres gewijzigd bij XWMS: van ada@example.com naar ada.lovelace@example.org"
         ),
         "the stored detail, in Dutch: {profile}"
     );

@@ -22,6 +22,7 @@ mod notes;
 mod pages;
 mod privacy;
 mod readme;
+mod refresh;
 mod replicas;
 mod sandbox;
 mod session;

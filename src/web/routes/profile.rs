@@ -8,21 +8,26 @@
 //!   its button posts to `POST /profile/delete` (a `SameSiteForm`: our own page, with
 //!   the session's CSRF token), which deletes the account and ends the session.
 //! - `GET /account-deleted`: where that ends; it shows no personal data.
+//! - `POST /profile/refresh`: "Refresh from XWMS", the name, email and picture as XWMS
+//!   has them now (`get/user/info`), then back to the profile saying what was kept.
 
 use actix_web::http::header;
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
 use crate::db::models::SecurityEvent;
-use crate::domain::accounts::{Account, find_account};
+use crate::domain::accounts::{Account, find_account, refresh_profile};
 use crate::domain::activity::{ClientInfo, EventDetail, recent_events};
 use crate::domain::privacy::{delete_account, export_personal_data};
 use crate::support::pages::{PageContext, html_response, see_other};
 use crate::web::csrf::{CsrfProtected, SameSiteForm};
 use crate::web::error::AppError;
+use crate::web::rate_limit::limit_login_steps;
 use crate::web::session_state::{LoginSummary, SignedInUser, TypedSession, page_context};
 use crate::web::state::AppState;
+use crate::xwms::{XwmsClient, XwmsError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/profile").route(web::get().to(profile)))
@@ -31,6 +36,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/profile/delete")
                 .route(web::get().to(confirm_delete))
                 .route(web::post().to(delete)),
+        )
+        .service(
+            web::resource("/profile/refresh")
+                // Each refresh calls XWMS: the login steps' per-client limit holds here too.
+                .wrap(from_fn(limit_login_steps))
+                .route(web::post().to(refresh)),
         )
         .service(web::resource("/account-deleted").route(web::get().to(account_deleted)));
 }
@@ -42,7 +53,22 @@ struct ProfilePage {
     account: Account,
     last_login: LoginSummary,
     activity: Vec<SecurityEvent>,
+    /// After "Refresh from XWMS": the fields XWMS sent no value for (message ids).
+    refreshed: Option<Vec<&'static str>>,
 }
+
+#[derive(Deserialize)]
+struct ProfileQuery {
+    /// Set by the redirect after a refresh: `all`, or the fields kept (`name,email`).
+    refreshed: Option<String>,
+}
+
+/// The fields a refresh may keep, and their names on the page.
+const REFRESH_FIELDS: [(&str, &str); 3] = [
+    ("name", "fact-name"),
+    ("email", "fact-email"),
+    ("picture", "fact-picture"),
+];
 
 /// How many recent security events the profile lists.
 const RECENT_ACTIVITY: i64 = 10;
@@ -89,6 +115,7 @@ async fn profile(
     state: web::Data<AppState>,
     session: TypedSession,
     user: SignedInUser,
+    query: web::Query<ProfileQuery>,
 ) -> Result<HttpResponse, AppError> {
     let Some(account) = account_of(&state, &session, user).await? else {
         return Ok(see_other("/"));
@@ -99,6 +126,14 @@ async fn profile(
         account,
         last_login: session.last_login()?.unwrap_or_default(),
         activity,
+        // Only names of the fields above are taken from the query: it is only text.
+        refreshed: query.refreshed.as_deref().map(|kept| {
+            REFRESH_FIELDS
+                .iter()
+                .filter(|(field, _)| kept.split(',').any(|named| named == *field))
+                .map(|(_, message)| *message)
+                .collect()
+        }),
     }
     .render()?;
     Ok(html_response(html))
@@ -186,6 +221,56 @@ async fn delete(
     }
     session.log_out();
     Ok(see_other("/account-deleted"))
+}
+
+/// The refresh button's form: the CSRF token every form of ours carries.
+type RefreshForm = DeleteForm;
+
+/// "Refresh from XWMS": asks XWMS (`get/user/info`) for this account's `sub` and updates
+/// the name, email and picture as a login would (`accounts::refresh_profile`; an email
+/// change gets its notice and its event). A field XWMS sends as null keeps its stored
+/// value, and the profile says which. XWMS refusing (a person it no longer knows), failing
+/// or not answering in time is an error page; nothing is changed then.
+async fn refresh(
+    state: web::Data<AppState>,
+    xwms: web::Data<XwmsClient>,
+    session: TypedSession,
+    user: SignedInUser,
+    client: ClientInfo,
+    _form: SameSiteForm<RefreshForm>,
+) -> Result<HttpResponse, AppError> {
+    let Some(account) = account_of(&state, &session, user).await? else {
+        return Ok(see_other("/"));
+    };
+    if account.provider != xwms.provider() {
+        // Linked through another provider (the sandbox, another XWMS): this one cannot
+        // speak for that sub.
+        return Err(AppError::Refresh(XwmsError::Refused {
+            status: 409,
+            message: format!("this account is linked through {}", account.provider),
+        }));
+    }
+    let identity = xwms
+        .user_info(&account.sub)
+        .await
+        .map_err(AppError::Refresh)?;
+    let Some(refreshed) = refresh_profile(&state.pool, user.user_id, &identity, &client).await?
+    else {
+        session.end_signed_in();
+        return Ok(see_other("/"));
+    };
+    if let Some(change) = refreshed.email_change {
+        session.note_login_change(LoginSummary {
+            account_created: false,
+            email_change: Some(change),
+        })?;
+    }
+    let kept = if refreshed.kept.is_empty() {
+        "all".to_owned()
+    } else {
+        refreshed.kept.join(",")
+    };
+    Ok(see_other(&format!("/profile?refreshed={kept}")))
 }
 
 #[derive(Template)]
