@@ -154,6 +154,11 @@ logged-out-everywhere = Every other session of your account, on every device, ha
 logged-out-xwms = You may still be signed in at XWMS: XWMS keeps a login of its own, which this site cannot end. The next “Login with XWMS” on this browser may go straight through without asking who you are.
 logged-out-sandbox = The sandbox keeps no login of its own: the next login asks again who you are.
 logged-out-xwms-account = Sign out at XWMS too
+confirm-title = Confirm it's you
+confirm-lead = This cannot be undone, so it needs a login with XWMS from the last { $minutes } minutes. Nothing has been done yet.
+confirm-how = There is no password here to ask for: XWMS asks you again who you are, then brings you back here to do it.
+confirm-button = Confirm with XWMS
+confirm-cancel = Cancel
 
 ## Notes (templates/notes.html)
 
@@ -194,6 +199,8 @@ error-link-title = This login link is not valid here
 error-link-body = This login was not started in this browser, or its link was already used: a login link works only once, in the browser that clicked “Login with XWMS”. Nothing was changed; “Log in again” starts a new login.
 error-rejected-title = XWMS did not accept this login
 error-rejected-body = The login token was refused by XWMS: it may have expired or been used already. Please start the login again.
+error-not-same-person-title = That was another XWMS account
+error-not-same-person-body = To confirm, log in at XWMS as the person who is signed in here. Nothing was changed, and you are still signed in as before.
 error-timeout-title = XWMS is not answering
 error-timeout-body = XWMS did not answer in time. Nothing was changed; please try again in a moment.
 error-xwms-title = XWMS had a problem

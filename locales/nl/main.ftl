@@ -146,6 +146,11 @@ logged-out-everywhere = Elke andere sessie van je account, op elk apparaat, is o
 logged-out-xwms = Misschien ben je nog ingelogd bij XWMS: XWMS houdt een eigen login bij, die deze site niet kan beëindigen. De volgende keer “Inloggen met XWMS” in deze browser kan doorgaan zonder te vragen wie je bent.
 logged-out-sandbox = De sandbox houdt geen eigen login bij: de volgende keer vraagt hij opnieuw wie je bent.
 logged-out-xwms-account = Ook uitloggen bij XWMS
+confirm-title = Bevestig dat jij het bent
+confirm-lead = Dit kan niet ongedaan worden gemaakt, dus het vraagt een login met XWMS van de laatste { $minutes } minuten. Er is nog niets gedaan.
+confirm-how = Er is hier geen wachtwoord om naar te vragen: XWMS vraagt je opnieuw wie je bent en brengt je daarna hier terug om het te doen.
+confirm-button = Bevestigen met XWMS
+confirm-cancel = Annuleren
 
 ## Notities (templates/notes.html)
 
@@ -186,6 +191,8 @@ error-link-title = Deze inloglink is hier niet geldig
 error-link-body = Dit inloggen is niet in deze browser gestart, of de link is al gebruikt: een inloglink werkt maar één keer, in de browser die op “Inloggen met XWMS” klikte. Er is niets veranderd; met “Opnieuw inloggen” begin je opnieuw.
 error-rejected-title = XWMS heeft dit inloggen niet geaccepteerd
 error-rejected-body = XWMS weigerde het inlogtoken: het is misschien verlopen of al gebruikt. Begin opnieuw met inloggen.
+error-not-same-person-title = Dat was een ander XWMS-account
+error-not-same-person-body = Log om te bevestigen bij XWMS in als de persoon die hier is ingelogd. Er is niets veranderd en je bent nog ingelogd zoals eerst.
 error-timeout-title = XWMS antwoordt niet
 error-timeout-body = XWMS antwoordde niet op tijd. Er is niets veranderd; probeer het zo nog eens.
 error-xwms-title = XWMS had een probleem

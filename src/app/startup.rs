@@ -321,6 +321,7 @@ fn shared_state(
         sandbox: provider.sandbox.is_some(),
         xwms_account_url: settings.xwms.account_url.clone(),
         session_idle_timeout: settings.session.idle_timeout,
+        step_up_max_age: settings.security.step_up_max_age,
         session_absolute_timeout: settings.session.absolute_timeout,
         trusted_proxies: Arc::new(settings.security.trusted_proxies.clone()),
         // Stable across restarts when SESSION_KEY is set, so hashes stay comparable.

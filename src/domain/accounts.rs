@@ -261,6 +261,8 @@ pub struct Refreshed {
     /// The fields XWMS sent as null (as it does without the `userinfo` scope), whose
     /// stored values were kept: `name`, `email`, `picture`.
     pub kept: Vec<&'static str>,
+    /// The name to greet the person by now: the name, else the email, as after a login.
+    pub display_name: Option<String>,
 }
 
 /// Updates the profile of `user_id` from what its provider says now (`identity`, for the
@@ -329,7 +331,12 @@ pub async fn refresh_profile(
                 )
                 .await?;
             }
-            Ok::<_, diesel::result::Error>(Some(Refreshed { email_change, kept }))
+            let display_name = profile.name.or(profile.email).map(str::to_owned);
+            Ok::<_, diesel::result::Error>(Some(Refreshed {
+                email_change,
+                kept,
+                display_name,
+            }))
         })
         .await?;
     Ok(refreshed)
@@ -341,6 +348,22 @@ fn same_email(a: Option<&str>, b: Option<&str>) -> bool {
         (None, None) => true,
         _ => false,
     }
+}
+
+/// The local user `identity` is linked to, if any; creates nothing (a "Confirm with
+/// XWMS" compares it with the signed-in user before anything is written).
+pub async fn user_of_identity(
+    pool: &DbPool,
+    identity: &VerifiedIdentity,
+) -> Result<Option<i64>, DbError> {
+    let mut conn = db::connection(pool).await?;
+    Ok(xwms_connections::table
+        .filter(xwms_connections::provider.eq(&identity.provider))
+        .filter(xwms_connections::sub.eq(&identity.sub))
+        .select(xwms_connections::user_id)
+        .first(&mut conn)
+        .await
+        .optional()?)
 }
 
 /// Loads the account behind a session's user id; `None` if it no longer exists.

@@ -247,6 +247,9 @@ pub struct SecuritySettings {
     /// HSTS covers every subdomain too; off by default, as it would force https on
     /// sibling sites this app knows nothing about.
     pub hsts_include_subdomains: bool,
+    /// How recent a login (or a confirmation with XWMS) must be for what cannot be undone.
+    #[serde(rename = "step_up_max_age_secs", deserialize_with = "secs")]
+    pub step_up_max_age: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]

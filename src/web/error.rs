@@ -24,6 +24,9 @@ pub enum LoginRefusal {
     TokenReused,
     #[error("the token is malformed")]
     MalformedToken,
+    /// A "Confirm with XWMS" came back for another person than the one signed in.
+    #[error("the confirmation came back for another person")]
+    NotTheSamePerson,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +70,7 @@ impl AppError {
             AppError::MissingToken { .. } => "missing_token",
             AppError::LoginRefused(LoginRefusal::Expired) => "expired",
             AppError::LoginRefused(LoginRefusal::TokenReused) => "token_reused",
+            AppError::LoginRefused(LoginRefusal::NotTheSamePerson) => "not_the_same_person",
             AppError::LoginRefused(_) => "login_csrf",
             AppError::TokenRejected(_) => "token_rejected",
             AppError::Xwms(XwmsError::Timeout(_)) => "xwms_timeout",

@@ -87,6 +87,9 @@ fn describe(error: Option<&AppError>, status: StatusCode, lang: &Lang) -> (Strin
             ((title, message), true)
         }
         Some(AppError::LoginRefused(LoginRefusal::Expired)) => (text("expired"), true),
+        Some(AppError::LoginRefused(LoginRefusal::NotTheSamePerson)) => {
+            (text("not-same-person"), false)
+        }
         Some(AppError::LoginRefused(_)) => (text("link"), true),
         Some(AppError::TokenRejected(_)) => (text("rejected"), true),
         Some(AppError::Xwms(XwmsError::Timeout(_))) => (text("timeout"), true),

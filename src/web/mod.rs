@@ -10,3 +10,4 @@ pub mod rate_limit;
 pub mod routes;
 pub mod session_state;
 pub mod state;
+pub mod step_up;

@@ -312,6 +312,7 @@ mod tests {
             activity_retention: Duration::ZERO,
             anonymous_activity_retention: Duration::ZERO,
             hsts_include_subdomains: false,
+            step_up_max_age: Duration::from_secs(300),
         });
         assert_eq!(limit.interval, Duration::from_secs(2));
         assert_eq!(limit.tolerance, Duration::from_secs(20));

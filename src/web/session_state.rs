@@ -53,6 +53,9 @@ pub struct PendingLogin {
     started_at: i64,
     /// Where to go after the login: a same-site path, already validated.
     pub next: Option<String>,
+    /// Set for a "Confirm with XWMS": the login must be this user's, or it is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirms_user: Option<i64>,
 }
 
 impl PendingLogin {
@@ -61,6 +64,15 @@ impl PendingLogin {
             token_sha256: sha256_hex(token),
             started_at: Utc::now().timestamp(),
             next,
+            confirms_user: None,
+        }
+    }
+
+    /// A "Confirm with XWMS" for `user_id`: the login must come back for the same person.
+    pub fn confirming(token: &str, next: Option<String>, user_id: i64) -> Self {
+        Self {
+            confirms_user: Some(user_id),
+            ..Self::new(token, next)
         }
     }
 
@@ -90,6 +102,22 @@ pub struct SignedIn {
     /// Unix seconds: the login (absolute limit) and the last request (idle limit).
     pub signed_in_at: i64,
     pub seen_at: i64,
+    /// Unix seconds of the last login through XWMS that kept this session (a second tab,
+    /// a "Confirm with XWMS"); `None` when there was none since `signed_in_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<i64>,
+}
+
+impl SignedIn {
+    /// Whether the person logged in through XWMS within `max_age` of `now`: what cannot
+    /// be undone asks for that (`web::step_up`).
+    pub fn logged_in_within(&self, max_age: std::time::Duration, now: i64) -> bool {
+        let last = self
+            .confirmed_at
+            .unwrap_or(self.signed_in_at)
+            .max(self.signed_in_at);
+        age_within(now - last, max_age)
+    }
 }
 
 /// What the last login changed, shown on the profile for the rest of the session.
@@ -121,6 +149,12 @@ impl TypedSession {
 
     pub fn display_name(&self) -> Result<Option<String>, SessionGetError> {
         self.0.get(DISPLAY_NAME)
+    }
+
+    /// The name the pages greet the signed-in person by, after their profile changed.
+    pub fn rename(&self, display_name: &str) -> Result<(), SessionInsertError> {
+        let display_name: String = display_name.chars().take(MAX_DISPLAY_NAME_CHARS).collect();
+        self.0.insert(DISPLAY_NAME, display_name)
     }
 
     pub fn csrf_token(&self) -> Result<Option<String>, SessionGetError> {
@@ -187,6 +221,16 @@ impl TypedSession {
         }
     }
 
+    /// A login through XWMS that kept this session (the same person, from a second tab or
+    /// a "Confirm with XWMS") happened at `now`: what cannot be undone may be done again.
+    pub fn note_confirmed(&self, now: i64) -> Result<(), AppError> {
+        if let Some(mut signed_in) = self.signed_in()? {
+            signed_in.confirmed_at = Some(now);
+            self.0.insert(SIGNED_IN, signed_in)?;
+        }
+        Ok(())
+    }
+
     /// Notes what a login that kept the session (the same person, from a second tab)
     /// changed: an email change is shown on the profile like after any login.
     pub fn note_login_change(&self, summary: LoginSummary) -> Result<(), AppError> {
@@ -222,7 +266,6 @@ impl TypedSession {
         // insert of the request, and the cookie would end up deleted.
         self.0.clear();
         self.0.renew();
-        let display_name: String = display_name.chars().take(MAX_DISPLAY_NAME_CHARS).collect();
         self.0.insert(
             SIGNED_IN,
             SignedIn {
@@ -231,9 +274,10 @@ impl TypedSession {
                 session_id: random_token(),
                 signed_in_at: now,
                 seen_at: now,
+                confirmed_at: None,
             },
         )?;
-        self.0.insert(DISPLAY_NAME, display_name)?;
+        self.rename(display_name)?;
         self.csrf_token_or_new()?;
         self.0.insert(LAST_LOGIN, summary)?;
         self.set_pending_logins(still_pending)?;

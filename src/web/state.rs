@@ -24,6 +24,8 @@ pub struct AppState {
     /// `XWMS_ACCOUNT_URL`: the page after logging out links to it.
     pub xwms_account_url: Option<Url>,
     pub session_idle_timeout: Duration,
+    /// `STEP_UP_MAX_AGE_SECS`: how recent a login must be for what cannot be undone.
+    pub step_up_max_age: Duration,
     pub session_absolute_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` is believed (addresses or ranges).
     pub trusted_proxies: Arc<Vec<IpNet>>,

@@ -344,6 +344,7 @@ fn state_of(app: &TestApp) -> web::Data<AppState> {
         sandbox: true,
         xwms_account_url: None,
         session_idle_timeout: Duration::from_secs(3600),
+        step_up_max_age: Duration::from_secs(300),
         session_absolute_timeout: Duration::from_secs(3600),
         trusted_proxies: Default::default(),
         ip_hash_salt: b"salt".to_vec(),
@@ -364,6 +365,7 @@ async fn a_request_with_no_known_client_address_is_let_through_and_counted_nowhe
         activity_retention: Duration::ZERO,
         anonymous_activity_retention: Duration::ZERO,
         hsts_include_subdomains: false,
+        step_up_max_age: Duration::from_secs(300),
     });
     let service = actix_test::init_service(
         App::new()

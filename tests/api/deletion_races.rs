@@ -156,7 +156,7 @@ async fn logging_out_everywhere_while_a_deletion_commits_ends_in_the_home_redire
     let response = logout.await.unwrap();
 
     assert_eq!(response.status(), 303, "the clean answer, not a 500");
-    assert_eq!(location(response.headers()), "/");
+    assert_eq!(location(response.headers()), "/logged-out?everywhere=1");
     assert!(
         app.events().await.iter().all(|(_, user)| user.is_none()),
         "no event names the deleted user"

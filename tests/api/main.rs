@@ -27,4 +27,5 @@ mod replicas;
 mod sandbox;
 mod session;
 mod session_endings;
+mod step_up;
 mod threats;

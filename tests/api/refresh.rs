@@ -126,6 +126,11 @@ async fn a_refresh_takes_the_name_and_email_changed_at_the_sandbox_xwms() {
         .await
         .unwrap();
     assert!(profile.contains("Refreshed from XWMS."), "{profile}");
+    assert!(profile.contains("Signed in as"), "{profile}");
+    assert!(
+        profile.contains("<strong>Ada King</strong>"),
+        "the pages greet the new name: {profile}"
+    );
     assert!(
         profile.contains("Your email changed from ada@example.com to ada.king@example.org."),
         "{profile}"

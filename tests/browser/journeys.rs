@@ -93,6 +93,7 @@ async fn logging_out_shows_the_signed_out_page_with_the_login_button() {
 
     browser.wait_for_heading(SIGNED_OUT).await;
     assert_eq!(browser.path().await, "/logged-out");
+    browser.screenshot("logged-out").await;
     let page = browser.text().await;
     assert!(page.contains("Login with XWMS"), "{page}");
     assert!(!page.contains("Signed in as"), "{page}");
@@ -353,4 +354,69 @@ async fn a_browser_in_use_stays_signed_in_past_the_idle_limit_until_the_absolute
 
     browser.wait_for_heading(HOME).await;
     assert!(browser.text().await.contains("Login with XWMS"));
+}
+
+// Confirm it's you: after STEP_UP_MAX_AGE_SECS (300 s) on the app's clock, deleting the
+// account asks for a fresh login through XWMS, then comes back to the delete page.
+#[actix_web::test]
+async fn deleting_after_the_limit_is_confirmed_with_xwms_and_comes_back_to_the_action() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    log_in(&browser, &app, ADA).await;
+    app.clock.advance(Duration::from_secs(301));
+
+    browser.open(&app.url("/profile/delete")).await;
+    browser.wait_for_heading("Delete your account?").await;
+    browser.click_button("Delete my account").await;
+    browser.wait_for_heading("Confirm it's you").await;
+    browser.screenshot("confirm-it-is-you").await;
+    assert_eq!(app.count("users").await, 1, "nothing done yet");
+
+    browser.click_button("Confirm with XWMS").await;
+    browser.wait_for_heading(SANDBOX).await;
+    browser.choose(ADA).await;
+    browser.choose("Log me in").await;
+    browser.click_button("Continue").await;
+    browser.wait_for_heading("Delete your account?").await;
+    assert_eq!(
+        browser.path().await,
+        "/profile/delete",
+        "back at the action, not the profile"
+    );
+    browser.click_button("Delete my account").await;
+    browser
+        .wait_for_heading("Your account has been deleted")
+        .await;
+    assert_eq!(app.count("users").await, 0);
+}
+
+// Refresh from XWMS in the sandbox: the name changed at the sandbox's people page shows on
+// the profile after the refresh.
+#[actix_web::test]
+async fn a_name_changed_at_the_sandbox_xwms_arrives_with_refresh_from_xwms() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    log_in(&browser, &app, ADA).await;
+
+    browser
+        .click_link("Change a person's name or email at the sandbox XWMS")
+        .await;
+    browser.wait_for_heading("People at the sandbox XWMS").await;
+    browser
+        .execute(
+            "const form = [...document.querySelectorAll('form[data-testid=person]')]
+               .find(f => f.querySelector('input[name=sub]').value === 'sandbox-ada');
+             form.querySelector('input[name=name]').value = 'Ada King';
+             form.querySelector('button').click();",
+        )
+        .await;
+    browser.wait_for_heading("People at the sandbox XWMS").await;
+    browser.open(&app.url("/profile")).await;
+    browser.wait_for_heading(PROFILE).await;
+    browser.click_button("Refresh from XWMS").await;
+    browser.wait_for_heading(PROFILE).await;
+    let page = browser.text().await;
+    assert!(page.contains("Refreshed from XWMS."), "{page}");
+    assert!(page.contains("Ada King"), "{page}");
+    browser.screenshot("profile-refreshed").await;
 }

@@ -16,7 +16,9 @@ use askama::Template;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::domain::accounts::{LinkedAccount, VerifiedIdentity, link_account_by_sub};
+use crate::domain::accounts::{
+    LinkedAccount, VerifiedIdentity, link_account_by_sub, user_of_identity,
+};
 use crate::domain::activity::{ClientInfo, record_refused_login};
 use crate::domain::session_records::{claim_login_token, end_all_sessions, end_session};
 use crate::support::config::{CALLBACK_PATH, LoginBinding};
@@ -33,8 +35,11 @@ use crate::web::csrf::{
 use crate::web::error::{AppError, LoginRefusal};
 use crate::web::error_page::offer_login_retry;
 use crate::web::rate_limit::limit_login_steps;
-use crate::web::session_state::{LoginSummary, PendingLogin, SignedIn, TypedSession, page_context};
+use crate::web::session_state::{
+    LoginSummary, PendingLogin, SignedIn, SignedInUser, TypedSession, page_context,
+};
 use crate::web::state::AppState;
+use crate::web::step_up::refusal_unless_recent_login;
 use crate::xwms::{XwmsClient, XwmsError};
 
 /// Longest callback token we pass on to XWMS; anything longer is not an XWMS token.
@@ -55,6 +60,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             // token: no Referer may carry it anywhere.
             .wrap(DefaultHeaders::new().add((header::REFERRER_POLICY, "no-referrer")))
             .route(web::get().to(finish_login)),
+    )
+    .service(
+        web::resource("/xwms/confirm")
+            .wrap(from_fn(limit_login_steps))
+            .route(web::post().to(confirm_with_xwms)),
     )
     .service(web::resource("/logout").route(web::post().to(log_out)))
     .service(web::resource(LOGGED_OUT_PATH).route(web::get().to(logged_out)))
@@ -109,7 +119,7 @@ async fn start_login(
     }
     counted(
         &metrics,
-        redirect_to_xwms(&state, &xwms, &session, next).await,
+        redirect_to_xwms(&state, &xwms, &session, next, None).await,
     )
 }
 
@@ -137,7 +147,7 @@ async fn continue_login(
     let next = form.0.next.map(|raw| safe_next_or_home(&raw));
     counted(
         &metrics,
-        redirect_to_xwms(&state, &xwms, &session, next).await,
+        redirect_to_xwms(&state, &xwms, &session, next, None).await,
     )
 }
 
@@ -157,11 +167,14 @@ fn safe_next_or_home(raw: &str) -> String {
     safe_next_path(raw).unwrap_or_else(|| "/".to_owned())
 }
 
+/// Starts a login at XWMS and sends the browser there. `confirms_user`: a "Confirm with
+/// XWMS" of this signed-in user, whose callback accepts no one else.
 async fn redirect_to_xwms(
     state: &AppState,
     xwms: &XwmsClient,
     session: &TypedSession,
     next: Option<String>,
+    confirms_user: Option<i64>,
 ) -> Result<HttpResponse, AppError> {
     let signed = xwms
         .sign_token(&state.redirect_uri)
@@ -169,9 +182,31 @@ async fn redirect_to_xwms(
         .map_err(AppError::Xwms)?;
     // XWMS has no `state` parameter, so the session remembers which token it issued:
     // the callback is only accepted in this browser, once, within the time limit.
-    session.start_login(PendingLogin::new(signed.token.expose_secret(), next))?;
+    let token = signed.token.expose_secret();
+    session.start_login(match confirms_user {
+        Some(user_id) => PendingLogin::confirming(token, next, user_id),
+        None => PendingLogin::new(token, next),
+    })?;
     // `parse_sign_token` already refused anything but an absolute http(s) URL.
     Ok(see_other(signed.login_url.as_str()))
+}
+
+/// "Confirm with XWMS" (`web::step_up`): a login like any other, from our own page with
+/// the session's CSRF token, marked with the signed-in user so that the callback refuses
+/// it for anyone else; it comes back to `next`, the page of the action.
+async fn confirm_with_xwms(
+    state: web::Data<AppState>,
+    xwms: web::Data<XwmsClient>,
+    metrics: web::Data<Metrics>,
+    session: TypedSession,
+    user: SignedInUser,
+    form: SameSiteForm<ContinueForm>,
+) -> Result<HttpResponse, AppError> {
+    let next = form.0.next.map(|raw| safe_next_or_home(&raw));
+    counted(
+        &metrics,
+        redirect_to_xwms(&state, &xwms, &session, next, Some(user.user_id)).await,
+    )
 }
 
 #[derive(Deserialize)]
@@ -243,6 +278,14 @@ async fn complete_login(
     let pending = pending_login_of(req, state, &pending_logins, &token).await?;
     // 3. XWMS vouches for the token and tells who this is.
     let identity = verify_with_xwms(state, xwms, &token).await?;
+    // A "Confirm with XWMS" must come back for the person signed in: another person's
+    // login is used up and changes nothing (no account, no session).
+    if let Some(user_id) = pending.confirms_user
+        && user_of_identity(&state.pool, &identity).await? != Some(user_id)
+    {
+        session.finish_pending_login(pending)?;
+        return Err(AppError::LoginRefused(LoginRefusal::NotTheSamePerson));
+    }
     // 4. The heart of it: the account is found by `sub`, never by email.
     let linked = link_account_by_sub(&state.pool, &identity, client, lang).await?;
     log::info!(
@@ -389,9 +432,11 @@ fn sign_in(
         signed_in.user_id == linked.user_id && signed_in.epoch == linked.session_epoch
     });
     if already_signed_in {
-        // The same person, from a second tab: the session they have goes on, so the
-        // forms already open in the other tab (their CSRF token) keep working.
+        // The same person, from a second tab or a "Confirm with XWMS": the session they
+        // have goes on, so the forms already open in the other tab (their CSRF token)
+        // keep working, and it now counts as a fresh login.
         session.note_login_change(summary)?;
+        session.note_confirmed(state.clock.now_secs())?;
     } else {
         let display_name = identity
             .name
@@ -470,6 +515,9 @@ async fn log_out_everywhere(
     form: Option<web::Form<LogoutForm>>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(signed_in) = checked_logout(&req, &state, &session, form.as_deref())? {
+        if let Some(refusal) = refusal_unless_recent_login(&req, &state, &session, "/profile")? {
+            return Ok(refusal);
+        }
         end_all_sessions(&state.pool, signed_in.user_id, &client).await?;
     }
     session.log_out();

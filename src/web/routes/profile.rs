@@ -27,6 +27,7 @@ use crate::web::error::AppError;
 use crate::web::rate_limit::limit_login_steps;
 use crate::web::session_state::{LoginSummary, SignedInUser, TypedSession, page_context};
 use crate::web::state::AppState;
+use crate::web::step_up::refusal_unless_recent_login;
 use crate::xwms::{XwmsClient, XwmsError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -144,11 +145,17 @@ async fn profile(
 /// The download is recorded in the activity log, in the same transaction as the
 /// reading (see `privacy::export_personal_data`), so the file ends with it.
 async fn download_data(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
     user: SignedInUser,
     client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
+    // Everything in one file: a stolen session's best prize. No data leaves without a
+    // recent login.
+    if let Some(refusal) = refusal_unless_recent_login(&req, &state, &session, "/profile")? {
+        return Ok(refusal);
+    }
     let Some(data) = export_personal_data(&state.pool, user.user_id, &client).await? else {
         session.end_signed_in();
         return Ok(see_other("/"));
@@ -209,12 +216,16 @@ impl CsrfProtected for DeleteForm {
 /// and what stays), then deletes this browser's cookie. The user's other sessions end
 /// at their next request, because their user is gone.
 async fn delete(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
     user: SignedInUser,
     client: ClientInfo,
     _form: SameSiteForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(refusal) = refusal_unless_recent_login(&req, &state, &session, "/profile/delete")? {
+        return Ok(refusal);
+    }
     if !delete_account(&state.pool, user.user_id, &client).await? {
         // Deleted meanwhile (another tab): the outcome the person asked for.
         log::info!("account {} was already deleted", user.user_id);
@@ -259,6 +270,9 @@ async fn refresh(
         session.end_signed_in();
         return Ok(see_other("/"));
     };
+    if let Some(name) = &refreshed.display_name {
+        session.rename(name)?;
+    }
     if let Some(change) = refreshed.email_change {
         session.note_login_change(LoginSummary {
             account_created: false,
