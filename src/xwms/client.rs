@@ -755,6 +755,50 @@ mod tests {
     }
 
     #[test]
+    fn get_user_info_gets_the_sub_as_a_number_only_when_it_is_one_exactly() {
+        assert_eq!(sub_as_json("12345"), json!(12345));
+        assert_eq!(
+            sub_as_json("18446744073709551615"),
+            json!(18_446_744_073_709_551_615_u64)
+        );
+        // Not numbers as they are written: a number would be another sub.
+        for text in [
+            "00123",
+            "+5",
+            "-5",
+            "1.0",
+            "18446744073709551616",
+            "sub-1",
+            "",
+        ] {
+            assert_eq!(sub_as_json(text), json!(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_user_info_answer_is_for_the_sub_asked_for_or_none() {
+        let answer = |user: Value| json!({"status": "success", "data": {"user": user}});
+        let without_sub = parse_user_info(&answer(json!({"name": "Ada"})), "xwms:x", "7").unwrap();
+        assert_eq!(
+            (without_sub.sub.as_str(), without_sub.name.as_deref()),
+            ("7", Some("Ada"))
+        );
+        let flat = json!({"status": "success", "data": {"sub": 7, "email": "a@example.com"}});
+        assert_eq!(
+            parse_user_info(&flat, "xwms:x", "7")
+                .unwrap()
+                .email
+                .as_deref(),
+            Some("a@example.com")
+        );
+        assert!(matches!(
+            parse_user_info(&answer(json!({"sub": "8"})), "xwms:x", "7"),
+            Err(XwmsError::InvalidResponse(_))
+        ));
+        assert!(parse_user_info(&json!({"status": "success", "data": []}), "xwms:x", "7").is_err());
+    }
+
+    #[test]
     fn a_missing_sub_says_so() {
         // The operator reads this in the log: "missing" points at the provider's data.
         let parsed = envelope(json!({"status":"success","data":{"sub": null}})).unwrap();
