@@ -209,6 +209,7 @@ error-refresh-title = Could not refresh from XWMS
 error-refresh-body = XWMS did not give this account's details. Nothing was changed; please try again later.
 error-refresh-refused-body = XWMS did not give this account's details ({ $message }). Nothing was changed.
 error-refresh-timeout-body = XWMS did not answer in time. Nothing was changed; please try again in a moment.
+error-refresh-elsewhere-body = This account is linked through { $provider }, and this site now talks to another identity provider, which cannot speak for it. Nothing was changed.
 error-forbidden-title = Request refused
 error-forbidden-body = This request could not be verified as coming from this site. Please reload the page and try again.
 error-wrong-host-title = Wrong address

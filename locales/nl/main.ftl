@@ -201,6 +201,7 @@ error-refresh-title = Vernieuwen vanuit XWMS lukte niet
 error-refresh-body = XWMS gaf de gegevens van dit account niet. Er is niets veranderd; probeer het later opnieuw.
 error-refresh-refused-body = XWMS gaf de gegevens van dit account niet ({ $message }). Er is niets veranderd.
 error-refresh-timeout-body = XWMS antwoordde niet op tijd. Er is niets veranderd; probeer het zo opnieuw.
+error-refresh-elsewhere-body = Dit account is gekoppeld via { $provider }, en deze site praat nu met een andere identiteitsprovider, die daar niet voor kan spreken. Er is niets veranderd.
 error-forbidden-title = Verzoek geweigerd
 error-forbidden-body = We konden niet vaststellen dat dit verzoek van deze site kwam. Laad de pagina opnieuw en probeer het nog eens.
 error-wrong-host-title = Verkeerd adres

@@ -1,9 +1,9 @@
 ALTER TABLE security_events DROP CONSTRAINT security_events_detail_size;
 ALTER TABLE security_events ALTER COLUMN detail TYPE TEXT USING CASE
     WHEN detail IS NULL THEN NULL
-    WHEN detail ? 'email_change' THEN 'from ' || coalesce(detail #>> '{email_change,from}', 'none')
-        || ' to ' || coalesce(detail #>> '{email_change,to}', 'none')
-    WHEN detail ? 'provider' THEN detail #>> '{provider,provider}'
+    WHEN detail ? 'email_change' THEN left('from ' || coalesce(detail #>> '{email_change,from}', 'none')
+        || ' to ' || coalesce(detail #>> '{email_change,to}', 'none'), 500)
+    WHEN detail ? 'provider' THEN left(detail #>> '{provider,provider}', 500)
     WHEN detail ? 'refusal' THEN left(detail #>> '{refusal,reason}', 500)
     ELSE left(detail::text, 500)
 END;

@@ -315,7 +315,7 @@ async fn database_checks(settings: &Settings) -> [Check; 2] {
                 Check::skip(
                     "database",
                     format!(
-                        "DATABASE_URL is not set and the default server did not let us in ({why}); in development the app then starts a private PostgreSQL of its own"
+                        "DATABASE_URL is not set and the default server did not let us in ({why}); in development the app then starts a private PostgreSQL of its own (when built with the dev-database feature, the default)"
                     ),
                 ),
                 Check::skip("migrations", "no database to look at"),

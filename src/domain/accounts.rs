@@ -41,7 +41,8 @@ pub struct VerifiedIdentity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkedAccount {
     pub user_id: i64,
-    /// The user's current session epoch; the new session carries it (see `session`).
+    /// The user's current session epoch; the new session carries it (see
+    /// `web::session_state`).
     pub session_epoch: i32,
     pub created: bool,
     /// Set when XWMS sent a different email than the one stored for this `sub`.

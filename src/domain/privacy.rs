@@ -19,7 +19,9 @@ use crate::db::{self, DbError, DbPool};
 use crate::domain::activity::{ClientInfo, EventKind, record_event};
 
 /// Names the export's layout, so a reader of an old file knows what it holds.
-pub const EXPORT_FORMAT: &str = "xwms-starter personal data, version 1";
+/// Version 2: an event's `detail` is JSON (`{"email_change": {"from": .., "to": ..}}`),
+/// not a sentence.
+pub const EXPORT_FORMAT: &str = "xwms-starter personal data, version 2";
 
 /// Everything this site stores about one person: the "Download my data" file.
 #[derive(Debug, Serialize)]

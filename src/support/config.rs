@@ -310,6 +310,11 @@ pub fn variable_of(key: &str) -> String {
 
 /// Every setting's key, `section.name`, as `config/default.toml` lists them.
 pub fn setting_keys() -> Vec<String> {
+    setting_defaults().into_keys().collect()
+}
+
+/// Every setting's key and its value in `config/default.toml`.
+fn setting_defaults() -> BTreeMap<String, config::Value> {
     let sections = config::Config::builder()
         .add_source(config::File::from_str(
             DEFAULT_TOML,
@@ -321,8 +326,11 @@ pub fn setting_keys() -> Vec<String> {
         })
         .unwrap_or_default();
     sections
-        .iter()
-        .flat_map(|(section, keys)| keys.keys().map(move |name| format!("{section}.{name}")))
+        .into_iter()
+        .flat_map(|(section, keys)| {
+            keys.into_iter()
+                .map(move |(name, value)| (format!("{section}.{name}"), value))
+        })
         .collect()
 }
 
@@ -357,7 +365,7 @@ impl Settings {
             .add_source(toml(env_toml));
         // The variable each setting came from, for the messages.
         let mut from_env = BTreeMap::new();
-        for key in setting_keys() {
+        for (key, default) in setting_defaults() {
             let aliases = ALIASES.iter().filter(|(_, of)| *of == key);
             let names =
                 std::iter::once(variable_of(&key)).chain(aliases.map(|(n, _)| n.to_string()));
@@ -365,6 +373,15 @@ impl Settings {
                 .into_iter()
                 .find_map(|name| var(&name).map(|value| (name, value)))
             {
+                // The config crate would read `yes` or `on` as the number 1.
+                let number = matches!(
+                    default.kind,
+                    config::ValueKind::I64(_) | config::ValueKind::U64(_)
+                );
+                if number && value.parse::<i64>().is_err() {
+                    let problem = format!("{value:?} is not a whole number");
+                    return Err(ConfigError::new(name, problem));
+                }
                 layers = layers
                     .set_override(key.as_str(), value)
                     .map_err(|err| ConfigError::new(name.as_str(), err.to_string()))?;
@@ -803,6 +820,23 @@ mod tests {
         assert_eq!(
             error_variable(&[("RATE_LIMIT_BURST", "0")]),
             "RATE_LIMIT_BURST"
+        );
+    }
+
+    #[test]
+    fn a_number_is_only_ever_a_whole_number_never_a_word() {
+        for (name, value) in [
+            ("PORT", "yes"),
+            ("WORKERS", "off"),
+            ("NOTES_PER_PAGE", "true"),
+        ] {
+            let err = settings_from(&[(name, value)]).unwrap_err();
+            assert_eq!(err.variable, name);
+            assert!(err.problem.contains("is not a whole number"), "{err}");
+        }
+        assert_eq!(
+            settings_from(&[("PORT", " 8080 ")]).unwrap().server.port,
+            8080
         );
     }
 

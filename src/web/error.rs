@@ -47,6 +47,10 @@ pub enum AppError {
     /// refused, failed or did not answer in time); nothing was changed.
     #[error("refreshing from XWMS failed")]
     Refresh(#[source] XwmsError),
+    /// "Refresh from XWMS" for an account linked through another provider than the one
+    /// this app talks to now (the sandbox, another XWMS): that one cannot speak for it.
+    #[error("the account is linked through {provider}")]
+    RefreshElsewhere { provider: String },
     #[error("request refused: {0}")]
     Forbidden(&'static str),
     /// A form sent to another host than the public origin (`public_origin`).
@@ -76,6 +80,7 @@ impl AppError {
             AppError::Xwms(XwmsError::Timeout(_)) => "xwms_timeout",
             AppError::Xwms(_) => "xwms_error",
             AppError::Refresh(_) => "refresh_failed",
+            AppError::RefreshElsewhere { .. } => "refresh_elsewhere",
             AppError::Forbidden(_) => "forbidden",
             AppError::WrongHost { .. } => "wrong_host",
             AppError::DatabaseUnavailable(_) => "database_unavailable",
@@ -120,6 +125,7 @@ impl ResponseError for AppError {
             AppError::TokenRejected(_) => StatusCode::UNAUTHORIZED,
             AppError::Xwms(err) | AppError::Refresh(err) => err.status_for_user(),
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::RefreshElsewhere { .. } => StatusCode::CONFLICT,
             AppError::WrongHost { .. } => StatusCode::MISDIRECTED_REQUEST,
             AppError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

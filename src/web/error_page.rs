@@ -112,6 +112,16 @@ fn describe(error: Option<&AppError>, status: StatusCode, lang: &Lang) -> (Strin
             false,
         ),
         Some(AppError::Refresh(_)) => (text("refresh"), false),
+        Some(AppError::RefreshElsewhere { provider }) => (
+            (
+                lang.text("error-refresh-title"),
+                lang.text_with(
+                    "error-refresh-elsewhere-body",
+                    &[("provider", provider.clone().into())],
+                ),
+            ),
+            false,
+        ),
         Some(AppError::Forbidden(_)) => (text("forbidden"), false),
         Some(AppError::WrongHost { public_origin }) => (
             (

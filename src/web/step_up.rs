@@ -7,11 +7,11 @@
 //! callback refuses it unless it comes back for the same person (`routes::auth`), and then
 //! returns to the page of the action, where it can be done.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use crate::support::pages::{PageContext, html_response};
+use crate::support::pages::{CONTENT_SECURITY_POLICY_FORM_TO_XWMS, PageContext, html_response};
 use crate::web::error::AppError;
 use crate::web::session_state::{TypedSession, page_context};
 use crate::web::state::AppState;
@@ -50,5 +50,11 @@ pub fn refusal_unless_recent_login(
     .render()?;
     let mut response = html_response(html);
     *response.status_mut() = StatusCode::FORBIDDEN;
+    // Its form posts here, and the answer redirects to XWMS: `form-action 'self'` would
+    // make the browser stop at that redirect (as for the "Continue to XWMS" page).
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(CONTENT_SECURITY_POLICY_FORM_TO_XWMS),
+    );
     Ok(Some(response))
 }

@@ -13,6 +13,8 @@
 
 use std::time::Duration;
 
+use actix_web::cookie::time::Duration as CookieDuration;
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -45,6 +47,63 @@ const TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
 const MAX_OPEN_LOGINS: i64 = 10_000;
 /// People kept at most; the least recently seen go first.
 const MAX_PEOPLE: i64 = 10_000;
+/// The longest `sub`, name or email the sandbox keeps (its table's limits).
+const MAX_SUB_CHARS: usize = 255;
+const MAX_TEXT_CHARS: usize = 200;
+/// The browser's own people: the subs it logged in as through the sandbox, newest first,
+/// in a cookie only the sandbox's pages get (`SameSite=Strict`: never on a request from
+/// another site). The people page shows and changes only these.
+const PEOPLE_COOKIE: &str = "xwms_sandbox_people";
+/// At most this many subs, and this many bytes of them, in that cookie.
+const MAX_OWN_PEOPLE: usize = 10;
+const MAX_OWN_PEOPLE_BYTES: usize = 1500;
+
+fn cut(text: &str, max: usize) -> String {
+    text.trim().chars().take(max).collect()
+}
+
+/// The subs of this browser's `PEOPLE_COOKIE`, newest first.
+fn own_people(req: &HttpRequest) -> Vec<String> {
+    req.cookie(PEOPLE_COOKIE)
+        .map(|cookie| {
+            cookie
+                .value()
+                .split(',')
+                .filter_map(|sub| percent_encoding::percent_decode_str(sub).decode_utf8().ok())
+                .map(|sub| sub.into_owned())
+                .filter(|sub| !sub.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `PEOPLE_COOKIE` with `sub` first, then the browser's others, within the limits.
+fn own_people_cookie(req: &HttpRequest, sub: &str, secure: bool) -> Cookie<'static> {
+    let mut value = String::new();
+    let others = own_people(req).into_iter().filter(|other| other != sub);
+    for person in std::iter::once(sub.to_owned())
+        .chain(others)
+        .take(MAX_OWN_PEOPLE)
+    {
+        let encoded =
+            percent_encoding::utf8_percent_encode(&person, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        if value.len() + encoded.len() + 1 > MAX_OWN_PEOPLE_BYTES {
+            break;
+        }
+        if !value.is_empty() {
+            value.push(',');
+        }
+        value.push_str(&encoded);
+    }
+    Cookie::build(PEOPLE_COOKIE, value)
+        .path(SANDBOX_PATH)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(CookieDuration::days(30))
+        .finish()
+}
 
 /// Where a sandbox login stands (`sandbox_logins.state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,16 +213,17 @@ impl Sandbox {
 
     /// Records the person a login vouched for (`user`: flat or under `user`), as XWMS
     /// knows its users: `get/user/info` answers from here.
-    async fn remember_person(&self, user: &Value) -> Result<(), DbError> {
+    async fn remember_person(&self, user: &Value) -> Result<Option<String>, DbError> {
         let user = if user["user"].is_object() {
             &user["user"]
         } else {
             user
         };
-        let Some(sub) = sub_text(&user["sub"]) else {
-            return Ok(());
+        let Some(sub) = sub_text(&user["sub"]).filter(|sub| sub.chars().count() <= MAX_SUB_CHARS)
+        else {
+            return Ok(None);
         };
-        let text = |key: &str| user[key].as_str().map(str::to_owned);
+        let text = |key: &str| user[key].as_str().map(|text| cut(text, MAX_TEXT_CHARS));
         let row = (
             sandbox_people::sub.eq(&sub),
             sandbox_people::name.eq(text("name")),
@@ -191,15 +251,15 @@ impl Sandbox {
             .set(row)
             .execute(&mut conn)
             .await?;
-        Ok(())
+        Ok(Some(sub))
     }
 
-    /// Everyone the sandbox knows, most recently seen first (the people page).
-    async fn people(&self) -> Result<Vec<SandboxPerson>, DbError> {
+    /// The people of `subs` the sandbox knows, most recently seen first (the people page).
+    async fn people(&self, subs: &[String]) -> Result<Vec<SandboxPerson>, DbError> {
         let mut conn = db::connection(&self.pool).await?;
         Ok(sandbox_people::table
+            .filter(sandbox_people::sub.eq_any(subs))
             .order(sandbox_people::updated_at.desc())
-            .limit(50)
             .select(SandboxPerson::as_select())
             .load(&mut conn)
             .await?)
@@ -525,15 +585,16 @@ struct SandboxPeoplePage {
     people: Vec<SandboxPerson>,
 }
 
-/// The sandbox's people page: everyone who logged in through it, each with a form that
-/// changes their name and email "at XWMS" (what a person would do in their XWMS account).
+/// The sandbox's people page: the people this browser logged in as through it, each with a
+/// form that changes their name and email "at XWMS" (what a person would do in their XWMS
+/// account). Nobody else's: a public demo would otherwise list every visitor's details.
 async fn people_page(
     req: HttpRequest,
     sandbox: web::Data<Sandbox>,
 ) -> Result<HttpResponse, PageError> {
     let html = SandboxPeoplePage {
         page: PageContext::anonymous(true, &req),
-        people: sandbox.people().await?,
+        people: sandbox.people(&own_people(&req)).await?,
     }
     .render()?;
     Ok(html_response(html))
@@ -561,9 +622,13 @@ async fn change_person(
         return Err(PageError::Forbidden);
     }
     let form = form.into_inner();
+    // Only this browser's own people: the cookie never comes with another site's form.
+    if !own_people(&req).contains(&form.sub) {
+        return Err(PageError::NotFound);
+    }
     let text = |value: Option<String>| {
         value
-            .map(|v| v.trim().chars().take(200).collect::<String>())
+            .map(|v| cut(&v, MAX_TEXT_CHARS))
             .filter(|v| !v.is_empty())
     };
     if !sandbox
@@ -780,15 +845,17 @@ async fn login_submit(
         }
     };
 
+    // The person first: if this fails, the login is still open and can be tried again.
+    let remembered = match &user {
+        Some(user) => sandbox.remember_person(user).await?,
+        None => None,
+    };
     let Some((redirect_url, token)) = sandbox
         .decide(&request_id, new_state, user.as_ref())
         .await?
     else {
         return Err(PageError::NotFound);
     };
-    if let Some(user) = &user {
-        sandbox.remember_person(user).await?;
-    }
     let Some(mut back) = absolute_http_url(&redirect_url) else {
         return Err(PageError::NotFound);
     };
@@ -809,5 +876,11 @@ async fn login_submit(
         header::REFERRER_POLICY,
         header::HeaderValue::from_static("no-referrer"),
     );
+    if let Some(sub) = remembered {
+        let secure = sandbox.public_origin.scheme() == "https";
+        response
+            .add_cookie(&own_people_cookie(&req, &sub, secure))
+            .map_err(|_| PageError::NotFound)?;
+    }
     Ok(response)
 }

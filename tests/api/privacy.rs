@@ -103,7 +103,7 @@ async fn download_my_data_is_a_private_json_file_of_everything_stored_about_the_
     );
     assert_eq!(response.headers()["cache-control"], "no-store");
     let data: Value = response.json().await.unwrap();
-    assert_eq!(data["format"], "xwms-starter personal data, version 1");
+    assert_eq!(data["format"], "xwms-starter personal data, version 2");
     assert_eq!(data["account"]["name"], "Ada Lovelace");
     assert_eq!(data["account"]["email"], "ada.lovelace@example.org");
     assert_eq!(

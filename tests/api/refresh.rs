@@ -8,7 +8,7 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_DOMAIN, Provider, TestApp, fake_sign_token,
+    FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_DOMAIN, Provider, TestApp, browser, fake_sign_token,
     fake_verify, spawn_app, spawn_app_with, verified_user,
 };
 
@@ -308,7 +308,7 @@ async fn an_anonymous_refresh_goes_home_and_the_sandbox_answers_only_with_its_se
 }
 
 #[actix_web::test]
-async fn the_sandbox_refuses_a_change_of_its_people_from_another_site() {
+async fn the_sandbox_shows_and_changes_only_this_browsers_people_and_nothing_from_another_site() {
     let app = spawn_app().await;
     app.login_as("ada").await;
 
@@ -332,9 +332,55 @@ async fn the_sandbox_refuses_a_change_of_its_people_from_another_site() {
         .await
         .unwrap();
 
+    // Another browser (another visitor of a public demo) sees nobody and changes nothing.
+    let stranger = browser();
+    let their_page = stranger
+        .get(app.url("/sandbox/xwms/people"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let their_change = stranger
+        .post(app.url("/sandbox/xwms/people"))
+        .form(&[
+            ("sub", "sandbox-ada"),
+            ("name", "Mallory"),
+            ("email", "m@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+
     assert_eq!(cross_site.status(), 403);
     assert_eq!(unknown.status(), 404);
+    assert_eq!(their_change.status(), 404, "not one of their people");
+    assert!(!their_page.contains("sandbox-ada"), "{their_page}");
+    assert!(!their_page.contains("ada@example.com"), "{their_page}");
     let people = app.get("/sandbox/xwms/people").await.text().await.unwrap();
     assert!(people.contains("ada@example.com"), "unchanged: {people}");
     assert!(!people.contains("Mallory"), "{people}");
+}
+
+#[actix_web::test]
+async fn an_account_linked_through_another_provider_is_not_refreshed_by_this_one() {
+    let (app, xwms) = signed_in_at_fake_xwms("sub-1", user_info(json!({"name": "Changed"}))).await;
+    // As if the account had been made in the sandbox, before real XWMS was configured.
+    app.execute_sql("UPDATE xwms_connections SET provider = 'sandbox'")
+        .await;
+
+    let response = refresh(&app).await;
+
+    assert_eq!(response.status(), 409);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("This account is linked through sandbox"),
+        "{page}"
+    );
+    assert!(
+        user_info_calls(&xwms).await.is_empty(),
+        "XWMS was asked nothing"
+    );
+    assert_eq!(stored_profile(&app).await.0.as_deref(), Some("Fake Person"));
 }

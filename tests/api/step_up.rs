@@ -58,6 +58,12 @@ async fn confirm_as(app: &TestApp, refusal_page: &str, persona: &str) -> reqwest
 
 async fn assert_confirm_page(response: reqwest::Response, action_page: &str) -> String {
     assert_eq!(response.status(), 403, "refused, nothing done");
+    // The form's answer redirects to XWMS: a `form-action 'self'` would stop the browser.
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("form-action 'self' https:"), "{csp}");
     let page = response.text().await.unwrap();
     assert!(
         page.contains("Confirm it&#39;s you") || page.contains("Confirm it's you"),

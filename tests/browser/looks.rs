@@ -192,6 +192,8 @@ async fn the_whole_login_works_with_the_keyboard_alone_and_without_javascript() 
     tab_to(&browser, "Log out").await;
     assert_focus_is_visible(&browser).await;
     browser.press(Key::Enter).await;
-    browser.wait_for_heading(HOME).await;
+    browser
+        .wait_for_heading("You are signed out of this site")
+        .await;
     assert!(browser.text().await.contains("Login with XWMS"));
 }

@@ -28,7 +28,8 @@
 //! Unix only (PostgreSQL on a socket, users, process groups). Elsewhere, development
 //! without `DATABASE_URL` stops with a line saying to set it or use `docker compose up`.
 //!
-//! Production never gets here: `startup` calls this only in development.
+//! Production never gets here: the app calls this only in development, and only when
+//! built with its `dev-database` feature (the default; the Docker image is built without).
 
 use std::path::PathBuf;
 use std::time::Duration;

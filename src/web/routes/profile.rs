@@ -28,7 +28,7 @@ use crate::web::rate_limit::limit_login_steps;
 use crate::web::session_state::{LoginSummary, SignedInUser, TypedSession, page_context};
 use crate::web::state::AppState;
 use crate::web::step_up::refusal_unless_recent_login;
-use crate::xwms::{XwmsClient, XwmsError};
+use crate::xwms::XwmsClient;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/profile").route(web::get().to(profile)))
@@ -256,10 +256,9 @@ async fn refresh(
     if account.provider != xwms.provider() {
         // Linked through another provider (the sandbox, another XWMS): this one cannot
         // speak for that sub.
-        return Err(AppError::Refresh(XwmsError::Refused {
-            status: 409,
-            message: format!("this account is linked through {}", account.provider),
-        }));
+        return Err(AppError::RefreshElsewhere {
+            provider: account.provider,
+        });
     }
     let identity = xwms
         .user_info(&account.sub)
