@@ -570,6 +570,19 @@ mod tests {
     }
 
     #[test]
+    fn only_verify_full_verifies_the_server_and_only_loopback_is_local() {
+        let connector = |url: &str| PgConnector::new(url, None).unwrap();
+        assert!(connector("postgres://db.example/app?sslmode=verify-full").verifies_the_server());
+        for mode in ["disable", "prefer", "require"] {
+            let url = format!("postgres://db.example/app?sslmode={mode}");
+            assert!(!connector(&url).verifies_the_server(), "{mode}");
+        }
+        assert!(connector("postgres://127.0.0.1/app").is_local());
+        assert!(connector("postgres://localhost/app").is_local());
+        assert!(!connector("postgres://db.example/app").is_local());
+    }
+
+    #[test]
     fn a_plain_url_prefers_tls_without_checking_the_certificate() {
         let plain = connector("postgres://postgres@127.0.0.1:5432/app").unwrap();
         assert_eq!(plain.sslmode(), SslMode::Prefer);
