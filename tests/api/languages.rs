@@ -322,3 +322,62 @@ async fn an_email_change_in_the_activity_log_reads_in_the_pages_language() {
         "the stored detail, in Dutch: {profile}"
     );
 }
+
+/// The texts of the page's `<time>` elements, in order: on the profile, the first seen and
+/// last login facts, then the activity list.
+fn time_texts(html: &str) -> Vec<String> {
+    html.split("<time ")
+        .skip(1)
+        .map(|rest| {
+            let text = rest.split('>').nth(1).unwrap_or_default();
+            text.split('<').next().unwrap_or_default().to_owned()
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn the_profile_writes_dates_to_the_minute_and_the_activity_to_the_second_in_each_language() {
+    let app = spawn_app().await;
+    app.login_as("ada").await;
+    let before = chrono::Utc::now();
+    let english = app.profile_html().await;
+    let dutch = app
+        .client
+        .get(app.url("/profile"))
+        .header("Accept-Language", "nl")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let after = chrono::Utc::now();
+
+    for (html, months) in [(&english, LANGUAGES[0].2), (&dutch, DUTCH_MONTHS)] {
+        // "5 December 2026, 09:05 UTC" for the first login (either side of midnight).
+        let day = |at: chrono::DateTime<chrono::Utc>| {
+            format!(
+                "{} {} {}, ",
+                at.day(),
+                months[at.month0() as usize],
+                at.year()
+            )
+        };
+        let times = time_texts(html);
+        assert_eq!(
+            times.len(),
+            3,
+            "first seen, last login, one event: {times:?}"
+        );
+        for (at, colons) in [(&times[0], 1), (&times[1], 1), (&times[2], 2)] {
+            // "5 December 2026, 09:05 UTC"; the event to the second: "..., 09:05:07 UTC".
+            assert!(
+                at.starts_with(&day(before)) || at.starts_with(&day(after)),
+                "the date, in the page's language: {at}"
+            );
+            let clock = at.rsplit(", ").next().unwrap_or_default();
+            assert!(clock.ends_with(" UTC"), "{at}");
+            assert_eq!(clock.matches(':').count(), colons, "{at}");
+        }
+    }
+}
