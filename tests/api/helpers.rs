@@ -513,6 +513,15 @@ impl TestApp {
         browser.get(self.url(path)).send().await.expect("request")
     }
 
+    /// `GET path` in the test's browser, asking for the page in Dutch.
+    pub async fn get_in_dutch(&self, path: &str) -> reqwest::Response {
+        let request = self
+            .client
+            .get(self.url(path))
+            .header("Accept-Language", "nl");
+        request.send().await.expect("request")
+    }
+
     /// `GET /xwms/auth` in `browser`, as a click on our own login button sends it
     /// (`Sec-Fetch-Site: same-origin`): returns the provider's login URL.
     pub async fn start_login_with(&self, browser: &reqwest::Client) -> String {

@@ -341,16 +341,7 @@ async fn the_profile_writes_dates_to_the_minute_and_the_activity_to_the_second_i
     app.login_as("ada").await;
     let before = chrono::Utc::now();
     let english = app.profile_html().await;
-    let dutch = app
-        .client
-        .get(app.url("/profile"))
-        .header("Accept-Language", "nl")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let dutch = app.get_in_dutch("/profile").await.text().await.unwrap();
     let after = chrono::Utc::now();
 
     for (html, months) in [(&english, LANGUAGES[0].2), (&dutch, DUTCH_MONTHS)] {

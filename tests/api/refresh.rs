@@ -179,12 +179,8 @@ async fn xwms_is_asked_for_the_sub_as_a_number_and_null_fields_keep_the_stored_v
         "{profile}"
     );
     let dutch = app
-        .client
-        .get(app.url(&location(&response)))
-        .header("Accept-Language", "nl")
-        .send()
+        .get_in_dutch(&location(&response))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -108,16 +108,7 @@ async fn the_page_after_logout_speaks_dutch() {
     )
     .await;
 
-    let page = app
-        .client
-        .get(app.url("/logged-out"))
-        .header("Accept-Language", "nl")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.get_in_dutch("/logged-out").await.text().await.unwrap();
 
     assert!(page.contains("Je bent uitgelogd op deze site"), "{page}");
     assert!(

@@ -222,13 +222,7 @@ async fn the_limit_is_step_up_max_age_secs_and_the_page_speaks_dutch() {
     );
 
     app.clock.advance(Duration::from_secs(400));
-    let dutch = app
-        .client
-        .get(app.url("/profile/data"))
-        .header("Accept-Language", "nl")
-        .send()
-        .await
-        .unwrap();
+    let dutch = app.get_in_dutch("/profile/data").await;
     assert_eq!(dutch.status(), 403);
     let page = dutch.text().await.unwrap();
     assert!(page.contains("Bevestigen met XWMS"), "{page}");
