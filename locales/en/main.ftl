@@ -34,6 +34,7 @@ meta-description-profile = Your account on XWMS Starter: who XWMS says you are, 
 meta-description-sandbox = The XWMS sandbox: choose who to be and log in to the starter without an XWMS account.
 meta-description-sandbox-people = The XWMS sandbox's people: change a name or an email at the stand-in XWMS, then refresh your profile.
 meta-description-logged-out = Signed out of XWMS Starter: what ended here, and why XWMS may still know you.
+meta-description-sessions = Your devices on XWMS Starter: every browser signed in to your account, and a way to end any of them.
 skip-to-content = Skip to content
 sandbox-banner-title = Sandbox: not real XWMS.
 sandbox-banner-body = Logins here use a built-in stand-in for XWMS, so you can try everything without an account.
@@ -103,6 +104,8 @@ activity-heading = Recent security activity
 activity-hint = Every login, email change and logout on this account, newest first. IP addresses are stored only as hashes.
 log-out-everywhere = Log out on all devices
 log-out-everywhere-hint = Ends every session of this account, on every browser.
+profile-sessions = Your devices
+profile-sessions-hint = Every browser signed in to this account; end any you do not recognise.
 data-heading = Your data
 data-hint = Everything this site stores about you: your account, your XWMS identity link, your notes and this activity log.
 data-download = Download my data
@@ -118,6 +121,7 @@ event-logout = Logged out
 event-sessions_revoked = Logged out on all devices
 event-account_deleted = Account deleted
 event-data_exported = Downloaded my data
+event-session_ended_elsewhere = Session ended from another device
 # The detail of an email change: $from and $to are addresses, or value-none.
 event-email-change-detail = from { $from } to { $to }
 
@@ -258,3 +262,20 @@ sandbox-people-save = Save at XWMS
 sandbox-people-link = Change a person's name or email at the sandbox XWMS
 sandbox-need-sub = Type a sub for your own user (any text, e.g. my-test-user).
 sandbox-pick-someone = Pick one of the people below.
+
+## Your devices (templates/sessions.html)
+
+sessions-title = Your devices
+sessions-lead = Every browser signed in to this account. End a session you do not recognise, or one on a device you no longer use: it is signed out at its next request.
+sessions-this-device = This device
+sessions-this-device-hint = To end this one, log out.
+sessions-started = Signed in
+sessions-last-used = Last used
+sessions-end = End this session
+sessions-ended = That session has ended: its browser is signed out at its next request.
+sessions-already-ended = That session had already ended.
+# A browser and system named from a user agent.
+device-browser-on-system = { $browser } on { $system }
+device-on-system = A browser on { $system }
+device-unknown = An unknown browser
+sessions-back = Back to your profile

@@ -27,6 +27,7 @@ meta-description-profile = Je account bij XWMS Starter: wie je volgens XWMS bent
 meta-description-sandbox = De XWMS-sandbox: kies wie je bent en log in bij de starter zonder XWMS-account.
 meta-description-sandbox-people = De mensen van de XWMS-sandbox: wijzig een naam of e-mailadres bij de stand-in voor XWMS en vernieuw daarna je profiel.
 meta-description-logged-out = Uitgelogd bij XWMS Starter: wat hier is beëindigd, en waarom XWMS je misschien nog kent.
+meta-description-sessions = Je apparaten op XWMS Starter: elke browser die op je account is ingelogd, en een manier om elke sessie te beëindigen.
 skip-to-content = Naar de inhoud
 sandbox-banner-title = Sandbox: niet de echte XWMS.
 sandbox-banner-body = Je logt hier in via een ingebouwde vervanger van XWMS, zodat je alles zonder account kunt proberen.
@@ -96,6 +97,8 @@ activity-heading = Recente beveiligingsactiviteit
 activity-hint = Elke keer inloggen, elke e-mailwijziging en elke keer uitloggen op dit account, nieuwste eerst. IP-adressen bewaren we alleen als hash.
 log-out-everywhere = Uitloggen op alle apparaten
 log-out-everywhere-hint = Beëindigt elke sessie van dit account, in elke browser.
+profile-sessions = Je apparaten
+profile-sessions-hint = Elke browser die op dit account is ingelogd; beëindig wat je niet herkent.
 data-heading = Je gegevens
 data-hint = Alles wat deze site over je bewaart: je account, de koppeling met je XWMS-identiteit, je notities en deze activiteitenlog.
 data-download = Mijn gegevens downloaden
@@ -111,6 +114,7 @@ event-logout = Uitgelogd
 event-sessions_revoked = Uitgelogd op alle apparaten
 event-account_deleted = Account verwijderd
 event-data_exported = Mijn gegevens gedownload
+event-session_ended_elsewhere = Sessie beëindigd vanaf een ander apparaat
 event-email-change-detail = van { $from } naar { $to }
 
 ## Mijn account verwijderen (templates/delete_account.html, templates/account_deleted.html)
@@ -250,3 +254,19 @@ sandbox-people-save = Opslaan bij XWMS
 sandbox-people-link = De naam of het e-mailadres van iemand wijzigen bij de sandbox-XWMS
 sandbox-need-sub = Typ een sub voor je eigen gebruiker (elke tekst, bijv. mijn-testgebruiker).
 sandbox-pick-someone = Kies een van de mensen hieronder.
+
+## Je apparaten (templates/sessions.html)
+
+sessions-title = Je apparaten
+sessions-lead = Elke browser die op dit account is ingelogd. Beëindig een sessie die je niet herkent, of een op een apparaat dat je niet meer gebruikt: die wordt bij het volgende verzoek uitgelogd.
+sessions-this-device = Dit apparaat
+sessions-this-device-hint = Deze beëindig je door uit te loggen.
+sessions-started = Ingelogd
+sessions-last-used = Laatst gebruikt
+sessions-end = Deze sessie beëindigen
+sessions-ended = Die sessie is beëindigd: de browser ervan is bij het volgende verzoek uitgelogd.
+sessions-already-ended = Die sessie was al beëindigd.
+device-browser-on-system = { $browser } op { $system }
+device-on-system = Een browser op { $system }
+device-unknown = Een onbekende browser
+sessions-back = Terug naar je profiel

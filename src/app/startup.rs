@@ -335,7 +335,8 @@ fn shared_state(
 }
 
 /// Background jobs, at start and then hourly: the rate limit's spent rows, the used login
-/// tokens no login can use any more, and the activity log's retention (every replica runs
+/// tokens no login can use any more, the session records past their limits, and the
+/// activity log's retention (every replica runs
 /// them, which is harmless: the deletes are idempotent). The first run is at start (an
 /// interval's first tick is immediate), so a replica that restarts more often than hourly
 /// still sweeps, and a test can watch the sweeps by starting an app.
@@ -346,6 +347,10 @@ fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>) {
         settings.security.anonymous_activity_retention,
         state.login_max_age,
     );
+    let session_limits = session_records::SessionLimits {
+        idle: state.session_idle_timeout,
+        absolute: state.session_absolute_timeout,
+    };
     actix_web::rt::spawn(async move {
         let mut every_hour = actix_web::rt::time::interval(std::time::Duration::from_secs(3600));
         loop {
@@ -355,6 +360,9 @@ fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>) {
             }
             if let Err(err) = session_records::sweep_used_login_tokens(&pool, login_max_age).await {
                 log::warn!("used login tokens: sweep failed: {err}");
+            }
+            if let Err(err) = session_records::sweep_sessions(&pool, session_limits).await {
+                log::warn!("sessions: sweep failed: {err}");
             }
             match activity::sweep_expired_events(&pool, users, anonymous).await {
                 Ok(0) => {}
@@ -425,6 +433,7 @@ fn serve(
             .app_data(web::Data::new(rate_limit))
             .configure(routes::auth::configure)
             .configure(routes::profile::configure)
+            .configure(routes::sessions::configure)
             .configure(routes::notes::configure)
             .configure(routes::health::configure)
             .configure(routes::static_files::configure)

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use diesel::serialize::{self, IsNull, Output, ToSql};
 
 use super::schema::sql_types::SecurityEventKind;
-use super::schema::{notes, security_events, users, xwms_connections};
+use super::schema::{notes, security_events, user_sessions, users, xwms_connections};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -24,7 +24,6 @@ pub struct User {
     pub picture_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub session_epoch: i32,
 }
 
 /// `treat_none_as_default_value = false` on every `Insertable` here: each field is a bound
@@ -85,6 +84,30 @@ pub struct NewNote<'a> {
     pub body: &'a str,
 }
 
+/// A signed-in session's record (`domain::session_records`).
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]
+#[diesel(table_name = user_sessions)]
+#[diesel(belongs_to(User))]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct UserSession {
+    pub id: i64,
+    /// SHA-256 (hex) of the random session id in the cookie.
+    pub token_sha256: String,
+    pub user_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = user_sessions)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct NewUserSession<'a> {
+    pub token_sha256: &'a str,
+    pub user_id: i64,
+    pub user_agent: Option<&'a str>,
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = security_events)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
@@ -127,11 +150,13 @@ pub enum EventKind {
     AccountDeleted,
     /// The person downloaded their data ("Download my data").
     DataExported,
+    /// One of the account's sessions was ended from another ("your devices").
+    SessionEndedElsewhere,
 }
 
 impl EventKind {
     /// Every kind, for reading the column back.
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::AccountCreated,
         EventKind::Login,
         EventKind::EmailChanged,
@@ -140,6 +165,7 @@ impl EventKind {
         EventKind::SessionsRevoked,
         EventKind::AccountDeleted,
         EventKind::DataExported,
+        EventKind::SessionEndedElsewhere,
     ];
 
     /// The value stored in `security_events.kind` (an exhaustive match: a new kind does
@@ -154,6 +180,7 @@ impl EventKind {
             EventKind::SessionsRevoked => "sessions_revoked",
             EventKind::AccountDeleted => "account_deleted",
             EventKind::DataExported => "data_exported",
+            EventKind::SessionEndedElsewhere => "session_ended_elsewhere",
         }
     }
 

@@ -7,13 +7,6 @@ pub mod sql_types {
 }
 
 diesel::table! {
-    ended_sessions (session_id) {
-        session_id -> Text,
-        ended_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
     login_rate_limits (client) {
         client -> Text,
         tat -> Timestamptz,
@@ -74,6 +67,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_sessions (id) {
+        id -> Int8,
+        token_sha256 -> Text,
+        user_id -> Int8,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         name -> Nullable<Text>,
@@ -82,7 +86,6 @@ diesel::table! {
         picture_url -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
-        session_epoch -> Int4,
     }
 }
 
@@ -99,16 +102,17 @@ diesel::table! {
 
 diesel::joinable!(notes -> users (user_id));
 diesel::joinable!(security_events -> users (user_id));
+diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(xwms_connections -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
-    ended_sessions,
     login_rate_limits,
     notes,
     sandbox_logins,
     sandbox_people,
     security_events,
     used_login_tokens,
+    user_sessions,
     users,
     xwms_connections,
 );

@@ -14,6 +14,7 @@ use crate::db::schema::{users, xwms_connections};
 use crate::db::{self, DbError, DbPool};
 use crate::domain::activity::{ClientInfo, EventDetail, EventKind, record_event};
 use crate::domain::notes;
+use crate::domain::session_records::{SessionPlan, start_session};
 use crate::support::i18n::Lang;
 
 /// How many times a first login retries after losing the race for a new `sub` to a
@@ -41,9 +42,9 @@ pub struct VerifiedIdentity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkedAccount {
     pub user_id: i64,
-    /// The user's current session epoch; the new session carries it (see
-    /// `web::session_state`).
-    pub session_epoch: i32,
+    /// Whether the browser's session went on (the same person was signed in already)
+    /// rather than a new one starting (`session_records::start_session`).
+    pub session_kept: bool,
     pub created: bool,
     /// Set when XWMS sent a different email than the one stored for this `sub`.
     pub email_change: Option<EmailChange>,
@@ -88,19 +89,25 @@ impl From<diesel::result::Error> for AttemptError {
 ///   and the retry finds the winner's account.
 ///
 /// Each branch writes exactly one security event in the same transaction:
-/// `account_created`, `login`, or `email_changed`.
+/// `account_created`, `login`, or `email_changed`; and the session `session` plans, so an
+/// account is never left half signed in (`session_records::start_session`).
 ///
 /// There is deliberately no lookup by email anywhere here.
 pub async fn link_account_by_sub(
     pool: &DbPool,
     identity: &VerifiedIdentity,
+    session: &SessionPlan,
     client: &ClientInfo,
     lang: &Lang,
 ) -> Result<LinkedAccount, DbError> {
     let mut conn = db::connection(pool).await?;
     for _ in 0..LINK_ATTEMPTS {
         let attempt = conn
-            .transaction(async |conn| link_in_transaction(conn, identity, client, lang).await)
+            .transaction(async |conn| {
+                let mut linked = link_in_transaction(conn, identity, client, lang).await?;
+                linked.session_kept = start_session(conn, linked.user_id, session, client).await?;
+                Ok(linked)
+            })
             .await;
         match attempt {
             Ok(linked) => return Ok(linked),
@@ -141,9 +148,9 @@ async fn link_in_transaction(
         // `FOR NO KEY UPDATE`, not `FOR UPDATE`: the id is not changed, so a download of
         // this person's data (`FOR KEY SHARE`) or a note or event being written for them
         // need not wait for this login, nor this login for them.
-        let (previous_email, session_epoch): (Option<String>, i32) = users::table
+        let previous_email: Option<String> = users::table
             .find(connection.user_id)
-            .select((users::email, users::session_epoch))
+            .select(users::email)
             .for_no_key_update()
             .first(conn)
             .await?;
@@ -187,7 +194,7 @@ async fn link_in_transaction(
         }
         return Ok(LinkedAccount {
             user_id: connection.user_id,
-            session_epoch,
+            session_kept: false,
             created: false,
             email_change,
         });
@@ -215,7 +222,7 @@ async fn link_in_transaction(
     on_first_login(conn, user_id, identity, client, lang).await?;
     Ok(LinkedAccount {
         user_id,
-        session_epoch: 0,
+        session_kept: false,
         created: true,
         email_change: None,
     })

@@ -38,6 +38,8 @@ pub enum EventDetail {
     Provider { provider: String },
     /// `login_refused`: why, in words.
     Refusal { reason: String },
+    /// `session_ended_elsewhere`: the user agent of the session that was ended.
+    EndedSession { user_agent: Option<String> },
 }
 
 /// The longest text an event's detail keeps.
@@ -57,6 +59,9 @@ impl EventDetail {
             },
             Self::Refusal { reason } => Self::Refusal {
                 reason: cut(reason),
+            },
+            Self::EndedSession { user_agent } => Self::EndedSession {
+                user_agent: user_agent.as_deref().map(cut),
             },
         };
         serde_json::to_value(bounded).unwrap_or(serde_json::Value::Null)

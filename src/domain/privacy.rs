@@ -13,15 +13,15 @@ use diesel::result::DatabaseErrorKind;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
-use crate::db::models::{Note, SecurityEvent, User, XwmsConnection};
-use crate::db::schema::{notes, security_events, users, xwms_connections};
+use crate::db::models::{Note, SecurityEvent, User, UserSession, XwmsConnection};
+use crate::db::schema::{notes, security_events, user_sessions, users, xwms_connections};
 use crate::db::{self, DbError, DbPool};
 use crate::domain::activity::{ClientInfo, EventKind, record_event};
 
 /// Names the export's layout, so a reader of an old file knows what it holds.
 /// Version 2: an event's `detail` is JSON (`{"email_change": {"from": .., "to": ..}}`),
-/// not a sentence.
-pub const EXPORT_FORMAT: &str = "xwms-starter personal data, version 2";
+/// not a sentence. Version 3: the signed-in sessions (`sessions`).
+pub const EXPORT_FORMAT: &str = "xwms-starter personal data, version 3";
 
 /// Everything this site stores about one person: the "Download my data" file.
 #[derive(Debug, Serialize)]
@@ -33,8 +33,17 @@ pub struct PersonalData {
     /// person's id there (`sub`).
     pub identities: Vec<IdentityData>,
     pub notes: Vec<NoteData>,
+    /// The account's signed-in sessions ("your devices"), oldest first.
+    pub sessions: Vec<SessionData>,
     /// The whole security activity log of the account, oldest first.
     pub activity: Vec<ActivityData>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionData {
+    pub started: DateTime<Utc>,
+    pub last_used: DateTime<Utc>,
+    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -129,6 +138,12 @@ async fn read_personal_data(
                 .select(Note::as_select())
                 .load(conn)
                 .await?;
+            let sessions: Vec<UserSession> = user_sessions::table
+                .filter(user_sessions::user_id.eq(user_id))
+                .order(user_sessions::id)
+                .select(UserSession::as_select())
+                .load(conn)
+                .await?;
             let activity: Vec<SecurityEvent> = security_events::table
                 .filter(security_events::user_id.eq(user_id))
                 .order(security_events::id)
@@ -163,6 +178,14 @@ async fn read_personal_data(
                         created_at: note.created_at,
                     })
                     .collect(),
+                sessions: sessions
+                    .into_iter()
+                    .map(|session| SessionData {
+                        started: session.created_at,
+                        last_used: session.last_seen_at,
+                        user_agent: session.user_agent,
+                    })
+                    .collect(),
                 activity: activity
                     .into_iter()
                     .map(|event| ActivityData {
@@ -192,9 +215,9 @@ async fn read_personal_data(
 ///   request's client info, and is anonymised with the rest: the minimal record that
 ///   an account was deleted, and when. Anonymous events are swept after
 ///   `ANONYMOUS_ACTIVITY_RETENTION_DAYS`.
-/// - Sessions: every signed-in request checks its user against the database
-///   (`session_state::session_is_current`), and user ids are never reused, so every
-///   cookie of this user, on any device, is refused from the next request on.
+/// - Sessions: their records go with the user (`ON DELETE CASCADE`), and every
+///   signed-in request checks its record (`session_records::session_is_current`), so
+///   every cookie of this user, on any device, is refused from the next request on.
 ///
 /// Returns false if there was no such user (deleted meanwhile, in another tab).
 pub async fn delete_account(

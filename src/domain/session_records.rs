@@ -1,46 +1,137 @@
-//! The server-side state of sessions. The session itself lives in the browser's
-//! encrypted cookie; the server keeps only what must outlive or overrule a cookie:
-//! sessions that were logged out, each user's session epoch ("log out on all devices"),
-//! and the callback tokens already used.
+//! The server-side records of sessions: an allow-list. The session itself lives in the
+//! browser's encrypted cookie; a signed-in cookie is worth something only while its row
+//! in `user_sessions` is there. So "your devices" lists every session of an account
+//! exactly, and ending one (log out, log out everywhere, end another device, delete the
+//! account) is deleting rows: the cookie, and every copy of it, is refused at its next
+//! request on every replica.
+//!
+//! Only a SHA-256 of the cookie's random session id is stored: nothing read from the
+//! table could be put into a cookie. Here too: the callback tokens already used.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::db::schema::{ended_sessions, used_login_tokens, users};
+use crate::db::models::{NewUserSession, UserSession};
+use crate::db::schema::{used_login_tokens, user_sessions};
 use crate::db::{self, DbError, DbPool};
-use crate::domain::activity::{ClientInfo, EventKind, MAX_AGE_SECS, record_event};
+use crate::domain::activity::{ClientInfo, EventDetail, EventKind, MAX_AGE_SECS, record_event};
 use crate::support::crypto::sha256_hex;
 
-/// "Log out": ends this one session. Its id is remembered as ended, so a copy of the
-/// cookie is refused too, until it would have passed the absolute limit anyway; older
-/// entries are swept here.
+/// The signed-in session a browser has when a login comes back: the login keeps it when
+/// it is the same person's, and ends it when it is someone else's.
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    pub user_id: i64,
+    /// The random id in the cookie (only its hash reaches the database).
+    pub session_id: String,
+}
+
+/// What a login does with this browser's session, decided in the login's transaction
+/// (`accounts::link_account_by_sub`) once it knows whose login it is.
+#[derive(Debug, Clone)]
+pub struct SessionPlan {
+    pub current: Option<CurrentSession>,
+    /// The random id a new session gets, when one is started.
+    pub new_session_id: String,
+}
+
+/// Starts the session `plan` asks for, for `user_id`, on `conn` (inside the login's
+/// transaction, so an account never exists half-signed-in). Returns true when this
+/// browser's session is the same person's and goes on (a second tab, a "Confirm with
+/// XWMS"): then nothing is written. Otherwise someone else's session in this browser
+/// ends (its row goes) and a new one is recorded.
+pub async fn start_session(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    plan: &SessionPlan,
+    client: &ClientInfo,
+) -> QueryResult<bool> {
+    if let Some(current) = &plan.current {
+        if current.user_id == user_id {
+            return Ok(true);
+        }
+        delete_session(conn, current.user_id, &current.session_id).await?;
+    }
+    diesel::insert_into(user_sessions::table)
+        .values(NewUserSession {
+            token_sha256: &sha256_hex(&plan.new_session_id),
+            user_id,
+            user_agent: client.user_agent.as_deref(),
+        })
+        .execute(conn)
+        .await?;
+    Ok(false)
+}
+
+async fn delete_session(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    session_id: &str,
+) -> QueryResult<usize> {
+    diesel::delete(
+        user_sessions::table
+            .filter(user_sessions::token_sha256.eq(sha256_hex(session_id)))
+            .filter(user_sessions::user_id.eq(user_id)),
+    )
+    .execute(conn)
+    .await
+}
+
+/// Whether a signed-in session may go on: its row is there (not logged out, not ended
+/// from another device, not swept, the user not deleted). One statement per request:
+/// with `seen_now` (the cookie's idle stamp is being refreshed, at most once per refresh
+/// interval) an `UPDATE` that also records "last used", otherwise a `SELECT`.
+pub async fn session_is_current(
+    pool: &DbPool,
+    user_id: i64,
+    session_id: &str,
+    seen_now: bool,
+) -> Result<bool, DbError> {
+    let mut conn = db::connection(pool).await?;
+    let this_session = user_sessions::table
+        .filter(user_sessions::token_sha256.eq(sha256_hex(session_id)))
+        .filter(user_sessions::user_id.eq(user_id));
+    let current = if seen_now {
+        diesel::update(this_session)
+            .set(user_sessions::last_seen_at.eq(diesel::dsl::now))
+            .execute(&mut conn)
+            .await?
+            == 1
+    } else {
+        diesel::select(diesel::dsl::exists(this_session))
+            .get_result(&mut conn)
+            .await?
+    };
+    Ok(current)
+}
+
+/// "Log out": ends this one session (its row goes, so a copy of the cookie dies too),
+/// recorded as `logout`. A session already ended meanwhile records nothing.
 pub async fn end_session(
     pool: &DbPool,
     user_id: i64,
     session_id: &str,
-    remember_for: std::time::Duration,
     client: &ClientInfo,
 ) -> Result<(), DbError> {
     let mut conn = db::connection(pool).await?;
     conn.transaction(async |conn| {
-        diesel::insert_into(ended_sessions::table)
-            .values(ended_sessions::session_id.eq(session_id))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-        forget_older_than(conn, FORGET_ENDED_SESSIONS, remember_for).await?;
+        if delete_session(conn, user_id, session_id).await? == 0 {
+            return Ok(());
+        }
         record_event(conn, Some(user_id), EventKind::Logout, None, client).await
     })
     .await?;
     Ok(())
 }
 
-/// "Log out on all devices": bumps the user's session epoch, so every session cookie
-/// issued before (on any device, and every copy of it) is refused from now on.
+/// "Log out on all devices": every session of the account ends, on every device (and
+/// every copy of every cookie), recorded as `sessions_revoked`.
 ///
-/// A user deleted meanwhile (the update waits for a deletion under way, then finds no
-/// row) has no sessions left to end: nothing is recorded, as an event naming a user who
-/// is gone would break its foreign key.
+/// No session left to end (a deletion of the user, or another "log out everywhere",
+/// came first) records nothing: an event naming a user who is gone would break its
+/// foreign key, and the other one was recorded already.
 pub async fn end_all_sessions(
     pool: &DbPool,
     user_id: i64,
@@ -48,11 +139,10 @@ pub async fn end_all_sessions(
 ) -> Result<(), DbError> {
     let mut conn = db::connection(pool).await?;
     conn.transaction(async |conn| {
-        let bumped = diesel::update(users::table.find(user_id))
-            .set(users::session_epoch.eq(users::session_epoch + 1))
+        let ended = diesel::delete(user_sessions::table.filter(user_sessions::user_id.eq(user_id)))
             .execute(conn)
             .await?;
-        if bumped == 0 {
+        if ended == 0 {
             return Ok(());
         }
         record_event(
@@ -67,6 +157,147 @@ pub async fn end_all_sessions(
     .await?;
     Ok(())
 }
+
+/// A session that "your devices" ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedSession {
+    pub user_agent: Option<String>,
+}
+
+/// "End this session" on "your devices": ends the session `id` of `user_id`, unless it is
+/// the one asking (`own_session_id`; logging out serves for that), recorded as
+/// `session_ended_elsewhere` with the ended session's user agent. `None` when there is no
+/// such session of this user (ended meanwhile, someone else's, this one).
+pub async fn end_other_session(
+    pool: &DbPool,
+    user_id: i64,
+    id: i64,
+    own_session_id: &str,
+    client: &ClientInfo,
+) -> Result<Option<EndedSession>, DbError> {
+    let mut conn = db::connection(pool).await?;
+    let ended = conn
+        .transaction(async |conn| {
+            let Some(user_agent) = diesel::delete(
+                user_sessions::table
+                    .filter(user_sessions::id.eq(id))
+                    .filter(user_sessions::user_id.eq(user_id))
+                    .filter(user_sessions::token_sha256.ne(sha256_hex(own_session_id))),
+            )
+            .returning(user_sessions::user_agent)
+            .get_result::<Option<String>>(conn)
+            .await
+            .optional()?
+            else {
+                return Ok(None);
+            };
+            record_event(
+                conn,
+                Some(user_id),
+                EventKind::SessionEndedElsewhere,
+                Some(EventDetail::EndedSession {
+                    user_agent: user_agent.clone(),
+                }),
+                client,
+            )
+            .await?;
+            QueryResult::Ok(Some(EndedSession { user_agent }))
+        })
+        .await?;
+    Ok(ended)
+}
+
+/// A signed-in session as "your devices" shows it.
+#[derive(Debug, Clone)]
+pub struct SessionListing {
+    pub id: i64,
+    pub started: DateTime<Utc>,
+    pub last_used: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    /// The session of the browser asking.
+    pub this_device: bool,
+}
+
+/// The account's sessions still in use, the most recently used first, the one of
+/// `own_session_id` marked. A session past its idle or absolute limit is not listed
+/// (it is refused anyway, and the next sweep deletes it).
+pub async fn list_sessions(
+    pool: &DbPool,
+    user_id: i64,
+    own_session_id: &str,
+    limits: SessionLimits,
+) -> Result<Vec<SessionListing>, DbError> {
+    let mut conn = db::connection(pool).await?;
+    let own = sha256_hex(own_session_id);
+    let (idle, absolute) = limits.bounds_secs();
+    let rows: Vec<UserSession> = user_sessions::table
+        .filter(user_sessions::user_id.eq(user_id))
+        // By the database's clock, the one that stamped the rows: with this machine's
+        // clock ahead of the database's, sessions in use would look older than they are.
+        .filter(
+            diesel::dsl::sql::<Bool>("last_seen_at > now() - make_interval(secs => ")
+                .bind::<BigInt, _>(idle)
+                .sql(") AND created_at > now() - make_interval(secs => ")
+                .bind::<BigInt, _>(absolute)
+                .sql(")"),
+        )
+        .order((user_sessions::last_seen_at.desc(), user_sessions::id.desc()))
+        .select(UserSession::as_select())
+        .load(&mut conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| SessionListing {
+            this_device: row.token_sha256 == own,
+            id: row.id,
+            started: row.created_at,
+            last_used: row.last_seen_at,
+            user_agent: row.user_agent,
+        })
+        .collect())
+}
+
+/// The session limits, for deciding on the server which records no cookie can use.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    pub idle: std::time::Duration,
+    pub absolute: std::time::Duration,
+}
+
+/// How long past its limits a record is kept: the cookie's stamps are written by the
+/// app's clock, the record's by the database's, and "last used" lags the cookie by up to
+/// a refresh interval (a minute at most).
+const RECORD_MARGIN_SECS: i64 = 120;
+
+impl SessionLimits {
+    /// The idle and absolute bounds in seconds, with the margin.
+    fn bounds_secs(self) -> (i64, i64) {
+        let secs = |limit: std::time::Duration| {
+            i64::try_from(limit.as_secs())
+                .unwrap_or(i64::MAX)
+                .saturating_add(RECORD_MARGIN_SECS)
+                .min(MAX_AGE_SECS)
+        };
+        (secs(self.idle), secs(self.absolute))
+    }
+}
+
+/// Deletes the session records no cookie can use any more (past the idle or the
+/// absolute limit, with a margin). Run by the hourly background job; returns how many
+/// went.
+pub async fn sweep_sessions(pool: &DbPool, limits: SessionLimits) -> Result<usize, DbError> {
+    let mut conn = db::connection(pool).await?;
+    let (idle, absolute) = limits.bounds_secs();
+    Ok(diesel::sql_query(FORGET_SESSIONS)
+        .bind::<BigInt, _>(idle)
+        .bind::<BigInt, _>(absolute)
+        .execute(&mut conn)
+        .await?)
+}
+
+const FORGET_SESSIONS: &str = "DELETE FROM user_sessions \
+     WHERE last_seen_at < now() - make_interval(secs => $1) \
+        OR created_at < now() - make_interval(secs => $2)";
 
 /// Marks a callback token as used; false if it was used before. Tokens are kept as
 /// hashes; `sweep_used_login_tokens` forgets them once no pending login can still use
@@ -84,60 +315,19 @@ pub async fn claim_login_token(pool: &DbPool, token: &str) -> Result<bool, DbErr
 /// Forgets used tokens older than twice `login_max_age` (how long a pending login
 /// lives, with a margin for clock skew between replicas): a token that old is refused
 /// anyway, as its login has expired. Run by the hourly background job; returns how many
-/// went.
+/// went. The bound is computed by PostgreSQL, from the clock that stamped the rows.
 pub async fn sweep_used_login_tokens(
     pool: &DbPool,
     login_max_age: std::time::Duration,
 ) -> Result<usize, DbError> {
     let mut conn = db::connection(pool).await?;
-    Ok(forget_older_than(
-        &mut conn,
-        FORGET_USED_TOKENS,
-        login_max_age.saturating_mul(2),
-    )
-    .await?)
-}
-
-const FORGET_ENDED_SESSIONS: &str =
-    "DELETE FROM ended_sessions WHERE ended_at < now() - make_interval(secs => $1)";
-const FORGET_USED_TOKENS: &str =
-    "DELETE FROM used_login_tokens WHERE used_at < now() - make_interval(secs => $1)";
-
-/// Runs one of the `FORGET_*` deletes with `age` as its bound. The bound is computed by
-/// PostgreSQL, from the clock that stamped the rows (`DEFAULT now()`): with this
-/// machine's clock ahead of the database's, rows would be forgotten early (an ended
-/// session's copied cookie accepted again before its absolute limit).
-async fn forget_older_than(
-    conn: &mut AsyncPgConnection,
-    delete: &'static str,
-    age: std::time::Duration,
-) -> QueryResult<usize> {
-    let secs = i64::try_from(age.as_secs())
+    let secs = i64::try_from(login_max_age.saturating_mul(2).as_secs())
         .unwrap_or(i64::MAX)
         .min(MAX_AGE_SECS);
-    diesel::sql_query(delete)
-        .bind::<diesel::sql_types::BigInt, _>(secs)
-        .execute(conn)
-        .await
-}
-
-/// Whether a signed-in session may go on: the user still exists, the session's epoch is
-/// the user's current one, and this session was not ended. One query per request.
-pub async fn session_is_current(
-    pool: &DbPool,
-    user_id: i64,
-    epoch: i32,
-    session_id: &str,
-) -> Result<bool, DbError> {
-    let mut conn = db::connection(pool).await?;
-    let found: Option<(i32, bool)> = users::table
-        .find(user_id)
-        .select((
-            users::session_epoch,
-            diesel::dsl::exists(ended_sessions::table.find(session_id)),
-        ))
-        .first(&mut conn)
-        .await
-        .optional()?;
-    Ok(found == Some((epoch, false)))
+    Ok(diesel::sql_query(
+        "DELETE FROM used_login_tokens WHERE used_at < now() - make_interval(secs => $1)",
+    )
+    .bind::<BigInt, _>(secs)
+    .execute(&mut conn)
+    .await?)
 }

@@ -1,9 +1,11 @@
 //! The typed session: the only place that knows session keys.
 //!
 //! The session lives in an encrypted, HttpOnly cookie (actix-session's cookie store),
-//! so the server keeps no session state and replicas need nothing shared but the key.
-//! It holds small things only: the user id, a display name, the logout CSRF token,
-//! the logins under way and what changed at the last login.
+//! so replicas need nothing shared but the key and the database. It holds small things
+//! only: the user id, the session's random id, a display name, the forms' CSRF token, the
+//! logins under way and what changed at the last login. The server keeps one record per
+//! signed-in session (`domain::session_records`): a cookie is worth something only while
+//! its record is there.
 
 use std::future::{Ready, ready};
 
@@ -95,9 +97,7 @@ impl PendingLogin {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignedIn {
     pub user_id: i64,
-    /// Must equal `users.session_epoch`; "log out on all devices" bumps it.
-    pub epoch: i32,
-    /// Random id of this session; "log out" records it in `ended_sessions`.
+    /// Random id of this session; its SHA-256 names its record in `user_sessions`.
     pub session_id: String,
     /// Unix seconds: the login (absolute limit) and the last request (idle limit).
     pub signed_in_at: i64,
@@ -247,17 +247,18 @@ impl TypedSession {
         Ok(())
     }
 
-    /// Starts the signed-in session. Everything the session held before (its CSRF token
-    /// included) is dropped and a new cookie value issued (`renew`), so whatever an
-    /// attacker planted or read before the login is worth nothing after it. Only the
-    /// other logins under way in this browser are kept (the caller has already taken out
-    /// the one this login used), so the other tabs can still finish theirs.
-    /// `now`: the time of `AppState::clock`, which the limits are checked against.
+    /// Starts the signed-in session `session_id`, whose record the login wrote. Everything
+    /// the session held before (its CSRF token included) is dropped and a new cookie
+    /// value issued (`renew`), so whatever an attacker planted or read before the login is
+    /// worth nothing after it. Only the other logins under way in this browser are kept
+    /// (the caller has already taken out the one this login used), so the other tabs can
+    /// still finish theirs. `now`: the time of `AppState::clock`, which the limits are
+    /// checked against.
     pub fn log_in(
         &self,
         now: i64,
         user_id: i64,
-        session_epoch: i32,
+        session_id: String,
         display_name: &str,
         summary: LoginSummary,
     ) -> Result<(), AppError> {
@@ -270,8 +271,7 @@ impl TypedSession {
             SIGNED_IN,
             SignedIn {
                 user_id,
-                epoch: session_epoch,
-                session_id: random_token(),
+                session_id,
                 signed_in_at: now,
                 seen_at: now,
                 confirmed_at: None,
@@ -386,11 +386,14 @@ impl FromRequest for SignedInUser {
 /// Middleware: enforces the signed-in session's limits on the server, on every request.
 ///
 /// A cookie is only worth something while (1) it was used within the idle limit,
-/// (2) the login is younger than the absolute limit, (3) it was not logged out (its id is
-/// not in `ended_sessions`), and (4) its epoch still equals the user's `session_epoch`
-/// ("log out on all devices" bumps it). Otherwise the session is ended and the request
-/// goes on as anonymous. A cookie copied before logout is therefore worthless after it,
-/// although the cookie store keeps the session itself in the browser.
+/// (2) the login is younger than the absolute limit, and (3) its record is in
+/// `user_sessions` (logging out, logging out everywhere, ending it from another device
+/// and deleting the account delete records). Otherwise the session is ended and the
+/// request goes on as anonymous. A cookie copied before logout is therefore worthless
+/// after it, although the cookie store keeps the session itself in the browser.
+///
+/// One statement per request: a `SELECT`, or, once per refresh interval, the `UPDATE`
+/// that records "last used" (`session_records::session_is_current`).
 ///
 /// A failure here (the database is down) becomes an error *response*, not an `Err`, so
 /// the outer `ErrorHandlers`, security headers and logger still see it.
@@ -436,17 +439,18 @@ async fn check_session(session: &TypedSession, state: &AppState) -> Result<(), A
     let idle = now - signed_in.seen_at;
     let within_limits = age_within(idle, state.session_idle_timeout)
         && age_within(now - signed_in.signed_in_at, state.session_absolute_timeout);
+    let seen_now = idle >= idle_refresh_after_secs(state.session_idle_timeout);
     let current = within_limits
         && session_is_current(
             &state.pool,
             signed_in.user_id,
-            signed_in.epoch,
             &signed_in.session_id,
+            seen_now,
         )
         .await?;
     if !current {
         session.end_signed_in();
-    } else if idle >= idle_refresh_after_secs(state.session_idle_timeout) {
+    } else if seen_now {
         session.touch(signed_in, now)?;
     }
     Ok(())

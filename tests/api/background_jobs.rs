@@ -32,6 +32,12 @@ async fn database_with_old_and_recent_rows() -> String {
         "INSERT INTO login_rate_limits (client, tat) VALUES
             (repeat('1', 64), now() - interval '1 minute'),
             (repeat('2', 64), now() + interval '1 minute')",
+        // Sessions (idle limit 10 minutes, absolute an hour, each with two minutes' margin):
+        // unused for 20 minutes goes, started 2 hours ago goes, used 5 minutes ago stays.
+        "INSERT INTO user_sessions (token_sha256, user_id, created_at, last_seen_at) VALUES
+            (repeat('c', 64), 1, now() - interval '30 minutes', now() - interval '20 minutes'),
+            (repeat('d', 64), 1, now() - interval '30 minutes', now() - interval '5 minutes'),
+            (repeat('e', 64), 1, now() - interval '2 hours', now() - interval '1 minute')",
     ] {
         use diesel_async::RunQueryDsl;
         diesel::sql_query(sql).execute(&mut conn).await.unwrap();
@@ -39,12 +45,13 @@ async fn database_with_old_and_recent_rows() -> String {
     database_url
 }
 
-/// The rows left: events (kind and detail), used tokens, rate-limited clients.
-async fn rows_left(app: &TestApp) -> (i64, i64, i64) {
+/// The rows left: events (kind and detail), used tokens, rate-limited clients, sessions.
+async fn rows_left(app: &TestApp) -> (i64, i64, i64, i64) {
     (
         app.count("security_events").await,
         app.count("used_login_tokens").await,
         app.count("login_rate_limits").await,
+        app.count("user_sessions").await,
     )
 }
 
@@ -60,15 +67,27 @@ async fn the_sweeps_run_at_start_with_the_configured_retention() {
             ("ACTIVITY_RETENTION_DAYS", "5"),
             ("ANONYMOUS_ACTIVITY_RETENTION_DAYS", "2"),
             ("XWMS_LOGIN_MAX_AGE_SECS", "60"),
+            ("SESSION_IDLE_TIMEOUT_SECS", "600"),
+            ("SESSION_ABSOLUTE_TIMEOUT_SECS", "3600"),
         ],
     )
     .await;
 
     let started = Instant::now();
-    while rows_left(&app).await != (2, 1, 1) && started.elapsed() < Duration::from_secs(15) {
+    while rows_left(&app).await != (2, 1, 1, 1) && started.elapsed() < Duration::from_secs(15) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(rows_left(&app).await, (2, 1, 1), "one of each kind swept");
+    assert_eq!(
+        rows_left(&app).await,
+        (2, 1, 1, 1),
+        "one of each kind swept"
+    );
+    assert_eq!(
+        app.count("user_sessions WHERE token_sha256 = repeat('d', 64)")
+            .await,
+        1,
+        "the session in use stays"
+    );
     assert_eq!(app.count("security_events WHERE kind = 'logout'").await, 1);
     assert_eq!(
         app.count("security_events WHERE detail #>> '{refusal,reason}' = 'recent'")

@@ -289,8 +289,8 @@ async fn the_database_failing_at_the_session_check_after_the_login_gets_503_and_
     let app = spawn_app_with(Provider::Sandbox, &[STATEMENT_TIMEOUT]).await;
     let callback = app.login_as("ada").await;
     assert_eq!(location(callback.headers()), "/profile");
-    // The session check on the next request reads `ended_sessions`; nothing else does.
-    let blocker = app.hold_lock("ended_sessions", "ACCESS EXCLUSIVE").await;
+    // The session check on the next request reads `user_sessions`; nothing else does.
+    let blocker = app.hold_lock("user_sessions", "ACCESS EXCLUSIVE").await;
 
     let profile = app.get("/profile").await;
 
@@ -298,7 +298,7 @@ async fn the_database_failing_at_the_session_check_after_the_login_gets_503_and_
     TestApp::release_lock(blocker).await;
     app.assert_signed_in(&app.client).await;
     assert_eq!(app.count("users").await, 1);
-    assert_eq!(app.count("ended_sessions").await, 0);
+    assert_eq!(app.count("user_sessions").await, 1);
 }
 
 #[actix_web::test]

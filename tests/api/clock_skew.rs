@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use xwms_starter::domain::activity::{ClientInfo, sweep_expired_events};
-use xwms_starter::domain::session_records::end_session;
+use xwms_starter::domain::activity::sweep_expired_events;
+use xwms_starter::domain::session_records::{SessionLimits, sweep_sessions};
 
 use crate::helpers::TestApp;
 use crate::helpers::spawn_app;
@@ -27,6 +27,7 @@ async fn set_the_database_clock_an_hour_back(app: &TestApp) {
     .await;
 }
 
+const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 #[actix_web::test]
@@ -51,53 +52,36 @@ async fn the_retention_sweep_works_when_the_database_clock_is_behind_the_apps() 
 }
 
 #[actix_web::test]
-async fn a_logout_forgets_ended_sessions_by_the_database_clock_never_early() {
+async fn the_session_sweep_goes_by_the_database_clock_never_early() {
     let app = spawn_app().await;
     app.login_as("ada").await;
     set_the_database_clock_an_hour_back(&app).await;
-    // By the database's clock: session a ended 90 minutes ago, b three hours ago.
+    // By the database's clock: session a was last used 90 minutes ago, b three hours ago,
+    // and c started 25 hours ago. The login's own session was stamped an hour "ahead".
     app.execute_sql(
-        "INSERT INTO ended_sessions (session_id, ended_at) VALUES \
-         (repeat('a', 64), now() - interval '90 minutes'), \
-         (repeat('b', 64), now() - interval '3 hours')",
+        "INSERT INTO user_sessions (token_sha256, user_id, created_at, last_seen_at) \
+         SELECT repeat(name, 64), (SELECT id FROM users), now() - started, now() - seen \
+         FROM (VALUES ('a', interval '2 hours', interval '90 minutes'), \
+                      ('b', interval '4 hours', interval '3 hours'), \
+                      ('c', interval '25 hours', interval '1 minute')) AS s(name, started, seen)",
     )
     .await;
-    let user_id = app.events().await[0].1.unwrap();
+    let limits = SessionLimits {
+        idle: 2 * HOUR,
+        absolute: DAY,
+    };
 
-    // Sessions live at most two hours: an entry younger than that must stay.
-    end_session(
-        &app.pool(),
-        user_id,
-        &"c".repeat(64),
-        2 * Duration::from_secs(3600),
-        &ClientInfo::default(),
-    )
-    .await
-    .unwrap();
+    let swept = sweep_sessions(&app.pool(), limits).await.unwrap();
 
+    assert_eq!(swept, 2, "b (idle) and c (too old) go");
     assert_eq!(
-        ended_session_ids(&app).await,
-        ["a".repeat(64), "c".repeat(64)],
-        "the one ended 90 minutes ago stays, the one of 3 hours ago goes"
+        app.count("user_sessions WHERE token_sha256 = repeat('a', 64)")
+            .await,
+        1,
+        "the one used 90 minutes ago stays"
     );
-}
-
-async fn ended_session_ids(app: &TestApp) -> Vec<String> {
-    use diesel::QueryableByName;
-    use diesel_async::RunQueryDsl;
-    #[derive(QueryableByName)]
-    struct Ended {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        session_id: String,
-    }
-    let mut conn = app.db().await;
-    diesel::sql_query("SELECT session_id FROM ended_sessions ORDER BY session_id")
-        .load::<Ended>(&mut conn)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|ended| ended.session_id)
-        .collect()
+    assert_eq!(app.count("user_sessions").await, 2, "and the login's own");
+    app.assert_signed_in(&app.client).await;
 }
 
 #[actix_web::test]

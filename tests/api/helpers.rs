@@ -416,8 +416,13 @@ pub fn bare_client() -> reqwest::Client {
 /// which fails with "connection closed before message completed" (a real browser retries
 /// such a request; reqwest does not).
 pub fn browser() -> reqwest::Client {
+    browser_as("xwms-starter-tests")
+}
+
+/// A new browser (as [`browser`]) that sends `user_agent`.
+pub fn browser_as(user_agent: &str) -> reqwest::Client {
     reqwest::Client::builder()
-        .user_agent("xwms-starter-tests")
+        .user_agent(user_agent)
         .redirect(Policy::none())
         .pool_max_idle_per_host(0)
         .cookie_store(true)
@@ -515,10 +520,16 @@ impl TestApp {
 
     /// `GET path` in the test's browser, asking for the page in Dutch.
     pub async fn get_in_dutch(&self, path: &str) -> reqwest::Response {
-        let request = self
-            .client
-            .get(self.url(path))
-            .header("Accept-Language", "nl");
+        self.get_in_dutch_with(&self.client, path).await
+    }
+
+    /// `GET path` in `browser`, asking for the page in Dutch.
+    pub async fn get_in_dutch_with(
+        &self,
+        browser: &reqwest::Client,
+        path: &str,
+    ) -> reqwest::Response {
+        let request = browser.get(self.url(path)).header("Accept-Language", "nl");
         request.send().await.expect("request")
     }
 

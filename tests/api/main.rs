@@ -10,6 +10,7 @@ mod clock_skew;
 #[cfg(unix)]
 mod database_tls;
 mod deletion_races;
+mod devices;
 mod doctor;
 mod guide;
 mod helpers;

@@ -103,7 +103,7 @@ async fn download_my_data_is_a_private_json_file_of_everything_stored_about_the_
     );
     assert_eq!(response.headers()["cache-control"], "no-store");
     let data: Value = response.json().await.unwrap();
-    assert_eq!(data["format"], "xwms-starter personal data, version 2");
+    assert_eq!(data["format"], "xwms-starter personal data, version 3");
     assert_eq!(data["account"]["name"], "Ada Lovelace");
     assert_eq!(data["account"]["email"], "ada.lovelace@example.org");
     assert_eq!(
@@ -135,6 +135,15 @@ async fn download_my_data_is_a_private_json_file_of_everything_stored_about_the_
         data["notes"].as_array().unwrap().len(),
         1,
         "the welcome note"
+    );
+    assert_eq!(
+        data["sessions"],
+        serde_json::json!([{
+            "started": data["sessions"][0]["started"],
+            "last_used": data["sessions"][0]["last_used"],
+            "user_agent": "xwms-starter-tests",
+        }]),
+        "this browser's one session (the second login kept it)"
     );
     let profile = app.profile_html().await;
     assert!(

@@ -153,39 +153,26 @@ async fn a_session_in_use_stays_signed_in_past_the_idle_limit_until_the_absolute
 }
 
 #[actix_web::test]
-async fn a_logged_out_session_is_remembered_until_the_absolute_limit_and_forgotten_after_it() {
-    // The absolute limit is 12 hours. The session clock is left alone: the copied cookie
-    // below must be within its limits, so only `ended_sessions` can refuse it.
+async fn a_logged_out_sessions_record_goes_and_a_copy_of_its_cookie_is_refused() {
+    // The session clock is left alone: the copied cookie below is within its limits, so
+    // only its missing record can refuse it.
     let app = spawn_app().await;
     let copied = signed_in_cookie_of(&app, &app.client).await;
-    app.log_out_with(&app.client, "/logout").await;
-    app.execute_sql("UPDATE ended_sessions SET ended_at = now() - interval '11 hours 59 minutes'")
-        .await;
-    app.execute_sql(
-        "INSERT INTO ended_sessions (session_id, ended_at) \
-         VALUES (repeat('a', 64), now() - interval '12 hours 1 minute')",
-    )
-    .await;
-
-    // Another session's logout sweeps what no cookie can use any more.
     let other = browser();
     app.log_in_ending_on_the_profile(&other).await;
-    app.log_out_with(&other, "/logout").await;
+    assert_eq!(app.count("user_sessions").await, 2);
+
+    app.log_out_with(&app.client, "/logout").await;
 
     assert_eq!(
-        app.count("ended_sessions WHERE session_id = repeat('a', 64)")
-            .await,
-        0,
-        "past the absolute limit: forgotten"
-    );
-    assert_eq!(
-        app.count("ended_sessions").await,
-        2,
-        "both logouts remembered"
+        app.count("user_sessions").await,
+        1,
+        "only this one's record goes"
     );
     assert_eq!(
         profile_status_with_cookie(&app, &copied).await,
         303,
-        "the copy of the logged-out cookie is still refused"
+        "the copy of the logged-out cookie is refused"
     );
+    app.assert_signed_in(&other).await;
 }

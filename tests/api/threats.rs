@@ -1474,12 +1474,18 @@ async fn a_session_or_login_stamped_a_few_seconds_ahead_by_another_replica_is_ac
             &[(
                 "signed_in",
                 json!({
-                    "user_id": 1, "epoch": 0, "session_id": "a".repeat(64),
+                    "user_id": 1, "session_id": "a".repeat(64),
                     "signed_in_at": stamp, "seen_at": stamp,
                 }),
             )],
         )
     };
+    // The forged session's record, as its login would have written it.
+    app.execute_sql(
+        "INSERT INTO user_sessions (token_sha256, user_id) \
+         VALUES (encode(sha256(repeat('a', 64)::bytea), 'hex'), 1)",
+    )
+    .await;
     let skewed = browser_with_cookie(&app.address, &signed_in(now + 3));
     assert_eq!(app.get_with(&skewed, "/profile").await.status(), 200);
     let forged = browser_with_cookie(&app.address, &signed_in(now + 60));

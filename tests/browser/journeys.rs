@@ -420,3 +420,49 @@ async fn a_name_changed_at_the_sandbox_xwms_arrives_with_refresh_from_xwms() {
     assert!(page.contains("Ada King"), "{page}");
     browser.screenshot("profile-refreshed").await;
 }
+
+// Your devices: Ada on a laptop and a phone; the laptop ends the phone's session, and the
+// phone's next page is the signed-out home page.
+#[actix_web::test]
+async fn a_session_ended_from_your_devices_is_signed_out_at_its_next_page() {
+    let app = spawn_app().await;
+    let laptop = Browser::start().await;
+    laptop
+        .pretend_to_be(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
+             Chrome/156.0.0.0 Safari/537.36",
+        )
+        .await;
+    let phone = Browser::start().await;
+    phone
+        .pretend_to_be(
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 \
+             (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+        )
+        .await;
+    log_in(&phone, &app, ADA).await;
+    log_in(&laptop, &app, ADA).await;
+
+    laptop.click_link("Your devices").await;
+    laptop.wait_for_heading("Your devices").await;
+    let page = laptop.text().await;
+    assert!(page.contains("Chrome on Windows"), "{page}");
+    assert!(page.contains("Safari on iPhone"), "{page}");
+    assert_eq!(page.matches("This device").count(), 1, "{page}");
+    laptop.screenshot("your-devices").await;
+    laptop.click_button("End this session").await;
+    laptop.wait_for_heading("Your devices").await;
+    let page = laptop.text().await;
+    assert!(page.contains("That session has ended"), "{page}");
+    assert!(!page.contains("Safari on iPhone"), "{page}");
+
+    phone.open(&app.url("/profile")).await;
+    phone.wait_for_heading(HOME).await;
+    laptop.open(&app.url("/profile")).await;
+    laptop.wait_for_heading(PROFILE).await;
+    let activity = laptop.testid("activity").await;
+    assert!(
+        activity.contains("Session ended from another device: Safari on iPhone"),
+        "{activity}"
+    );
+}

@@ -88,6 +88,10 @@ async fn every_page_fits_a_360_pixel_phone_and_has_a_dark_mode() {
     );
     assert_no_sideways_scrolling(&browser, "the notes page").await;
     browser.screenshot("notes-mobile").await;
+    browser.open(&app.url("/profile/sessions")).await;
+    browser.wait_for_heading("Your devices").await;
+    assert_no_sideways_scrolling(&browser, "your devices").await;
+    browser.screenshot("your-devices-mobile").await;
     browser.open(&app.url("/nope")).await;
     browser.wait_for_heading("Page not found").await;
     assert_no_sideways_scrolling(&browser, "the 404 page").await;

@@ -450,6 +450,15 @@ impl Browser {
             .unwrap_or_else(|err| panic!("DevTools {method}: {err}"))
     }
 
+    /// Sends `user_agent` from now on, as another browser on another system would.
+    pub async fn pretend_to_be(&self, user_agent: &str) {
+        self.cdp(
+            "Emulation.setUserAgentOverride",
+            json!({ "userAgent": user_agent }),
+        )
+        .await;
+    }
+
     /// Emulates a phone-sized viewport (`width` CSS pixels wide) until reset.
     pub async fn emulate_width(&self, width: u32, height: u32) {
         self.cdp(

@@ -20,8 +20,11 @@ use crate::domain::accounts::{
     LinkedAccount, VerifiedIdentity, link_account_by_sub, user_of_identity,
 };
 use crate::domain::activity::{ClientInfo, record_refused_login};
-use crate::domain::session_records::{claim_login_token, end_all_sessions, end_session};
+use crate::domain::session_records::{
+    CurrentSession, SessionPlan, claim_login_token, end_all_sessions, end_session,
+};
 use crate::support::config::{CALLBACK_PATH, LoginBinding};
+use crate::support::crypto::random_token;
 use crate::support::i18n::Lang;
 use crate::support::metrics::Metrics;
 use crate::support::pages::{
@@ -286,8 +289,17 @@ async fn complete_login(
         session.finish_pending_login(pending)?;
         return Err(AppError::LoginRefused(LoginRefusal::NotTheSamePerson));
     }
-    // 4. The heart of it: the account is found by `sub`, never by email.
-    let linked = link_account_by_sub(&state.pool, &identity, client, lang).await?;
+    // 4. The heart of it: the account is found by `sub`, never by email; in the same
+    //    transaction, the session: this browser's goes on if it is the same person's,
+    //    else a new one is recorded (and someone else's here ends).
+    let plan = SessionPlan {
+        current: session.signed_in()?.map(|signed_in| CurrentSession {
+            user_id: signed_in.user_id,
+            session_id: signed_in.session_id,
+        }),
+        new_session_id: random_token(),
+    };
+    let linked = link_account_by_sub(&state.pool, &identity, &plan, client, lang).await?;
     log::info!(
         "login user_id={} created={} email_changed={}",
         linked.user_id,
@@ -295,7 +307,14 @@ async fn complete_login(
         linked.email_change.is_some()
     );
     // 5. Signed in: a new session, or the same person's from another tab goes on.
-    sign_in(state, session, pending, &identity, &linked)?;
+    sign_in(
+        state,
+        session,
+        pending,
+        &identity,
+        &linked,
+        plan.new_session_id,
+    )?;
     Ok(CompletedLogin {
         destination: pending
             .next
@@ -422,16 +441,14 @@ fn sign_in(
     pending: &PendingLogin,
     identity: &VerifiedIdentity,
     linked: &LinkedAccount,
+    new_session_id: String,
 ) -> Result<(), AppError> {
     session.finish_pending_login(pending)?;
     let summary = LoginSummary {
         account_created: linked.created,
         email_change: linked.email_change.clone(),
     };
-    let already_signed_in = session.signed_in()?.is_some_and(|signed_in| {
-        signed_in.user_id == linked.user_id && signed_in.epoch == linked.session_epoch
-    });
-    if already_signed_in {
+    if linked.session_kept {
         // The same person, from a second tab or a "Confirm with XWMS": the session they
         // have goes on, so the forms already open in the other tab (their CSRF token)
         // keep working, and it now counts as a fresh login.
@@ -446,7 +463,7 @@ fn sign_in(
         session.log_in(
             state.clock.now_secs(),
             linked.user_id,
-            linked.session_epoch,
+            new_session_id,
             display_name,
             summary,
         )?;
@@ -483,8 +500,8 @@ struct LogoutForm {
     csrf_token: String,
 }
 
-/// "Log out": ends this session (XWMS has no logout endpoint). Its id is remembered as
-/// ended, so a copy of the cookie dies too; other devices stay signed in.
+/// "Log out": ends this session (XWMS has no logout endpoint). Its record goes, so a copy
+/// of the cookie dies too; other devices stay signed in.
 async fn log_out(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -497,7 +514,6 @@ async fn log_out(
             &state.pool,
             signed_in.user_id,
             &signed_in.session_id,
-            state.session_absolute_timeout,
             &client,
         )
         .await?;
@@ -506,7 +522,7 @@ async fn log_out(
     Ok(see_other(LOGGED_OUT_PATH))
 }
 
-/// "Log out on all devices": bumps the user's session epoch, ending every session.
+/// "Log out on all devices": every record of the account's sessions goes, ending them all.
 async fn log_out_everywhere(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -6,4 +6,5 @@ pub mod home;
 pub mod metrics;
 pub mod notes;
 pub mod profile;
+pub mod sessions;
 pub mod static_files;

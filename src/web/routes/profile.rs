@@ -21,6 +21,7 @@ use crate::db::models::SecurityEvent;
 use crate::domain::accounts::{Account, find_account, refresh_profile};
 use crate::domain::activity::{ClientInfo, EventDetail, recent_events};
 use crate::domain::privacy::{delete_account, export_personal_data};
+use crate::support::devices::Device;
 use crate::support::pages::{PageContext, html_response, see_other};
 use crate::web::csrf::{CsrfProtected, SameSiteForm};
 use crate::web::error::AppError;
@@ -80,7 +81,8 @@ impl ProfilePage {
     }
 
     /// What the activity list shows after an event's name: an email change in the page's
-    /// language ("no address" for none), a provider or a reason as it is.
+    /// language ("no address" for none), a provider or a reason as it is, the device of a
+    /// session ended from another.
     fn event_detail(&self, event: &SecurityEvent) -> Option<String> {
         Some(match EventDetail::of(event)? {
             EventDetail::EmailChange { from, to } => self.page.t2(
@@ -92,6 +94,9 @@ impl ProfilePage {
             ),
             EventDetail::Provider { provider } => provider,
             EventDetail::Refusal { reason } => reason,
+            EventDetail::EndedSession { user_agent } => {
+                Device::of(user_agent.as_deref()).describe(&self.page.lang)
+            }
         })
     }
 }
