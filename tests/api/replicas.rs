@@ -218,6 +218,42 @@ async fn log_out_on_all_devices_on_one_replica_ends_every_session_on_every_repli
 }
 
 #[actix_web::test]
+async fn a_session_ended_from_your_devices_on_one_replica_is_refused_by_every_replica() {
+    let replicas = Replicas::start(3).await;
+    let (laptop, phone) = (browser(), browser());
+    log_in_across(&replicas, &laptop, "ada", 0).await;
+    let phone_cookie =
+        session_cookie(log_in_across(&replicas, &phone, "ada", 1).await.headers()).unwrap();
+    let devices = laptop
+        .get(replicas.at(2, "/profile/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = crate::helpers::TestApp::form_csrf_token(&devices);
+    let phone_session = devices
+        .split(r#"name="session" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+
+    let ended = laptop
+        .post(replicas.at(0, "/profile/sessions/end"))
+        .form(&[("csrf_token", token), ("session", phone_session)])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(location(ended.headers()), "/profile/sessions?ended=1");
+    for i in 0..3 {
+        assert_eq!(profile_status(&replicas, i, &phone_cookie).await, 303);
+    }
+}
+
+#[actix_web::test]
 async fn threat_brute_force_the_rate_limit_holds_for_the_whole_deployment_not_per_replica() {
     let replicas = Replicas::start_with(
         3,
