@@ -11,12 +11,6 @@ ALTER TABLE security_events
     ALTER COLUMN kind TYPE security_event_kind USING kind::text::security_event_kind;
 DROP TYPE security_event_kind_old;
 
--- Back to the deny-list and the epoch. Every session ends: the older version finds none of
--- today's sessions (their cookies carry no epoch) and its people log in again once.
-ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
-CREATE TABLE ended_sessions (
-    session_id TEXT        PRIMARY KEY CHECK (length(session_id) = 64),
-    ended_at   TIMESTAMPTZ NOT NULL DEFAULT now()
-);
-CREATE INDEX ended_sessions_ended_at_idx ON ended_sessions (ended_at);
+-- The previous version's deny-list and epoch were kept; today's sessions have no place in
+-- them, so every session ends and its person logs in again once.
 DROP TABLE user_sessions;

@@ -15,16 +15,17 @@ CREATE TABLE user_sessions (
     last_seen_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     -- As the browser sent it at the login (cut like the activity log's); shown summarised
     -- ("Firefox on Linux").
-    user_agent   TEXT
+    user_agent   TEXT        CHECK (length(user_agent) <= 300)
 );
 
 CREATE INDEX user_sessions_user_id_idx ON user_sessions (user_id);
 
--- The allow-list replaces the deny-list of logged-out sessions and the per-user epoch that
--- "log out on all devices" bumped. Sessions signed in before this migration have no row:
--- they end at their next request, and their people log in again once.
-DROP TABLE ended_sessions;
-ALTER TABLE users DROP COLUMN session_epoch;
+-- The allow-list replaces the deny-list of logged-out sessions (`ended_sessions`) and the
+-- per-user epoch that "log out on all devices" bumped (`users.session_epoch`). Sessions
+-- signed in before this migration have no record: they end at their next request, and their
+-- people log in again once. The two old ones are no longer used but stay for this release,
+-- so that replicas of the previous version keep working during a rolling deploy (migrations
+-- stay additive, docs/deploy.md); the next release's migration drops them.
 
 -- Ending one session from another ("your devices") is its own event.
 ALTER TYPE security_event_kind ADD VALUE 'session_ended_elsewhere';

@@ -347,10 +347,7 @@ fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>) {
         settings.security.anonymous_activity_retention,
         state.login_max_age,
     );
-    let session_limits = session_records::SessionLimits {
-        idle: state.session_idle_timeout,
-        absolute: state.session_absolute_timeout,
-    };
+    let session_limits = state.session_limits();
     actix_web::rt::spawn(async move {
         let mut every_hour = actix_web::rt::time::interval(std::time::Duration::from_secs(3600));
         loop {

@@ -7,6 +7,13 @@ pub mod sql_types {
 }
 
 diesel::table! {
+    ended_sessions (session_id) {
+        session_id -> Text,
+        ended_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     login_rate_limits (client) {
         client -> Text,
         tat -> Timestamptz,
@@ -86,6 +93,7 @@ diesel::table! {
         picture_url -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        session_epoch -> Int4,
     }
 }
 
@@ -106,6 +114,7 @@ diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(xwms_connections -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    ended_sessions,
     login_rate_limits,
     notes,
     sandbox_logins,

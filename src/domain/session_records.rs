@@ -14,7 +14,7 @@ use diesel::sql_types::{BigInt, Bool};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::db::models::{NewUserSession, UserSession};
-use crate::db::schema::{used_login_tokens, user_sessions};
+use crate::db::schema::{used_login_tokens, user_sessions, users};
 use crate::db::{self, DbError, DbPool};
 use crate::domain::activity::{ClientInfo, EventDetail, EventKind, MAX_AGE_SECS, record_event};
 use crate::support::crypto::sha256_hex;
@@ -38,21 +38,31 @@ pub struct SessionPlan {
 }
 
 /// Starts the session `plan` asks for, for `user_id`, on `conn` (inside the login's
-/// transaction, so an account never exists half-signed-in). Returns true when this
-/// browser's session is the same person's and goes on (a second tab, a "Confirm with
-/// XWMS"): then nothing is written. Otherwise someone else's session in this browser
-/// ends (its row goes) and a new one is recorded.
+/// transaction, so an account never exists half signed in). Returns true when this
+/// browser's session is the same person's and still recorded: it goes on (a second tab, a
+/// "Confirm with XWMS"), and is marked used now. Otherwise a new one is recorded, and
+/// someone else's session in this browser ends: its record goes, and their activity log
+/// says they were logged out.
 pub async fn start_session(
     conn: &mut AsyncPgConnection,
     user_id: i64,
     plan: &SessionPlan,
     client: &ClientInfo,
 ) -> QueryResult<bool> {
-    if let Some(current) = &plan.current {
-        if current.user_id == user_id {
-            return Ok(true);
+    match &plan.current {
+        Some(current) if current.user_id == user_id => {
+            let kept = diesel::update(this_session(user_id, &current.session_id))
+                .set(user_sessions::last_seen_at.eq(diesel::dsl::now))
+                .execute(conn)
+                .await?;
+            if kept == 1 {
+                return Ok(true);
+            }
         }
-        delete_session(conn, current.user_id, &current.session_id).await?;
+        Some(replaced) => {
+            end_session_in(conn, replaced.user_id, &replaced.session_id, client).await?;
+        }
+        None => {}
     }
     diesel::insert_into(user_sessions::table)
         .values(NewUserSession {
@@ -65,49 +75,89 @@ pub async fn start_session(
     Ok(false)
 }
 
-async fn delete_session(
-    conn: &mut AsyncPgConnection,
-    user_id: i64,
-    session_id: &str,
-) -> QueryResult<usize> {
-    diesel::delete(
-        user_sessions::table
-            .filter(user_sessions::token_sha256.eq(sha256_hex(session_id)))
-            .filter(user_sessions::user_id.eq(user_id)),
-    )
-    .execute(conn)
-    .await
+/// The record of `session_id`, if it is `user_id`'s.
+fn this_session(user_id: i64, session_id: &str) -> ThisSession {
+    user_sessions::table
+        .filter(user_sessions::token_sha256.eq(sha256_hex(session_id)))
+        .filter(user_sessions::user_id.eq(user_id))
 }
 
-/// Whether a signed-in session may go on: its row is there (not logged out, not ended
-/// from another device, not swept, the user not deleted). One statement per request:
-/// with `seen_now` (the cookie's idle stamp is being refreshed, at most once per refresh
-/// interval) an `UPDATE` that also records "last used", otherwise a `SELECT`.
+type ThisSession = diesel::dsl::Filter<
+    diesel::dsl::Filter<user_sessions::table, diesel::dsl::Eq<user_sessions::token_sha256, String>>,
+    diesel::dsl::Eq<user_sessions::user_id, i64>,
+>;
+
+/// Whether a signed-in session may go on: its record is there (not logged out, not ended
+/// from another device, not swept, the user not deleted). One statement per request, of
+/// fixed text: it also records "last used" when the stored time is older than
+/// `last_used_every`, so that is written at most once per interval whatever the cookie
+/// says (a copy of a cookie that never stores its refreshed stamp included).
 pub async fn session_is_current(
     pool: &DbPool,
     user_id: i64,
     session_id: &str,
-    seen_now: bool,
+    last_used_every: std::time::Duration,
 ) -> Result<bool, DbError> {
+    #[derive(QueryableByName)]
+    struct Current {
+        #[diesel(sql_type = Bool)]
+        current: bool,
+    }
     let mut conn = db::connection(pool).await?;
-    let this_session = user_sessions::table
-        .filter(user_sessions::token_sha256.eq(sha256_hex(session_id)))
-        .filter(user_sessions::user_id.eq(user_id));
-    let current = if seen_now {
-        diesel::update(this_session)
-            .set(user_sessions::last_seen_at.eq(diesel::dsl::now))
-            .execute(&mut conn)
-            .await?
-            == 1
-    } else {
-        diesel::select(diesel::dsl::exists(this_session))
-            .get_result(&mut conn)
-            .await?
-    };
-    Ok(current)
+    let checked: Current = diesel::sql_query(CHECK_AND_MARK_USED)
+        .bind::<diesel::sql_types::Text, _>(sha256_hex(session_id))
+        .bind::<BigInt, _>(user_id)
+        .bind::<BigInt, _>(whole_secs(last_used_every))
+        .get_result(&mut conn)
+        .await?;
+    Ok(checked.current)
 }
 
-/// "Log out": ends this one session (its row goes, so a copy of the cookie dies too),
+const CHECK_AND_MARK_USED: &str = "WITH this AS ( \
+         SELECT id, last_seen_at FROM user_sessions WHERE token_sha256 = $1 AND user_id = $2), \
+     used AS ( \
+         UPDATE user_sessions SET last_seen_at = now() FROM this \
+         WHERE user_sessions.id = this.id \
+           AND this.last_seen_at < now() - make_interval(secs => $3) \
+         RETURNING 1) \
+     SELECT EXISTS (SELECT 1 FROM this) AS current";
+
+/// Locks `user_id`'s row against deletion (`FOR KEY SHARE`; a deletion under way is
+/// waited for) and says whether the user is still there. Every change below takes it
+/// before touching the user's session records: "delete my account" locks the user first
+/// and then deletes the records with it, so taking them the other way round would deadlock.
+async fn user_still_there(conn: &mut AsyncPgConnection, user_id: i64) -> QueryResult<bool> {
+    Ok(users::table
+        .find(user_id)
+        .select(users::id)
+        .for_key_share()
+        .first::<i64>(conn)
+        .await
+        .optional()?
+        .is_some())
+}
+
+/// Ends one session of `user_id` on `conn`, recorded as `logout`; nothing when the user or
+/// the record is gone already.
+async fn end_session_in(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    session_id: &str,
+    client: &ClientInfo,
+) -> QueryResult<()> {
+    if !user_still_there(conn, user_id).await? {
+        return Ok(());
+    }
+    let ended = diesel::delete(this_session(user_id, session_id))
+        .execute(conn)
+        .await?;
+    if ended == 0 {
+        return Ok(());
+    }
+    record_event(conn, Some(user_id), EventKind::Logout, None, client).await
+}
+
+/// "Log out": ends this one session (its record goes, so a copy of the cookie dies too),
 /// recorded as `logout`. A session already ended meanwhile records nothing.
 pub async fn end_session(
     pool: &DbPool,
@@ -116,22 +166,18 @@ pub async fn end_session(
     client: &ClientInfo,
 ) -> Result<(), DbError> {
     let mut conn = db::connection(pool).await?;
-    conn.transaction(async |conn| {
-        if delete_session(conn, user_id, session_id).await? == 0 {
-            return Ok(());
-        }
-        record_event(conn, Some(user_id), EventKind::Logout, None, client).await
-    })
-    .await?;
+    conn.transaction(async |conn| end_session_in(conn, user_id, session_id, client).await)
+        .await?;
     Ok(())
 }
 
 /// "Log out on all devices": every session of the account ends, on every device (and
 /// every copy of every cookie), recorded as `sessions_revoked`.
 ///
-/// No session left to end (a deletion of the user, or another "log out everywhere",
-/// came first) records nothing: an event naming a user who is gone would break its
-/// foreign key, and the other one was recorded already.
+/// The user's row is locked first (`FOR NO KEY UPDATE`, as a login of this person locks
+/// it): a login that is linking this person meanwhile finishes first and its new session
+/// ends here too, or starts after and is not ended. No session left to end (a deletion of
+/// the user, or another "log out everywhere", came first) records nothing.
 pub async fn end_all_sessions(
     pool: &DbPool,
     user_id: i64,
@@ -139,6 +185,16 @@ pub async fn end_all_sessions(
 ) -> Result<(), DbError> {
     let mut conn = db::connection(pool).await?;
     conn.transaction(async |conn| {
+        let found = users::table
+            .find(user_id)
+            .select(users::id)
+            .for_no_key_update()
+            .first::<i64>(conn)
+            .await
+            .optional()?;
+        if found.is_none() {
+            return Ok(());
+        }
         let ended = diesel::delete(user_sessions::table.filter(user_sessions::user_id.eq(user_id)))
             .execute(conn)
             .await?;
@@ -158,15 +214,9 @@ pub async fn end_all_sessions(
     Ok(())
 }
 
-/// A session that "your devices" ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndedSession {
-    pub user_agent: Option<String>,
-}
-
 /// "End this session" on "your devices": ends the session `id` of `user_id`, unless it is
 /// the one asking (`own_session_id`; logging out serves for that), recorded as
-/// `session_ended_elsewhere` with the ended session's user agent. `None` when there is no
+/// `session_ended_elsewhere` with the ended session's user agent. False when there is no
 /// such session of this user (ended meanwhile, someone else's, this one).
 pub async fn end_other_session(
     pool: &DbPool,
@@ -174,10 +224,13 @@ pub async fn end_other_session(
     id: i64,
     own_session_id: &str,
     client: &ClientInfo,
-) -> Result<Option<EndedSession>, DbError> {
+) -> Result<bool, DbError> {
     let mut conn = db::connection(pool).await?;
     let ended = conn
         .transaction(async |conn| {
+            if !user_still_there(conn, user_id).await? {
+                return Ok(false);
+            }
             let Some(user_agent) = diesel::delete(
                 user_sessions::table
                     .filter(user_sessions::id.eq(id))
@@ -189,19 +242,17 @@ pub async fn end_other_session(
             .await
             .optional()?
             else {
-                return Ok(None);
+                return Ok(false);
             };
             record_event(
                 conn,
                 Some(user_id),
                 EventKind::SessionEndedElsewhere,
-                Some(EventDetail::EndedSession {
-                    user_agent: user_agent.clone(),
-                }),
+                Some(EventDetail::EndedSession { user_agent }),
                 client,
             )
             .await?;
-            QueryResult::Ok(Some(EndedSession { user_agent }))
+            QueryResult::Ok(true)
         })
         .await?;
     Ok(ended)
@@ -219,8 +270,9 @@ pub struct SessionListing {
 }
 
 /// The account's sessions still in use, the most recently used first, the one of
-/// `own_session_id` marked. A session past its idle or absolute limit is not listed
-/// (it is refused anyway, and the next sweep deletes it).
+/// `own_session_id` marked. A record past its idle or absolute limit (with the margin of
+/// [`RECORD_MARGIN_SECS`]) is not listed: it is refused anyway, and the next sweep deletes
+/// it.
 pub async fn list_sessions(
     pool: &DbPool,
     user_id: i64,
@@ -264,22 +316,26 @@ pub struct SessionLimits {
     pub absolute: std::time::Duration,
 }
 
-/// How long past its limits a record is kept: the cookie's stamps are written by the
-/// app's clock, the record's by the database's, and "last used" lags the cookie by up to
-/// a refresh interval (a minute at most).
-const RECORD_MARGIN_SECS: i64 = 120;
+/// How long past its limits a record still counts as possibly in use: its "last used" is
+/// written at most once per refresh interval (a minute at most), so it may be up to that
+/// much older than the cookie's own stamp, which another replica may have written a few
+/// seconds ahead (`CLOCK_SKEW_SECS`). Both are measured as elapsed time, each by one clock,
+/// so an offset between the app's clock and the database's does not count.
+pub const RECORD_MARGIN_SECS: i64 = 120;
 
 impl SessionLimits {
     /// The idle and absolute bounds in seconds, with the margin.
     fn bounds_secs(self) -> (i64, i64) {
-        let secs = |limit: std::time::Duration| {
-            i64::try_from(limit.as_secs())
-                .unwrap_or(i64::MAX)
-                .saturating_add(RECORD_MARGIN_SECS)
-                .min(MAX_AGE_SECS)
-        };
+        let secs = |limit| whole_secs(limit).saturating_add(RECORD_MARGIN_SECS);
         (secs(self.idle), secs(self.absolute))
     }
+}
+
+/// A duration as whole seconds for a bound PostgreSQL computes, at most [`MAX_AGE_SECS`].
+fn whole_secs(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_secs())
+        .unwrap_or(i64::MAX)
+        .min(MAX_AGE_SECS)
 }
 
 /// Deletes the session records no cookie can use any more (past the idle or the
@@ -321,9 +377,7 @@ pub async fn sweep_used_login_tokens(
     login_max_age: std::time::Duration,
 ) -> Result<usize, DbError> {
     let mut conn = db::connection(pool).await?;
-    let secs = i64::try_from(login_max_age.saturating_mul(2).as_secs())
-        .unwrap_or(i64::MAX)
-        .min(MAX_AGE_SECS);
+    let secs = whole_secs(login_max_age.saturating_mul(2));
     Ok(diesel::sql_query(
         "DELETE FROM used_login_tokens WHERE used_at < now() - make_interval(secs => $1)",
     )

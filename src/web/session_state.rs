@@ -8,6 +8,7 @@
 //! its record is there.
 
 use std::future::{Ready, ready};
+use std::time::Duration;
 
 use actix_session::{Session, SessionExt, SessionGetError, SessionInsertError};
 use actix_web::body::{EitherBody, MessageBody};
@@ -392,8 +393,8 @@ impl FromRequest for SignedInUser {
 /// request goes on as anonymous. A cookie copied before logout is therefore worthless
 /// after it, although the cookie store keeps the session itself in the browser.
 ///
-/// One statement per request: a `SELECT`, or, once per refresh interval, the `UPDATE`
-/// that records "last used" (`session_records::session_is_current`).
+/// One statement per request (`session_records::session_is_current`), which also records
+/// "last used" at most once per refresh interval.
 ///
 /// A failure here (the database is down) becomes an error *response*, not an `Err`, so
 /// the outer `ErrorHandlers`, security headers and logger still see it.
@@ -439,18 +440,18 @@ async fn check_session(session: &TypedSession, state: &AppState) -> Result<(), A
     let idle = now - signed_in.seen_at;
     let within_limits = age_within(idle, state.session_idle_timeout)
         && age_within(now - signed_in.signed_in_at, state.session_absolute_timeout);
-    let seen_now = idle >= idle_refresh_after_secs(state.session_idle_timeout);
+    let refresh_after = idle_refresh_after_secs(state.session_idle_timeout);
     let current = within_limits
         && session_is_current(
             &state.pool,
             signed_in.user_id,
             &signed_in.session_id,
-            seen_now,
+            Duration::from_secs(refresh_after.unsigned_abs()),
         )
         .await?;
     if !current {
         session.end_signed_in();
-    } else if seen_now {
+    } else if idle >= refresh_after {
         session.touch(signed_in, now)?;
     }
     Ok(())

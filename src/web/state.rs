@@ -9,6 +9,7 @@ use ipnet::IpNet;
 use url::Url;
 
 use crate::db::DbPool;
+use crate::domain::session_records::SessionLimits;
 use crate::support::config::LoginBinding;
 
 pub struct AppState {
@@ -40,6 +41,16 @@ pub struct AppState {
     pub cookie_secure: bool,
     /// The time the session limits are measured in (see [`Clock`]).
     pub clock: Arc<Clock>,
+}
+
+impl AppState {
+    /// The session limits, as the server's records of sessions are kept and listed by.
+    pub fn session_limits(&self) -> SessionLimits {
+        SessionLimits {
+            idle: self.session_idle_timeout,
+            absolute: self.session_absolute_timeout,
+        }
+    }
 }
 
 /// The clock of the session limits: the system clock, plus an offset that only tests

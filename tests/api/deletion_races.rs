@@ -2,7 +2,8 @@
 //! was checked while the user still existed, then the deletion commits while the
 //! request waits for the user row. The answer is the clean "you are signed out"
 //! redirect, never a 500 (a serialization failure or a foreign-key violation), and
-//! nothing is half written. And a login never waits for a download of the same data.
+//! nothing is half written. And a login never waits for a download of the same data, and
+//! a logout and a deletion under way at once never deadlock.
 
 use std::time::Duration;
 
@@ -45,6 +46,11 @@ async fn commit(mut conn: AsyncPgConnection) {
 
 /// Waits until a query of the app waits for a row lock in the test's database.
 async fn until_a_query_waits_for_a_lock(app: &TestApp) {
+    until_queries_wait_for_locks(app, 1).await;
+}
+
+/// Waits until `n` queries of the app wait for row locks in the test's database.
+async fn until_queries_wait_for_locks(app: &TestApp, n: i64) {
     #[derive(QueryableByName)]
     struct Waiting {
         #[diesel(sql_type = BigInt)]
@@ -60,7 +66,7 @@ async fn until_a_query_waits_for_a_lock(app: &TestApp) {
         .get_result(&mut conn)
         .await
         .unwrap();
-        if found.waiting > 0 {
+        if found.waiting >= n {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -181,4 +187,61 @@ async fn a_login_does_not_wait_for_a_download_of_the_same_persons_data() {
     assert_eq!(response.status(), 303);
     assert_eq!(location(response.headers()), "/profile");
     commit(download).await;
+}
+
+/// A logout and the deletion of the same account, both under way: the logout ends its
+/// session's record and writes its event, the deletion deletes the user and (cascading)
+/// their session records. Each takes the user's row before the records, so neither waits
+/// for the other in a loop (taken the other way round, PostgreSQL would end one of them
+/// with a deadlock error: a 500).
+#[actix_web::test]
+async fn a_logout_and_a_deletion_of_the_same_account_at_once_both_finish() {
+    let app = spawn_app().await;
+    let (laptop, phone) = (crate::helpers::browser(), crate::helpers::browser());
+    app.log_in_ending_on_the_profile(&laptop).await;
+    app.log_in_ending_on_the_profile(&phone).await;
+    let logout_token = app.logout_token_with(&laptop).await;
+    let delete_page = app.get_with(&phone, "/profile/delete").await;
+    let delete_token = TestApp::form_csrf_token(&delete_page.text().await.unwrap());
+    // Something else holds the session records for a moment (a sweep, say): the logout
+    // reaches them first and waits, then the deletion comes.
+    let records = hold_open(&app, "SELECT id FROM user_sessions FOR UPDATE").await;
+    let logout = actix_web::rt::spawn({
+        let (client, url) = (laptop.clone(), app.url("/logout"));
+        async move {
+            client
+                .post(url)
+                .form(&[("csrf_token", logout_token.as_str())])
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    until_a_query_waits_for_a_lock(&app).await;
+    let deletion = actix_web::rt::spawn({
+        let (client, url) = (phone.clone(), app.url("/profile/delete"));
+        async move {
+            client
+                .post(url)
+                .form(&[("csrf_token", delete_token.as_str())])
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    until_queries_wait_for_locks(&app, 2).await;
+
+    commit(records).await;
+    let (logout, deletion) = (logout.await.unwrap(), deletion.await.unwrap());
+
+    assert_eq!(logout.status(), 303, "the logout's clean answer, not a 500");
+    assert_eq!(location(logout.headers()), "/logged-out");
+    assert_eq!(
+        deletion.status(),
+        303,
+        "the deletion's clean answer, not a 500"
+    );
+    assert_eq!(location(deletion.headers()), "/account-deleted");
+    assert_eq!(app.count("users").await, 0);
+    assert_eq!(app.count("user_sessions").await, 0);
 }

@@ -13,14 +13,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::domain::activity::ClientInfo;
-use crate::domain::session_records::{
-    SessionLimits, SessionListing, end_other_session, list_sessions,
-};
+use crate::domain::session_records::{SessionListing, end_other_session, list_sessions};
 use crate::support::devices::Device;
 use crate::support::pages::{PageContext, html_response, see_other};
 use crate::web::csrf::{CsrfProtected, SameSiteForm};
 use crate::web::error::AppError;
-use crate::web::session_state::{SignedInUser, TypedSession, page_context};
+use crate::web::session_state::{TypedSession, page_context};
 use crate::web::state::AppState;
 use crate::web::step_up::refusal_unless_recent_login;
 
@@ -48,21 +46,24 @@ struct SessionsQuery {
     ended: Option<String>,
 }
 
+/// Signed in only: anyone else is sent home (as `SignedInUser` does; these handlers need
+/// the session's own id too, to know which one is "this device").
 async fn sessions_page(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
-    user: SignedInUser,
     query: web::Query<SessionsQuery>,
 ) -> Result<HttpResponse, AppError> {
     let Some(signed_in) = session.signed_in()? else {
         return Ok(see_other("/"));
     };
-    let limits = SessionLimits {
-        idle: state.session_idle_timeout,
-        absolute: state.session_absolute_timeout,
-    };
-    let sessions = list_sessions(&state.pool, user.user_id, &signed_in.session_id, limits).await?;
+    let sessions = list_sessions(
+        &state.pool,
+        signed_in.user_id,
+        &signed_in.session_id,
+        state.session_limits(),
+    )
+    .await?;
     let page = page_context(&req);
     let sessions = sessions
         .into_iter()
@@ -102,25 +103,24 @@ async fn end_session(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
-    user: SignedInUser,
     client: ClientInfo,
     form: SameSiteForm<EndSessionForm>,
 ) -> Result<HttpResponse, AppError> {
+    let Some(signed_in) = session.signed_in()? else {
+        return Ok(see_other("/"));
+    };
     // A stolen session must not be able to throw its owner out.
     if let Some(refusal) = refusal_unless_recent_login(&req, &state, &session, SESSIONS_PATH)? {
         return Ok(refusal);
     }
-    let Some(signed_in) = session.signed_in()? else {
-        return Ok(see_other("/"));
-    };
     let ended = end_other_session(
         &state.pool,
-        user.user_id,
+        signed_in.user_id,
         form.0.session,
         &signed_in.session_id,
         &client,
     )
     .await?;
-    let ended = if ended.is_some() { 1 } else { 0 };
+    let ended = if ended { 1 } else { 0 };
     Ok(see_other(&format!("{SESSIONS_PATH}?ended={ended}")))
 }
