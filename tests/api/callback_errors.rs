@@ -268,7 +268,7 @@ async fn the_database_failing_in_the_linking_transaction_gets_503_writes_nothing
     let callback = app
         .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
         .await;
-    // The transaction's last write, its security event, waits for a lock until the
+    // A late write of the transaction, its security event, waits for a lock until the
     // statement timeout ends it: the user and the XWMS link are written by then.
     let blocker = app.hold_lock("security_events", "EXCLUSIVE").await;
 
