@@ -9,8 +9,10 @@
 //! table could be put into a cookie. Here too: the callback tokens already used.
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::db::models::{NewUserSession, UserSession};
@@ -98,29 +100,55 @@ pub async fn session_is_current(
     session_id: &str,
     last_used_every: std::time::Duration,
 ) -> Result<bool, DbError> {
-    #[derive(QueryableByName)]
-    struct Current {
-        #[diesel(sql_type = Bool)]
-        current: bool,
-    }
     let mut conn = db::connection(pool).await?;
-    let checked: Current = diesel::sql_query(CHECK_AND_MARK_USED)
-        .bind::<diesel::sql_types::Text, _>(sha256_hex(session_id))
-        .bind::<BigInt, _>(user_id)
-        .bind::<BigInt, _>(whole_secs(last_used_every))
-        .get_result(&mut conn)
-        .await?;
-    Ok(checked.current)
+    let current = CheckAndMarkUsed {
+        token_sha256: &sha256_hex(session_id),
+        user_id,
+        last_used_every: whole_secs(last_used_every),
+    }
+    .get_result(&mut conn)
+    .await?;
+    Ok(current)
 }
 
-const CHECK_AND_MARK_USED: &str = "WITH this AS ( \
-         SELECT id, last_seen_at FROM user_sessions WHERE token_sha256 = $1 AND user_id = $2), \
-     used AS ( \
-         UPDATE user_sessions SET last_seen_at = now() FROM this \
-         WHERE user_sessions.id = this.id \
-           AND this.last_seen_at < now() - make_interval(secs => $3) \
-         RETURNING 1) \
-     SELECT EXISTS (SELECT 1 FROM this) AS current";
+/// The session check: whether the record of `token_sha256` is `user_id`'s, and, when its
+/// "last used" is older than `last_used_every` seconds, that time set to now, in one
+/// statement.
+///
+/// A query type of its own rather than `sql_query`: its text never changes, so it has a
+/// static query id and diesel-async prepares it once per connection (one round trip a
+/// request, not two: a Parse and then the query). `walk_ast` binds each value where the
+/// SQL uses it.
+struct CheckAndMarkUsed<'a> {
+    token_sha256: &'a str,
+    user_id: i64,
+    last_used_every: i64,
+}
+
+impl QueryFragment<Pg> for CheckAndMarkUsed<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "WITH this AS (SELECT id, last_seen_at FROM user_sessions WHERE token_sha256 = ",
+        );
+        out.push_bind_param::<Text, _>(self.token_sha256)?;
+        out.push_sql(" AND user_id = ");
+        out.push_bind_param::<BigInt, _>(&self.user_id)?;
+        out.push_sql("), used AS (UPDATE user_sessions SET last_seen_at = now() FROM this ");
+        out.push_sql("WHERE user_sessions.id = this.id AND this.last_seen_at < now() - make_interval(secs => ");
+        out.push_bind_param::<BigInt, _>(&self.last_used_every)?;
+        out.push_sql(") RETURNING 1) SELECT EXISTS (SELECT 1 FROM this)");
+        Ok(())
+    }
+}
+
+impl QueryId for CheckAndMarkUsed<'_> {
+    type QueryId = CheckAndMarkUsed<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for CheckAndMarkUsed<'_> {
+    type SqlType = Bool;
+}
 
 /// Locks `user_id`'s row against deletion (`FOR KEY SHARE`; a deletion under way is
 /// waited for) and says whether the user is still there. Every change below takes it
