@@ -44,6 +44,18 @@ async fn commit(mut conn: AsyncPgConnection) {
         .unwrap();
 }
 
+/// Posts `form` to `path` from `browser` in a task of its own, so the test can go on while
+/// the request waits for a lock; await the handle for the answer.
+fn post_in_background(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    path: &str,
+    form: Vec<(&'static str, String)>,
+) -> actix_web::rt::task::JoinHandle<reqwest::Response> {
+    let (client, url) = (browser.clone(), app.url(path));
+    actix_web::rt::spawn(async move { client.post(url).form(&form).send().await.unwrap() })
+}
+
 /// Waits until a query of the app waits for a row lock in the test's database.
 async fn until_a_query_waits_for_a_lock(app: &TestApp) {
     until_queries_wait_for_locks(app, 1).await;
@@ -117,17 +129,15 @@ async fn a_note_waiting_for_a_deletion_ends_in_the_signed_out_redirect_and_is_no
     let user_id = only_user_id(&app).await;
     let deletion = hold_open(&app, &format!("DELETE FROM users WHERE id = {user_id}")).await;
 
-    let post = actix_web::rt::spawn({
-        let (client, url) = (app.client.clone(), app.url("/notes"));
-        async move {
-            client
-                .post(url)
-                .form(&[("csrf_token", token.as_str()), ("body", "written too late")])
-                .send()
-                .await
-                .unwrap()
-        }
-    });
+    let post = post_in_background(
+        &app,
+        &app.client,
+        "/notes",
+        vec![
+            ("csrf_token", token),
+            ("body", "written too late".to_owned()),
+        ],
+    );
     until_a_query_waits_for_a_lock(&app).await;
     commit(deletion).await;
     let response = post.await.unwrap();
@@ -146,17 +156,12 @@ async fn logging_out_everywhere_while_a_deletion_commits_ends_in_the_home_redire
     let user_id = only_user_id(&app).await;
     let deletion = hold_open(&app, &format!("DELETE FROM users WHERE id = {user_id}")).await;
 
-    let logout = actix_web::rt::spawn({
-        let (client, url) = (app.client.clone(), app.url("/logout/everywhere"));
-        async move {
-            client
-                .post(url)
-                .form(&[("csrf_token", token.as_str())])
-                .send()
-                .await
-                .unwrap()
-        }
-    });
+    let logout = post_in_background(
+        &app,
+        &app.client,
+        "/logout/everywhere",
+        vec![("csrf_token", token)],
+    );
     until_a_query_waits_for_a_lock(&app).await;
     commit(deletion).await;
     let response = logout.await.unwrap();
@@ -206,29 +211,14 @@ async fn a_logout_and_a_deletion_of_the_same_account_at_once_both_finish() {
     // Something else holds the session records for a moment (a sweep, say): the logout
     // reaches them first and waits, then the deletion comes.
     let records = hold_open(&app, "SELECT id FROM user_sessions FOR UPDATE").await;
-    let logout = actix_web::rt::spawn({
-        let (client, url) = (laptop.clone(), app.url("/logout"));
-        async move {
-            client
-                .post(url)
-                .form(&[("csrf_token", logout_token.as_str())])
-                .send()
-                .await
-                .unwrap()
-        }
-    });
+    let logout = post_in_background(&app, &laptop, "/logout", vec![("csrf_token", logout_token)]);
     until_a_query_waits_for_a_lock(&app).await;
-    let deletion = actix_web::rt::spawn({
-        let (client, url) = (phone.clone(), app.url("/profile/delete"));
-        async move {
-            client
-                .post(url)
-                .form(&[("csrf_token", delete_token.as_str())])
-                .send()
-                .await
-                .unwrap()
-        }
-    });
+    let deletion = post_in_background(
+        &app,
+        &phone,
+        "/profile/delete",
+        vec![("csrf_token", delete_token)],
+    );
     until_queries_wait_for_locks(&app, 2).await;
 
     commit(records).await;
