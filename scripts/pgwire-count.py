@@ -296,15 +296,26 @@ def report(args):
     if errors:
         print(f"- errors from PostgreSQL: {errors}")
     print()
-    print("| # | conn | client messages | SQL | server answered |")
-    print("|---|---|---|---|---|")
+    # How long the app waited for each answer: from its flight's last message to the
+    # server's last answer (ReadyForQuery), on loopback: mostly PostgreSQL's own work.
+    def waited_ms(f):
+        if not f["messages"] or not f["answer"]:
+            return None
+        return (f["answer"][-1]["t"] - f["messages"][-1]["t"]) * 1000
+    total_wait = sum(w for w in (waited_ms(f) for f in awaited) if w is not None)
+    print(f"- waited for PostgreSQL's answers: {total_wait:.2f} ms in all (one sample: a few tenths of a ms each, noisy)")
+    print()
+    print("| # | conn | client messages | SQL | server answered | waited (ms) |")
+    print("|---|---|---|---|---|---|")
     for i, f in enumerate(trips, 1):
         kinds = "".join(m["type"] for m in f["messages"])
         if f in close_only:
             kinds += " (not awaited)"
         sql = "<br>".join(f"`{shorten(s)}`" for s in describe(f, prepared)) or "–"
         answer = ", ".join(a.get("tag") or a.get("error") or "" for a in f["answer"] if a["type"] in "CE")
-        print(f"| {i} | c{f['conn']} | {kinds} | {sql} | {answer or '–'} |")
+        waited = waited_ms(f)
+        waited = "–" if waited is None or f in close_only else f"{waited:.3f}"
+        print(f"| {i} | c{f['conn']} | {kinds} | {sql} | {answer or '–'} | {waited} |")
     print()
     if args.json:
         print(json.dumps({"round_trips": len(awaited), "prepares": len(prepares),

@@ -340,6 +340,9 @@ fn shared_state(
 /// them, which is harmless: the deletes are idempotent). The first run is at start (an
 /// interval's first tick is immediate), so a replica that restarts more often than hourly
 /// still sweeps, and a test can watch the sweeps by starting an app.
+/// Logged (debug) after each run of the background jobs.
+pub const BACKGROUND_JOBS_DONE: &str = "background jobs: done";
+
 fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>) {
     let (pool, users, anonymous, login_max_age) = (
         state.pool.clone(),
@@ -368,6 +371,7 @@ fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>) {
                 }
                 Err(err) => log::warn!("activity log: retention sweep failed: {err}"),
             }
+            log::debug!("{BACKGROUND_JOBS_DONE}");
         }
     });
 }

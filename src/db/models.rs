@@ -55,15 +55,6 @@ pub struct XwmsConnection {
     pub last_login_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = xwms_connections)]
-#[diesel(treat_none_as_default_value = false)]
-pub struct NewXwmsConnection<'a> {
-    pub user_id: i64,
-    pub provider: &'a str,
-    pub sub: &'a str,
-}
-
 /// A note of the worked example (`notes`, docs/extending.md).
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]
 #[diesel(table_name = notes)]

@@ -7,12 +7,14 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::try_join;
 
-use crate::db::models::{NewXwmsConnection, User, UserProfile, XwmsConnection};
+use crate::db::models::{SecurityEvent, User, UserProfile, XwmsConnection};
 use crate::db::schema::{users, xwms_connections};
-use crate::db::{self, DbError, DbPool};
-use crate::domain::activity::{ClientInfo, EventDetail, EventKind, record_event};
+use crate::db::{self, Cached, DbError, DbPool};
+use crate::domain::activity::{ClientInfo, EventDetail, EventKind, recent_events, record_event};
 use crate::domain::notes;
 use crate::domain::session_records::{SessionPlan, start_session};
 use crate::support::i18n::Lang;
@@ -104,9 +106,7 @@ pub async fn link_account_by_sub(
     for _ in 0..LINK_ATTEMPTS {
         let attempt = conn
             .transaction(async |conn| {
-                let mut linked = link_in_transaction(conn, identity, client, lang).await?;
-                linked.session_kept = start_session(conn, linked.user_id, session, client).await?;
-                Ok(linked)
+                link_in_transaction(conn, identity, session, client, lang).await
             })
             .await;
         match attempt {
@@ -120,9 +120,13 @@ pub async fn link_account_by_sub(
     )))
 }
 
+/// The link, inside its transaction. Statements that need nothing from each other are
+/// sent together (`try_join!` on one connection pipelines them: one round trip for all),
+/// so a returning person costs two round trips here and a new one three.
 async fn link_in_transaction(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     identity: &VerifiedIdentity,
+    session: &SessionPlan,
     client: &ClientInfo,
     lang: &Lang,
 ) -> Result<LinkedAccount, AttemptError> {
@@ -132,100 +136,138 @@ async fn link_in_transaction(
         email_verified: identity.email_verified,
         picture_url: identity.picture.as_deref(),
     };
-
-    // Returning person: lock their connection row so two simultaneous logins of the
-    // same person update it one after the other.
-    let existing: Option<XwmsConnection> = xwms_connections::table
-        .filter(xwms_connections::provider.eq(&identity.provider))
-        .filter(xwms_connections::sub.eq(&identity.sub))
-        .select(XwmsConnection::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
-
-    if let Some(connection) = existing {
-        // `FOR NO KEY UPDATE`, not `FOR UPDATE`: the id is not changed, so a download of
-        // this person's data (`FOR KEY SHARE`) or a note or event being written for them
-        // need not wait for this login, nor this login for them.
-        let previous_email: Option<String> = users::table
-            .find(connection.user_id)
-            .select(users::email)
-            .for_no_key_update()
-            .first(conn)
-            .await?;
-        diesel::update(users::table.find(connection.user_id))
-            .set((&profile, users::updated_at.eq(diesel::dsl::now)))
-            .execute(conn)
-            .await?;
-        diesel::update(xwms_connections::table.find(connection.id))
-            .set(xwms_connections::last_login_at.eq(diesel::dsl::now))
-            .execute(conn)
-            .await?;
-        let email_change = (!same_email(previous_email.as_deref(), identity.email.as_deref()))
-            .then(|| EmailChange {
-                from: previous_email,
-                to: identity.email.clone(),
-            });
-        match &email_change {
-            Some(change) => {
-                record_event(
-                    conn,
-                    Some(connection.user_id),
-                    EventKind::EmailChanged,
-                    Some(EventDetail::EmailChange {
-                        from: change.from.clone(),
-                        to: change.to.clone(),
-                    }),
-                    client,
-                )
-                .await?
-            }
-            None => {
-                record_event(
-                    conn,
-                    Some(connection.user_id),
-                    EventKind::Login,
-                    None,
-                    client,
-                )
-                .await?
-            }
-        }
-        return Ok(LinkedAccount {
-            user_id: connection.user_id,
-            session_kept: false,
-            created: false,
-            email_change,
+    // The person this `sub` is linked to, if any, locked, and their last login bumped.
+    let (linked, ()) = try_join!(
+        linked_user_locked(conn, identity),
+        bump_last_login(conn, identity)
+    )?;
+    let Some((user_id, previous_email)) = linked else {
+        return create_account(conn, identity, &profile, session, client, lang).await;
+    };
+    let email_change =
+        (!same_email(previous_email.as_deref(), identity.email.as_deref())).then(|| EmailChange {
+            from: previous_email,
+            to: identity.email.clone(),
         });
-    }
-
-    // First time we see this `sub`: create the user, then claim the `sub` for it.
-    let user_id: i64 = diesel::insert_into(users::table)
-        .values(&profile)
-        .returning(users::id)
-        .get_result(conn)
-        .await?;
-    let claimed = diesel::insert_into(xwms_connections::table)
-        .values(NewXwmsConnection {
-            user_id,
-            provider: &identity.provider,
-            sub: &identity.sub,
-        })
-        .on_conflict((xwms_connections::provider, xwms_connections::sub))
-        .do_nothing()
-        .execute(conn)
-        .await?;
-    if claimed == 0 {
-        return Err(AttemptError::LostRace);
-    }
-    on_first_login(conn, user_id, identity, client, lang).await?;
+    let (kind, detail) = match &email_change {
+        Some(change) => (
+            EventKind::EmailChanged,
+            Some(EventDetail::EmailChange {
+                from: change.from.clone(),
+                to: change.to.clone(),
+            }),
+        ),
+        None => (EventKind::Login, None),
+    };
+    let ((), (), session_kept) = try_join!(
+        update_profile(conn, user_id, &profile),
+        record_event(conn, Some(user_id), kind, detail, client),
+        start_session(conn, user_id, session, client),
+    )?;
     Ok(LinkedAccount {
         user_id,
-        session_kept: false,
+        session_kept,
+        created: false,
+        email_change,
+    })
+}
+
+/// The user `identity` is linked to and their stored email, both rows locked
+/// `FOR NO KEY UPDATE`: two simultaneous logins of the same person link one after the
+/// other, while a download of their data or a note being written for them
+/// (`FOR KEY SHARE`) need not wait for this login, nor this login for them.
+async fn linked_user_locked(
+    mut conn: &AsyncPgConnection,
+    identity: &VerifiedIdentity,
+) -> QueryResult<Option<(i64, Option<String>)>> {
+    users::table
+        .inner_join(xwms_connections::table)
+        .filter(xwms_connections::provider.eq(&identity.provider))
+        .filter(xwms_connections::sub.eq(&identity.sub))
+        .select((users::id, users::email))
+        .for_no_key_update()
+        .first(&mut conn)
+        .await
+        .optional()
+}
+
+/// `last_login_at` of `identity`'s link set to now; nothing for a new `sub`.
+async fn bump_last_login(
+    mut conn: &AsyncPgConnection,
+    identity: &VerifiedIdentity,
+) -> QueryResult<()> {
+    let this_identity = xwms_connections::table
+        .filter(xwms_connections::provider.eq(&identity.provider))
+        .filter(xwms_connections::sub.eq(&identity.sub));
+    Cached(diesel::update(this_identity).set(xwms_connections::last_login_at.eq(diesel::dsl::now)))
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// The user's name, email and picture as the provider says them now.
+async fn update_profile(
+    mut conn: &AsyncPgConnection,
+    user_id: i64,
+    profile: &UserProfile<'_>,
+) -> QueryResult<()> {
+    Cached(
+        diesel::update(users::table.find(user_id))
+            .set((profile, users::updated_at.eq(diesel::dsl::now))),
+    )
+    .execute(&mut conn)
+    .await?;
+    Ok(())
+}
+
+/// First time we see this `sub`: a user, and the `sub` claimed for it, in one statement.
+/// A concurrent first login of the same `sub` that claimed it first is [`AttemptError::LostRace`].
+async fn create_account(
+    mut conn: &AsyncPgConnection,
+    identity: &VerifiedIdentity,
+    profile: &UserProfile<'_>,
+    session: &SessionPlan,
+    client: &ClientInfo,
+    lang: &Lang,
+) -> Result<LinkedAccount, AttemptError> {
+    let claimed: Option<i64> = Cached(
+        diesel::sql_query(
+            "WITH new_user AS (INSERT INTO users (name, email, email_verified, picture_url) \
+             VALUES ($1, $2, $3, $4) RETURNING id) \
+             INSERT INTO xwms_connections (user_id, provider, sub) \
+             SELECT id, $5, $6 FROM new_user ON CONFLICT (provider, sub) DO NOTHING \
+             RETURNING user_id",
+        )
+        .bind::<Nullable<Text>, _>(profile.name)
+        .bind::<Nullable<Text>, _>(profile.email)
+        .bind::<Bool, _>(profile.email_verified)
+        .bind::<Nullable<Text>, _>(profile.picture_url)
+        .bind::<Text, _>(&identity.provider)
+        .bind::<Text, _>(&identity.sub),
+    )
+    .get_result::<ClaimedSub>(&mut conn)
+    .await
+    .optional()?
+    .map(|row| row.user_id);
+    let Some(user_id) = claimed else {
+        return Err(AttemptError::LostRace);
+    };
+    let ((), session_kept) = try_join!(
+        on_first_login(conn, user_id, identity, client, lang),
+        start_session(conn, user_id, session, client),
+    )?;
+    Ok(LinkedAccount {
+        user_id,
+        session_kept,
         created: true,
         email_change: None,
     })
+}
+
+#[derive(QueryableByName)]
+struct ClaimedSub {
+    #[diesel(sql_type = BigInt)]
+    user_id: i64,
 }
 
 /// The hook for your product's first-login work (a default workspace, a welcome row).
@@ -237,27 +279,30 @@ async fn link_in_transaction(
 /// simply try again. Keep it to database work on `conn`; a call to another service
 /// cannot be rolled back (queue it in a table instead). See docs/extending.md.
 async fn on_first_login(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     user_id: i64,
     identity: &VerifiedIdentity,
     client: &ClientInfo,
     lang: &Lang,
 ) -> QueryResult<()> {
-    // The starter's own first-login work: the "account created" event, saying which
-    // provider vouched for the new identity.
-    record_event(
+    // The starter's own first-login work, sent together (`try_join!`: one round trip,
+    // as neither needs the other's result): the "account created" event, saying which
+    // provider vouched for the new identity, and the worked example's welcome note, in
+    // the language the person logged in with (`lang`). Yours goes here too, on the same
+    // `conn`, awaited one by one or joined.
+    let created = Some(EventDetail::Provider {
+        provider: identity.provider.clone(),
+    });
+    let event = record_event(
         conn,
         Some(user_id),
         EventKind::AccountCreated,
-        Some(EventDetail::Provider {
-            provider: identity.provider.clone(),
-        }),
+        created,
         client,
-    )
-    .await?;
-    // The worked example's: every account starts with a welcome note, in the language
-    // the person logged in with (`lang`). Yours goes here too, written with the same `conn`.
-    notes::add_welcome_note(conn, user_id, lang).await
+    );
+    let welcome_note = notes::add_welcome_note(conn, user_id, lang);
+    try_join!(event, welcome_note)?;
+    Ok(())
 }
 
 /// Email addresses compare case-insensitively: `Ada@Example.com` is no change.
@@ -376,7 +421,29 @@ pub async fn user_of_identity(
 
 /// Loads the account behind a session's user id; `None` if it no longer exists.
 pub async fn find_account(pool: &DbPool, user_id: i64) -> Result<Option<Account>, DbError> {
-    let mut conn = db::connection(pool).await?;
+    let conn = db::connection(pool).await?;
+    Ok(account_of_user(&conn, user_id).await?)
+}
+
+/// The account and its newest `events` security events, for the profile page: asked
+/// together on one connection (one round trip); `None` if the account no longer exists.
+pub async fn find_account_and_activity(
+    pool: &DbPool,
+    user_id: i64,
+    events: i64,
+) -> Result<Option<(Account, Vec<SecurityEvent>)>, DbError> {
+    let conn = db::connection(pool).await?;
+    let (account, activity) = try_join!(
+        account_of_user(&conn, user_id),
+        recent_events(&conn, user_id, events)
+    )?;
+    Ok(account.map(|account| (account, activity)))
+}
+
+async fn account_of_user(
+    mut conn: &AsyncPgConnection,
+    user_id: i64,
+) -> QueryResult<Option<Account>> {
     let row: Option<(User, XwmsConnection)> = users::table
         .inner_join(xwms_connections::table)
         .filter(users::id.eq(user_id))

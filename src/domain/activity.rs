@@ -76,7 +76,7 @@ impl EventDetail {
 
 /// Writes one event with `conn`; call it inside the transaction of the change it records.
 pub async fn record_event(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     user_id: Option<i64>,
     kind: EventKind,
     detail: Option<EventDetail>,
@@ -90,7 +90,7 @@ pub async fn record_event(
             ip_hash: client.ip_hash.as_deref(),
             user_agent: client.user_agent.as_deref(),
         })
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(())
 }
@@ -101,9 +101,9 @@ pub async fn record_refused_login(
     reason: &str,
     client: &ClientInfo,
 ) -> Result<(), DbError> {
-    let mut conn = db::connection(pool).await?;
+    let conn = db::connection(pool).await?;
     record_event(
-        &mut conn,
+        &conn,
         None,
         EventKind::LoginRefused,
         Some(EventDetail::Refusal {
@@ -117,12 +117,11 @@ pub async fn record_refused_login(
 
 /// The user's most recent events, newest first.
 pub async fn recent_events(
-    pool: &DbPool,
+    mut conn: &AsyncPgConnection,
     user_id: i64,
     limit: i64,
-) -> Result<Vec<SecurityEvent>, DbError> {
-    let mut conn = db::connection(pool).await?;
-    Ok(security_events::table
+) -> QueryResult<Vec<SecurityEvent>> {
+    security_events::table
         .filter(security_events::user_id.eq(user_id))
         .order((
             security_events::created_at.desc(),
@@ -131,7 +130,7 @@ pub async fn recent_events(
         .limit(limit)
         .select(SecurityEvent::as_select())
         .load(&mut conn)
-        .await?)
+        .await
 }
 
 /// The longest age a sweep computes a bound for, about 4000 years: PostgreSQL's

@@ -105,17 +105,17 @@ pub async fn add_note(pool: &DbPool, user_id: i64, text: &NoteText) -> Result<bo
 /// Writes the welcome note, in `lang`, with `conn`: called inside the first-login
 /// transaction, so a new account always has it, or the account is not created at all.
 pub async fn add_welcome_note(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     user_id: i64,
     lang: &Lang,
 ) -> QueryResult<()> {
     insert_note(conn, user_id, &lang.text(WELCOME_NOTE)).await
 }
 
-async fn insert_note(conn: &mut AsyncPgConnection, user_id: i64, body: &str) -> QueryResult<()> {
+async fn insert_note(mut conn: &AsyncPgConnection, user_id: i64, body: &str) -> QueryResult<()> {
     diesel::insert_into(notes::table)
         .values(NewNote { user_id, body })
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(())
 }

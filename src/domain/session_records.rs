@@ -17,7 +17,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::db::models::{NewUserSession, UserSession};
 use crate::db::schema::{used_login_tokens, user_sessions, users};
-use crate::db::{self, DbError, DbPool};
+use crate::db::{self, Cached, DbError, DbPool};
 use crate::domain::activity::{ClientInfo, EventDetail, EventKind, MAX_AGE_SECS, record_event};
 use crate::support::crypto::sha256_hex;
 
@@ -46,17 +46,19 @@ pub struct SessionPlan {
 /// someone else's session in this browser ends: its record goes, and their activity log
 /// says they were logged out.
 pub async fn start_session(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     user_id: i64,
     plan: &SessionPlan,
     client: &ClientInfo,
 ) -> QueryResult<bool> {
     match &plan.current {
         Some(current) if current.user_id == user_id => {
-            let kept = diesel::update(this_session(user_id, &current.session_id))
-                .set(user_sessions::last_seen_at.eq(diesel::dsl::now))
-                .execute(conn)
-                .await?;
+            let kept = Cached(
+                diesel::update(this_session(user_id, &current.session_id))
+                    .set(user_sessions::last_seen_at.eq(diesel::dsl::now)),
+            )
+            .execute(&mut conn)
+            .await?;
             if kept == 1 {
                 return Ok(true);
             }
@@ -72,7 +74,7 @@ pub async fn start_session(
             user_id,
             user_agent: client.user_agent.as_deref(),
         })
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(false)
 }
@@ -154,12 +156,12 @@ impl Query for CheckAndMarkUsed<'_> {
 /// waited for) and says whether the user is still there. Every change below takes it
 /// before touching the user's session records: "delete my account" locks the user first
 /// and then deletes the records with it, so taking them the other way round would deadlock.
-async fn user_still_there(conn: &mut AsyncPgConnection, user_id: i64) -> QueryResult<bool> {
+async fn user_still_there(mut conn: &AsyncPgConnection, user_id: i64) -> QueryResult<bool> {
     Ok(users::table
         .find(user_id)
         .select(users::id)
         .for_key_share()
-        .first::<i64>(conn)
+        .first::<i64>(&mut conn)
         .await
         .optional()?
         .is_some())
@@ -168,7 +170,7 @@ async fn user_still_there(conn: &mut AsyncPgConnection, user_id: i64) -> QueryRe
 /// Ends one session of `user_id` on `conn`, recorded as `logout`; nothing when the user or
 /// the record is gone already.
 async fn end_session_in(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     user_id: i64,
     session_id: &str,
     client: &ClientInfo,
@@ -177,7 +179,7 @@ async fn end_session_in(
         return Ok(());
     }
     let ended = diesel::delete(this_session(user_id, session_id))
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     if ended == 0 {
         return Ok(());

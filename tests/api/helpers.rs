@@ -586,7 +586,12 @@ impl TestApp {
     /// Logs `browser` in as Ada, start to finish, and asserts it ends on the profile on
     /// this first try.
     pub async fn log_in_ending_on_the_profile(&self, browser: &reqwest::Client) {
-        let callback = self.login_as_with(browser, "ada").await;
+        self.log_in_ending_on_the_profile_as(browser, "ada").await;
+    }
+
+    /// The same as a sandbox `persona`.
+    pub async fn log_in_ending_on_the_profile_as(&self, browser: &reqwest::Client, persona: &str) {
+        let callback = self.login_as_with(browser, persona).await;
         assert_eq!(callback.status(), 303, "the callback accepts the login");
         assert_eq!(location(callback.headers()), "/profile");
         self.assert_signed_in(browser).await;

@@ -25,6 +25,7 @@ mod privacy;
 mod readme;
 mod refresh;
 mod replicas;
+mod round_trips;
 mod sandbox;
 mod session;
 mod session_endings;

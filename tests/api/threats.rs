@@ -914,17 +914,18 @@ async fn threat_race_fifty_parallel_first_logins_of_one_sub_make_one_user_and_no
 }
 
 #[actix_web::test]
-async fn threat_partial_write_a_failure_between_user_and_connection_leaves_no_orphan() {
+async fn threat_partial_write_a_failure_at_the_last_write_of_a_first_login_leaves_nothing() {
     let app = spawn_app().await;
-    // Fault injection: the connection insert fails after the user row was written.
+    // Fault injection: the session record, the last write of a first login, fails after
+    // the user, its identity, its event and its welcome note were written.
     app.execute_sql(
-        "CREATE FUNCTION fail_connection() RETURNS trigger AS $$
+        "CREATE FUNCTION fail_session() RETURNS trigger AS $$
          BEGIN RAISE EXCEPTION 'injected failure'; END; $$ LANGUAGE plpgsql",
     )
     .await;
     app.execute_sql(
-        "CREATE TRIGGER fail_connection BEFORE INSERT ON xwms_connections
-         FOR EACH ROW EXECUTE FUNCTION fail_connection()",
+        "CREATE TRIGGER fail_session BEFORE INSERT ON user_sessions
+         FOR EACH ROW EXECUTE FUNCTION fail_session()",
     )
     .await;
 
@@ -942,6 +943,8 @@ async fn threat_partial_write_a_failure_between_user_and_connection_leaves_no_or
         0,
         "the user insert was rolled back"
     );
+    assert_eq!(app.count("xwms_connections").await, 0);
+    assert_eq!(app.count("notes").await, 0);
     assert_eq!(
         app.count("security_events WHERE kind <> 'login_refused'")
             .await,

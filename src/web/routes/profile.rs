@@ -18,8 +18,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::models::SecurityEvent;
-use crate::domain::accounts::{Account, find_account, refresh_profile};
-use crate::domain::activity::{ClientInfo, EventDetail, recent_events};
+use crate::domain::accounts::{Account, find_account, find_account_and_activity, refresh_profile};
+use crate::domain::activity::{ClientInfo, EventDetail};
 use crate::domain::privacy::{delete_account, export_personal_data};
 use crate::support::devices::Device;
 use crate::support::pages::{PageContext, html_response, see_other};
@@ -109,10 +109,15 @@ async fn account_of(
     user: SignedInUser,
 ) -> Result<Option<Account>, AppError> {
     let account = find_account(&state.pool, user.user_id).await?;
-    if account.is_none() {
+    Ok(signed_out_unless_found(session, account))
+}
+
+/// `found`, or the session ended when the account it is for is gone.
+fn signed_out_unless_found<T>(session: &TypedSession, found: Option<T>) -> Option<T> {
+    if found.is_none() {
         session.end_signed_in();
     }
-    Ok(account)
+    found
 }
 
 /// Signed in only: `SignedInUser` sends anyone else home.
@@ -123,10 +128,11 @@ async fn profile(
     user: SignedInUser,
     query: web::Query<ProfileQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(account) = account_of(&state, &session, user).await? else {
+    // The account and its activity in one round trip (the page's own work).
+    let found = find_account_and_activity(&state.pool, user.user_id, RECENT_ACTIVITY).await?;
+    let Some((account, activity)) = signed_out_unless_found(&session, found) else {
         return Ok(see_other("/"));
     };
-    let activity = recent_events(&state.pool, user.user_id, RECENT_ACTIVITY).await?;
     let html = ProfilePage {
         page: page_context(&req),
         account,
