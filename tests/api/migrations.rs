@@ -180,3 +180,24 @@ async fn every_security_event_kind_in_the_database_is_one_rust_enum_variant() {
         assert_eq!(back, kind);
     }
 }
+
+/// Only the rate limit's state is `UNLOGGED` (no WAL, emptied by a crash): losing it is
+/// harmless. Every other table is logged: a crash must not lose an account, its events,
+/// its session records or the memory of used callback tokens (docs/security.md).
+#[actix_web::test]
+async fn only_the_rate_limits_table_is_unlogged() {
+    let app = spawn_app().await;
+    let unlogged = |name: &str| {
+        format!("pg_class WHERE relname = '{name}' AND relkind = 'r' AND relpersistence = 'u'")
+    };
+    assert_eq!(app.count(&unlogged("login_rate_limits")).await, 1);
+    assert_eq!(
+        app.count(
+            "pg_class WHERE relkind = 'r' AND relpersistence = 'u' \
+             AND relnamespace = 'public'::regnamespace"
+        )
+        .await,
+        1,
+        "no other table of the app is unlogged"
+    );
+}

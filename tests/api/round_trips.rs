@@ -7,9 +7,8 @@
 //! on its first use of each) are left out: these are the counts of a warm app, as
 //! `scripts/count-roundtrips` measures them on the wire. BENCHMARKS.md has the table.
 
-use xwms_starter::db::round_trips::{NEW_ROUND_TRIP, NOT_CACHED, PIPELINED};
-
 use xwms_starter::app::startup::BACKGROUND_JOBS_DONE;
+use xwms_starter::db::round_trips::{NEW_ROUND_TRIP, NOT_CACHED, PIPELINED};
 
 use crate::helpers::{TestApp, browser, location, spawn_app};
 
@@ -78,28 +77,84 @@ fn summary(statement: &str) -> String {
     format!("{verb}{table}")
 }
 
-/// Runs `step`, then asserts the round trips it cost are `expected`.
-async fn assert_costs<T>(
+/// What one request cost: its round trips, and the SQL of each statement (for messages).
+struct Measured {
+    what: &'static str,
+    trips: Vec<RoundTrip>,
+    sql: Vec<String>,
+}
+
+/// Runs `step` and measures what it cost.
+async fn measure<T>(
     app: &TestApp,
-    what: &str,
-    expected: &[&[&str]],
+    what: &'static str,
     step: impl std::future::Future<Output = T>,
-) -> T {
+) -> (T, Measured) {
     let from = app.logs().len();
     let outcome = step.await;
     let (trips, sql) = round_trips_since(app, from);
-    let expected: Vec<RoundTrip> = expected
+    (outcome, Measured { what, trips, sql })
+}
+
+/// How many times a measurement may be repeated before its round trips must be the budget.
+///
+/// Pipelining is the app's doing, but whether PostgreSQL's answer to the first statement
+/// of a pipelined group comes back before the next one leaves is the scheduler's: a
+/// connection is driven by the worker thread that opened it, so when the handler's thread
+/// is preempted between the two sends (a loaded machine), the first may complete before
+/// the second is sent, and the group shows as two round trips. So the statements must be
+/// the budget's every time, and their grouping in at least one of these attempts.
+const ATTEMPTS: usize = 10;
+
+/// Repeats `run` (each time a new measurement of the same requests) until every request
+/// costs exactly its `budget`: the same statements in the same order every time (or it
+/// fails at once, naming the request), grouped into the budget's round trips at least once.
+async fn assert_within_budget(
+    budget: &[(&str, &[&[&str]])],
+    mut run: impl AsyncFnMut() -> Vec<Measured>,
+) {
+    let expected: Vec<Vec<RoundTrip>> = budget
         .iter()
-        .map(|trip| trip.iter().map(|s| (*s).to_owned()).collect())
+        .map(|(_, trips)| {
+            trips
+                .iter()
+                .map(|trip| trip.iter().map(|s| (*s).to_owned()).collect())
+                .collect()
+        })
         .collect();
-    assert_eq!(
-        trips,
-        expected,
-        "{what}: the round trips to PostgreSQL changed (left: now, right: the budget here).\n\
-         Its statements now:\n  {}",
-        sql.join("\n  ")
-    );
-    outcome
+    let mut last = Vec::new();
+    for _ in 0..ATTEMPTS {
+        let measured = run().await;
+        assert_eq!(measured.len(), budget.len());
+        for (request, trips) in measured.iter().zip(&expected) {
+            assert_eq!(
+                request.trips.concat(),
+                trips.concat(),
+                "{}: the statements sent to PostgreSQL changed (left: now, right: the budget \
+                 here).\nIts statements now:\n  {}",
+                request.what,
+                request.sql.join("\n  ")
+            );
+        }
+        if measured
+            .iter()
+            .zip(&expected)
+            .all(|(request, trips)| request.trips == *trips)
+        {
+            return;
+        }
+        last = measured;
+    }
+    for (request, trips) in last.iter().zip(&expected) {
+        assert_eq!(
+            request.trips,
+            *trips,
+            "{}: the budgeted statements, but not sent together as budgeted in {ATTEMPTS} \
+             attempts (left: the last, right: the budget here).\nIts statements:\n  {}",
+            request.what,
+            request.sql.join("\n  ")
+        );
+    }
 }
 
 /// An app whose background jobs at start are over (they would count in the first
@@ -121,17 +176,13 @@ async fn quiet_app() -> TestApp {
     panic!("the background jobs at start never finished");
 }
 
-/// A login's three requests: the start, XWMS's callback, the profile it lands on.
-async fn log_in_counting(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    persona: &str,
-    callback_costs: &[&[&str]],
-) {
-    let login_page =
-        assert_costs(app, "GET /xwms/auth", START, app.start_login_with(browser)).await;
+/// A login in a new browser, measured request by request: the start, the sandbox's
+/// login page (XWMS's work: nothing of the app's), XWMS's callback, the profile it lands on.
+async fn log_in_measuring(app: &TestApp, persona: &str) -> Vec<Measured> {
+    let browser = browser();
+    let (login_page, start) = measure(app, "GET /xwms/auth", app.start_login_with(&browser)).await;
     let form = [("persona", persona), ("outcome", "success")];
-    let callback = assert_costs(app, "the sandbox's login page", &[], async {
+    let (callback, sandbox) = measure(app, "the sandbox's login page", async {
         browser.get(&login_page).send().await.expect("login page");
         let submitted = browser
             .post(&login_page)
@@ -142,19 +193,26 @@ async fn log_in_counting(
         location(submitted.headers())
     })
     .await;
-    let response = assert_costs(app, "the callback", callback_costs, async {
+    let (response, finish) = measure(app, "the callback", async {
         browser.get(&callback).send().await.expect("callback")
     })
     .await;
     assert_eq!(location(response.headers()), "/profile");
-    let profile = assert_costs(
-        app,
-        "GET /profile",
-        PROFILE,
-        app.get_with(browser, "/profile"),
-    )
-    .await;
+    let (profile, page) = measure(app, "GET /profile", app.get_with(&browser, "/profile")).await;
     assert_eq!(profile.status(), 200);
+    vec![start, sandbox, finish, page]
+}
+
+/// The budget of a whole login whose callback costs `callback`.
+fn login_budget(
+    callback: &'static [&'static [&'static str]],
+) -> [(&'static str, &'static [&'static [&'static str]]); 4] {
+    [
+        ("GET /xwms/auth", START),
+        ("the sandbox's login page", &[]),
+        ("the callback", callback),
+        ("GET /profile", PROFILE),
+    ]
 }
 
 /// `GET /xwms/auth`: the rate limit.
@@ -170,7 +228,11 @@ const PROFILE: &[&[&str]] = &[
 #[tokio::test]
 async fn a_first_login_costs_the_round_trips_budgeted_here() {
     let app = quiet_app().await;
-    log_in_counting(&app, &browser(), "ada", FIRST_LOGIN).await;
+    // "new": a persona with a new `sub` every time.
+    assert_within_budget(&login_budget(FIRST_LOGIN), async || {
+        log_in_measuring(&app, "new").await
+    })
+    .await;
 }
 
 /// A first login's callback: the rate limit, the token claimed, then one transaction:
@@ -193,7 +255,10 @@ const FIRST_LOGIN: &[&[&str]] = &[
 #[tokio::test]
 async fn a_returning_login_costs_the_round_trips_budgeted_here() {
     let app = quiet_app().await;
-    log_in_counting(&app, &browser(), "grace", RETURNING_LOGIN).await;
+    assert_within_budget(&login_budget(RETURNING_LOGIN), async || {
+        log_in_measuring(&app, "grace").await
+    })
+    .await;
 }
 
 /// A returning person's callback: the rate limit, the token claimed, then one
@@ -217,18 +282,20 @@ async fn a_signed_in_page_costs_one_round_trip_before_its_own_work() {
     let app = quiet_app().await;
     let browser = browser();
     app.log_in_ending_on_the_profile(&browser).await;
-    // Home shows who is signed in: the session check and nothing else.
-    let home = assert_costs(
-        &app,
-        "GET / signed in",
-        &[&["WITH user_sessions"]],
-        app.get_with(&browser, "/"),
-    )
+    // Home shows who is signed in: the session check and nothing else. A visitor who is
+    // not signed in costs nothing.
+    let budget: [(&str, &[&[&str]]); 2] = [
+        ("GET / signed in", &[&["WITH user_sessions"]]),
+        ("GET / anonymous", &[]),
+    ];
+    assert_within_budget(&budget, async || {
+        let (home, signed_in) = measure(&app, "GET / signed in", app.get_with(&browser, "/")).await;
+        assert_eq!(home.status(), 200);
+        let (home, anonymous) = measure(&app, "GET / anonymous", app.get("/")).await;
+        assert_eq!(home.status(), 200);
+        vec![signed_in, anonymous]
+    })
     .await;
-    assert_eq!(home.status(), 200);
-    // A visitor who is not signed in costs nothing.
-    let anonymous = assert_costs(&app, "GET / anonymous", &[], app.get("/")).await;
-    assert_eq!(anonymous.status(), 200);
 }
 
 #[test]

@@ -1,0 +1,1 @@
+ALTER TABLE login_rate_limits SET LOGGED;
