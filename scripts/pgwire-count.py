@@ -281,10 +281,19 @@ def report(args):
             runs += 1
             last = f["conn"]
 
+    # The profile page is the login's last request and follows the callback's transaction:
+    # its round trips are the flights after the last COMMIT.
+    last_commit = max((i for i, f in enumerate(awaited)
+                       if any(a["type"] == "C" and a.get("tag") == "COMMIT" for a in f["answer"])),
+                      default=None)
+    page = len(awaited) - last_commit - 1 if last_commit is not None else None
+
     title = args.title or "window"
     print(f"### {title}\n")
     print(f"- round trips (client flights the request waits for): **{len(awaited)}**, "
           f"of which {len(prepares)} only prepare a statement (Parse/Describe: not cached)")
+    if page is not None:
+        print(f"- of them, the profile page after the login (the flights after the callback's COMMIT): **{page}**")
     print(f"- fire-and-forget statement closes: {counts.get('C', 0)} Close messages, "
           f"{len(close_only)} of them in a flight of their own (not awaited)")
     print(f"- protocol exchanges (Sync + simple Query, one ReadyForQuery each): {exchanges}")
@@ -318,7 +327,7 @@ def report(args):
         print(f"| {i} | c{f['conn']} | {kinds} | {sql} | {answer or '–'} | {waited} |")
     print()
     if args.json:
-        print(json.dumps({"round_trips": len(awaited), "prepares": len(prepares),
+        print(json.dumps({"round_trips": len(awaited), "page_round_trips": page, "prepares": len(prepares),
                           "close_only_flights": len(close_only), "exchanges": exchanges, "commits": commits,
                           "checkouts": runs, "connections_opened": connects}), file=sys.stderr)
 
