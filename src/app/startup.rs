@@ -334,15 +334,15 @@ fn shared_state(
     })
 }
 
+/// Logged (debug) after each run of the background jobs.
+pub const BACKGROUND_JOBS_DONE: &str = "background jobs: done";
+
 /// Background jobs, at start and then hourly: the rate limit's spent rows, the used login
 /// tokens no login can use any more, the session records past their limits, and the
 /// activity log's retention (every replica runs
 /// them, which is harmless: the deletes are idempotent). The first run is at start (an
 /// interval's first tick is immediate), so a replica that restarts more often than hourly
 /// still sweeps, and a test can watch the sweeps by starting an app.
-/// Logged (debug) after each run of the background jobs.
-pub const BACKGROUND_JOBS_DONE: &str = "background jobs: done";
-
 fn start_background_jobs(settings: &Settings, state: &web::Data<AppState>) {
     let (pool, users, anonymous, login_max_age) = (
         state.pool.clone(),

@@ -15,6 +15,7 @@
 //! cost, and `scripts/count-roundtrips` counts the same on the wire.
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 
@@ -52,9 +53,7 @@ impl Instrumentation for RoundTripLog {
                 };
                 self.in_flight += 1;
                 if logging {
-                    // A prepared statement prints with its values (`-- binds: [...]`),
-                    // a simple one (`BEGIN`) without.
-                    let text = query.to_string();
+                    let text = printed(query);
                     let sql = sql_only(&text);
                     if sql.len() < text.trim().len() {
                         self.prepared_in_flight.push(sql.to_owned());
@@ -69,7 +68,7 @@ impl Instrumentation for RoundTripLog {
             InstrumentationEvent::FinishQuery { query, .. } => {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 if logging {
-                    let text = query.to_string();
+                    let text = printed(query);
                     let sql = text.trim();
                     if let Some(at) = self.prepared_in_flight.iter().position(|s| *s == sql) {
                         self.prepared_in_flight.swap_remove(at);
@@ -79,18 +78,37 @@ impl Instrumentation for RoundTripLog {
                     }
                 }
             }
+            // A statement whose future was dropped (a failed `try_join!`, a request
+            // cancelled) never finishes: start counting afresh at each transaction.
+            InstrumentationEvent::BeginTransaction { .. }
+            | InstrumentationEvent::RollbackTransaction { .. } => {
+                self.in_flight = 0;
+                self.prepared_in_flight.clear();
+            }
             _ => {}
         }
     }
 }
 
+/// What diesel prints for a statement; empty when it cannot be printed (an error building
+/// it), which is never a reason to fail the statement itself.
+fn printed(query: &dyn std::fmt::Display) -> String {
+    let mut text = String::new();
+    let _ = write!(text, "{query}");
+    text
+}
+
 /// A statement's SQL without the values diesel prints after it (`-- binds: [...]`): they
-/// may be tokens' hashes, emails, addresses.
+/// may be tokens' hashes, emails, addresses. A statement with placeholders (`$1`) but
+/// without that marker (diesel printing it some other way) is withheld whole.
 fn sql_only(statement: &str) -> &str {
-    statement
-        .split_once(" -- binds:")
-        .map_or(statement, |(sql, _)| sql)
-        .trim()
+    match statement.split_once(" -- binds:") {
+        Some((sql, _)) => sql.trim(),
+        None if statement.contains('$') => {
+            "(statement withheld: its values could not be told from its SQL)"
+        }
+        None => statement.trim(),
+    }
 }
 
 #[cfg(test)]
@@ -104,5 +122,23 @@ mod tests {
             r#"SELECT "a" FROM "t" WHERE "b" = $1"#
         );
         assert_eq!(sql_only("BEGIN"), "BEGIN");
+        assert!(!sql_only("SELECT 1 WHERE a = $1 [\"secret\"]").contains("secret"));
+    }
+
+    #[test]
+    fn what_diesel_prints_for_a_real_statement_loses_its_values() {
+        use crate::db::schema::users;
+        use diesel::prelude::*;
+        let query = users::table
+            .filter(users::email.eq("secret@example.com"))
+            .select(users::id);
+        let printed = super::printed(&diesel::debug_query::<diesel::pg::Pg, _>(&query));
+        assert!(
+            printed.contains("secret@example.com"),
+            "diesel prints the value"
+        );
+        let logged = sql_only(&printed);
+        assert!(!logged.contains("secret"), "{logged}");
+        assert!(logged.starts_with("SELECT"), "{logged}");
     }
 }

@@ -172,18 +172,26 @@ async fn link_in_transaction(
     })
 }
 
-/// The user `identity` is linked to and their stored email, both rows locked
+/// The user `identity` is linked to and their stored email, the user's row locked
 /// `FOR NO KEY UPDATE`: two simultaneous logins of the same person link one after the
 /// other, while a download of their data or a note being written for them
 /// (`FOR KEY SHARE`) need not wait for this login, nor this login for them.
+///
+/// Only the user's row is locked here (the identity is read in a subquery, which takes no
+/// lock); the identity row is locked next, by `bump_last_login`. The user first, then
+/// what belongs to them: the order every change of a user's rows keeps (a deletion of the
+/// account locks the user, then its rows go by cascade), so two of them never wait for
+/// each other in a loop.
 async fn linked_user_locked(
     mut conn: &AsyncPgConnection,
     identity: &VerifiedIdentity,
 ) -> QueryResult<Option<(i64, Option<String>)>> {
-    users::table
-        .inner_join(xwms_connections::table)
+    let linked = xwms_connections::table
         .filter(xwms_connections::provider.eq(&identity.provider))
         .filter(xwms_connections::sub.eq(&identity.sub))
+        .select(xwms_connections::user_id);
+    users::table
+        .filter(users::id.eq_any(linked))
         .select((users::id, users::email))
         .for_no_key_update()
         .first(&mut conn)

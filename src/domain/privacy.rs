@@ -228,15 +228,9 @@ pub async fn delete_account(
     let mut conn = db::connection(pool).await?;
     let deleted = conn
         .transaction(async |conn| {
-            // Lock in the linking transaction's order (identity, then user), so a login
-            // of this person finishing at the same moment waits for us instead of
-            // deadlocking, then finds no account and makes a new one.
-            xwms_connections::table
-                .filter(xwms_connections::user_id.eq(user_id))
-                .select(xwms_connections::id)
-                .for_update()
-                .load::<i64>(conn)
-                .await?;
+            // The user first, then what belongs to them (by cascade), the order a login
+            // locks them in: a login of this person at the same moment waits for us
+            // instead of deadlocking, then finds no account and makes a new one.
             let found: Option<i64> = users::table
                 .find(user_id)
                 .select(users::id)

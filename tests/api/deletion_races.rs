@@ -235,3 +235,46 @@ async fn a_logout_and_a_deletion_of_the_same_account_at_once_both_finish() {
     assert_eq!(app.count("users").await, 0);
     assert_eq!(app.count("user_sessions").await, 0);
 }
+
+/// A login of a person and the deletion of their account, both under way: the deletion
+/// finishes, and the login, which waited for the user's row, finds no account and makes a
+/// new one. Both lock the user before its identity row (the deletion's cascade takes that
+/// one); the other way round, PostgreSQL would end one of them with a deadlock error: a
+/// 500.
+#[actix_web::test]
+async fn a_login_and_a_deletion_of_the_same_account_at_once_both_finish() {
+    let app = spawn_app().await;
+    let (phone, laptop) = (crate::helpers::browser(), crate::helpers::browser());
+    app.log_in_ending_on_the_profile(&phone).await;
+    let delete_page = app.get_with(&phone, "/profile/delete").await;
+    let delete_token = TestApp::form_csrf_token(&delete_page.text().await.unwrap());
+    let callback = app
+        .sandbox_callback_with(&laptop, &[("persona", "ada"), ("outcome", "success")])
+        .await;
+    // Something holds Ada's identity row for a moment: the deletion reaches it first and
+    // waits, then the login comes.
+    let identity = hold_open(&app, "SELECT id FROM xwms_connections FOR UPDATE").await;
+    let deletion = post_in_background(
+        &app,
+        &phone,
+        "/profile/delete",
+        vec![("csrf_token", delete_token)],
+    );
+    until_a_query_waits_for_a_lock(&app).await;
+    let login = actix_web::rt::spawn(async move { laptop.get(callback).send().await.unwrap() });
+    until_queries_wait_for_locks(&app, 2).await;
+
+    commit(identity).await;
+    let (deletion, login) = (deletion.await.unwrap(), login.await.unwrap());
+
+    assert_eq!(
+        deletion.status(),
+        303,
+        "the deletion's clean answer, not a 500"
+    );
+    assert_eq!(location(deletion.headers()), "/account-deleted");
+    assert_eq!(login.status(), 303, "the login's clean answer, not a 500");
+    assert_eq!(location(login.headers()), "/profile");
+    assert_eq!(app.count("users").await, 1, "a new account for the login");
+    assert_eq!(app.count("xwms_connections").await, 1);
+}
