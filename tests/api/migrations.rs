@@ -183,9 +183,11 @@ async fn every_security_event_kind_in_the_database_is_one_rust_enum_variant() {
 
 /// Only the rate limit's state is `UNLOGGED` (no WAL, emptied by a crash): losing it is
 /// harmless. Every other table is logged: a crash must not lose an account, its events,
-/// its session records or the memory of used callback tokens (docs/security.md).
+/// its session records or the memory of used callback tokens (docs/security.md). And it is
+/// indexed by its key alone, so that the update of every login step can stay on its page
+/// without touching an index (a HOT update).
 #[actix_web::test]
-async fn only_the_rate_limits_table_is_unlogged() {
+async fn only_the_rate_limits_table_is_unlogged_and_its_only_index_is_its_key() {
     let app = spawn_app().await;
     let unlogged = |name: &str| {
         format!("pg_class WHERE relname = '{name}' AND relkind = 'r' AND relpersistence = 'u'")
@@ -199,5 +201,11 @@ async fn only_the_rate_limits_table_is_unlogged() {
         .await,
         1,
         "no other table of the app is unlogged"
+    );
+    assert_eq!(
+        app.count("pg_indexes WHERE tablename = 'login_rate_limits'")
+            .await,
+        1,
+        "the primary key only: no index on tat"
     );
 }
