@@ -16,7 +16,7 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 use secrecy::ExposeSecret;
@@ -170,6 +170,71 @@ pub fn build_pool(settings: &DatabaseSettings, connector: PgConnector) -> Result
 /// Checks out a connection, waiting at most the configured acquire timeout.
 pub async fn connection(pool: &DbPool) -> Result<DbConnection, DbError> {
     Ok(pool.get().await?)
+}
+
+/// Runs `work` in one transaction, on a connection of its own: like diesel's
+/// `conn.transaction(...)`, but one round trip shorter. diesel waits for PostgreSQL's answer
+/// to `BEGIN` before it sends anything else; here `BEGIN` goes out in the same round trip as
+/// `work`'s first statements (PostgreSQL runs a connection's statements in the order they
+/// arrive, so those run inside the transaction). Used where the round trips count: the
+/// login (BENCHMARKS.md).
+///
+/// Commits when `work` returns `Ok`; rolls back when it returns `Err`, or when `BEGIN`
+/// failed. `COMMIT` is a round trip of its own: sent together with `work`'s last statements,
+/// it could overtake one of them still being prepared, which would then run after the
+/// transaction, outside it.
+///
+/// `work` gets the connection shared (`&AsyncPgConnection`), so it can send statements
+/// together with `try_join!` but cannot nest a diesel transaction. If this future is
+/// dropped before the end (the browser went away mid-login), the connection may still be
+/// inside the transaction: it is taken out of the pool and closed, and PostgreSQL rolls the
+/// transaction back. It goes back to the pool only after a `COMMIT` or `ROLLBACK` that
+/// PostgreSQL answered.
+pub async fn pipelined_transaction<R, E>(
+    pool: &DbPool,
+    work: impl AsyncFnOnce(&AsyncPgConnection) -> Result<R, E>,
+) -> Result<R, E>
+where
+    E: From<DbError>,
+{
+    let mut open = OpenTransaction(None);
+    let conn: &AsyncPgConnection = open.0.insert(connection(pool).await?);
+    let (begun, outcome) = futures_util::join!(send(conn, "BEGIN"), work(conn));
+    let committing = begun.is_ok() && outcome.is_ok();
+    let ended = send(conn, if committing { "COMMIT" } else { "ROLLBACK" }).await;
+    if ended.is_ok() {
+        open.close();
+    }
+    let value = outcome?;
+    begun.map_err(DbError::Query)?;
+    ended.map_err(DbError::Query)?;
+    Ok(value)
+}
+
+/// `sql` as a simple query on a shared connection (so it can go out beside others).
+async fn send(mut conn: &AsyncPgConnection, sql: &str) -> QueryResult<()> {
+    conn.batch_execute(sql).await
+}
+
+/// A pooled connection inside a [`pipelined_transaction`]. Dropped while still open, it
+/// takes its connection out of the pool and closes it: diesel's transaction manager does
+/// not know of this transaction, so the pool would otherwise hand the connection out again
+/// in the middle of it.
+struct OpenTransaction(Option<DbConnection>);
+
+impl OpenTransaction {
+    /// The transaction ended: back to the pool with the connection.
+    fn close(&mut self) {
+        self.0.take();
+    }
+}
+
+impl Drop for OpenTransaction {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(Object::take(conn));
+        }
+    }
 }
 
 /// `SELECT 1`, for `/health`.

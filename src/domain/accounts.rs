@@ -72,11 +72,17 @@ pub struct Account {
 enum AttemptError {
     /// A concurrent first login inserted this `sub` first; roll back and retry.
     LostRace,
-    Db(diesel::result::Error),
+    Db(DbError),
 }
 
 impl From<diesel::result::Error> for AttemptError {
     fn from(err: diesel::result::Error) -> Self {
+        AttemptError::Db(err.into())
+    }
+}
+
+impl From<DbError> for AttemptError {
+    fn from(err: DbError) -> Self {
         AttemptError::Db(err)
     }
 }
@@ -102,17 +108,16 @@ pub async fn link_account_by_sub(
     client: &ClientInfo,
     lang: &Lang,
 ) -> Result<LinkedAccount, DbError> {
-    let mut conn = db::connection(pool).await?;
     for _ in 0..LINK_ATTEMPTS {
-        let attempt = conn
-            .transaction(async |conn| {
-                link_in_transaction(conn, identity, session, client, lang).await
-            })
-            .await;
+        // `BEGIN` goes out with the first statements: see `db::pipelined_transaction`.
+        let attempt = db::pipelined_transaction(pool, async |conn| {
+            link_in_transaction(conn, identity, session, client, lang).await
+        })
+        .await;
         match attempt {
             Ok(linked) => return Ok(linked),
             Err(AttemptError::LostRace) => continue,
-            Err(AttemptError::Db(err)) => return Err(err.into()),
+            Err(AttemptError::Db(err)) => return Err(err),
         }
     }
     Err(DbError::Unavailable(format!(
@@ -120,9 +125,10 @@ pub async fn link_account_by_sub(
     )))
 }
 
-/// The link, inside its transaction. Statements that need nothing from each other are
-/// sent together (`try_join!` on one connection pipelines them: one round trip for all),
-/// so a returning person costs two round trips here and a new one three.
+/// The link, inside its transaction. Statements that need nothing from each other's
+/// answers are sent together (`try_join!` on one connection pipelines them: one round trip
+/// for all; PostgreSQL still runs them one after the other, in order), so a login costs
+/// two round trips here, besides the transaction's `COMMIT`.
 async fn link_in_transaction(
     conn: &AsyncPgConnection,
     identity: &VerifiedIdentity,
@@ -136,13 +142,23 @@ async fn link_in_transaction(
         email_verified: identity.email_verified,
         picture_url: identity.picture.as_deref(),
     };
-    // The person this `sub` is linked to, if any, locked, and their last login bumped.
-    let (linked, ()) = try_join!(
+    // The person this `sub` is linked to, if any, locked, and their last login bumped;
+    // then, only if nobody is linked to it, a new user with the `sub` claimed for them.
+    let (linked, (), new_user) = try_join!(
         linked_user_locked(conn, identity),
-        bump_last_login(conn, identity)
+        bump_last_login(conn, identity),
+        create_user_unless_linked(conn, identity, &profile),
     )?;
-    let Some((user_id, previous_email)) = linked else {
-        return create_account(conn, identity, &profile, session, client, lang).await;
+    let (user_id, previous_email) = match (linked, new_user) {
+        (_, NewUser::Created(user_id)) => {
+            return on_new_account(conn, user_id, identity, session, client, lang).await;
+        }
+        (Some(linked), NewUser::AlreadyLinked) => linked,
+        // A concurrent first login claimed this new `sub` first (or the account was
+        // deleted in between): roll back and look again.
+        (None, NewUser::AlreadyLinked) | (_, NewUser::LostRace) => {
+            return Err(AttemptError::LostRace);
+        }
     };
     let email_change =
         (!same_email(previous_email.as_deref(), identity.email.as_deref())).then(|| EmailChange {
@@ -228,23 +244,34 @@ async fn update_profile(
     Ok(())
 }
 
-/// First time we see this `sub`: a user, and the `sub` claimed for it, in one statement.
-/// A concurrent first login of the same `sub` that claimed it first is [`AttemptError::LostRace`].
-async fn create_account(
+/// What [`create_user_unless_linked`] did.
+enum NewUser {
+    /// The `sub` is linked to someone already: nothing was written.
+    AlreadyLinked,
+    /// First time we see this `sub`: this user was created with the `sub` claimed for it.
+    Created(i64),
+    /// A concurrent first login of the same `sub` claimed it first: the user written here
+    /// has no identity, and the transaction must roll back.
+    LostRace,
+}
+
+/// First time we see this `sub`: a user, and the `sub` claimed for it, in one statement,
+/// written only if nobody is linked to the `sub` yet (so it can go out beside the lookup
+/// of a returning person, without waiting for its answer).
+async fn create_user_unless_linked(
     mut conn: &AsyncPgConnection,
     identity: &VerifiedIdentity,
     profile: &UserProfile<'_>,
-    session: &SessionPlan,
-    client: &ClientInfo,
-    lang: &Lang,
-) -> Result<LinkedAccount, AttemptError> {
-    let claimed: Option<i64> = Cached(
+) -> QueryResult<NewUser> {
+    let written: Option<Written> = Cached(
         diesel::sql_query(
             "WITH new_user AS (INSERT INTO users (name, email, email_verified, picture_url) \
-             VALUES ($1, $2, $3, $4) RETURNING id) \
-             INSERT INTO xwms_connections (user_id, provider, sub) \
+             SELECT $1, $2, $3, $4 WHERE NOT EXISTS \
+             (SELECT 1 FROM xwms_connections WHERE provider = $5 AND sub = $6) RETURNING id), \
+             claimed AS (INSERT INTO xwms_connections (user_id, provider, sub) \
              SELECT id, $5, $6 FROM new_user ON CONFLICT (provider, sub) DO NOTHING \
-             RETURNING user_id",
+             RETURNING user_id) \
+             SELECT claimed.user_id AS claimed FROM new_user LEFT JOIN claimed ON true",
         )
         .bind::<Nullable<Text>, _>(profile.name)
         .bind::<Nullable<Text>, _>(profile.email)
@@ -253,13 +280,32 @@ async fn create_account(
         .bind::<Text, _>(&identity.provider)
         .bind::<Text, _>(&identity.sub),
     )
-    .get_result::<ClaimedSub>(&mut conn)
+    .get_result(&mut conn)
     .await
-    .optional()?
-    .map(|row| row.user_id);
-    let Some(user_id) = claimed else {
-        return Err(AttemptError::LostRace);
-    };
+    .optional()?;
+    // A row: a user was written; its `sub` claimed, or not.
+    Ok(match written.map(|row| row.claimed) {
+        None => NewUser::AlreadyLinked,
+        Some(Some(user_id)) => NewUser::Created(user_id),
+        Some(None) => NewUser::LostRace,
+    })
+}
+
+#[derive(QueryableByName)]
+struct Written {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    claimed: Option<i64>,
+}
+
+/// A new account's first login: its first-login work and its session, sent together.
+async fn on_new_account(
+    conn: &AsyncPgConnection,
+    user_id: i64,
+    identity: &VerifiedIdentity,
+    session: &SessionPlan,
+    client: &ClientInfo,
+    lang: &Lang,
+) -> Result<LinkedAccount, AttemptError> {
     let ((), session_kept) = try_join!(
         on_first_login(conn, user_id, identity, client, lang),
         start_session(conn, user_id, session, client),
@@ -270,12 +316,6 @@ async fn create_account(
         created: true,
         email_change: None,
     })
-}
-
-#[derive(QueryableByName)]
-struct ClaimedSub {
-    #[diesel(sql_type = BigInt)]
-    user_id: i64,
 }
 
 /// The hook for your product's first-login work (a default workspace, a welcome row).

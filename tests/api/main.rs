@@ -31,3 +31,4 @@ mod session;
 mod session_endings;
 mod step_up;
 mod threats;
+mod transactions;

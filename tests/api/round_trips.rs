@@ -219,15 +219,19 @@ async fn a_first_login_costs_the_round_trips_budgeted_here() {
     );
 }
 
-/// A first login's callback: the rate limit, the token claimed, then one transaction:
-/// the `sub` looked up (nobody yet), the user created with the `sub` claimed for it, and
-/// its first event, welcome note and session record sent together.
+/// A first login's callback: the rate limit, the token claimed, then one transaction whose
+/// `BEGIN` goes out with its first statements: the `sub` looked up (nobody yet), and the
+/// user created with the `sub` claimed for it; then its first event, welcome note and
+/// session record sent together; the `COMMIT`.
 const FIRST_LOGIN: &[&[&str]] = &[
     &["INSERT login_rate_limits"],
     &["INSERT used_login_tokens"],
-    &["BEGIN"],
-    &["SELECT users", "UPDATE xwms_connections"],
-    &["WITH users"],
+    &[
+        "BEGIN",
+        "SELECT users",
+        "UPDATE xwms_connections",
+        "WITH users",
+    ],
     &[
         "INSERT security_events",
         "INSERT notes",
@@ -245,14 +249,19 @@ async fn a_returning_login_costs_the_round_trips_budgeted_here() {
     );
 }
 
-/// A returning person's callback: the rate limit, the token claimed, then one
-/// transaction: the person found and locked with their last login bumped, then their
-/// profile, the login's event and the session record sent together.
+/// A returning person's callback: the rate limit, the token claimed, then one transaction
+/// whose `BEGIN` goes out with its first statements: the person found and locked with their
+/// last login bumped (and no user created); then their profile, the login's event and the
+/// session record sent together; the `COMMIT`.
 const RETURNING_LOGIN: &[&[&str]] = &[
     &["INSERT login_rate_limits"],
     &["INSERT used_login_tokens"],
-    &["BEGIN"],
-    &["SELECT users", "UPDATE xwms_connections"],
+    &[
+        "BEGIN",
+        "SELECT users",
+        "UPDATE xwms_connections",
+        "WITH users",
+    ],
     &[
         "UPDATE users",
         "INSERT security_events",
