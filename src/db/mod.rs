@@ -179,17 +179,21 @@ pub async fn connection(pool: &DbPool) -> Result<DbConnection, DbError> {
 /// arrive, so those run inside the transaction). Used where the round trips count: the
 /// login (BENCHMARKS.md).
 ///
-/// Commits when `work` returns `Ok`; rolls back when it returns `Err`, or when `BEGIN`
-/// failed. `COMMIT` is a round trip of its own: sent together with `work`'s last statements,
-/// it could overtake one of them still being prepared, which would then run after the
-/// transaction, outside it.
+/// Rolls back when `work` returns `Err`. Commits when it returns `Ok`, and returns its value
+/// only if PostgreSQL accepted the `COMMIT`: one it refuses (a deferred constraint, say) is
+/// an error, and nothing of `work` was kept. `COMMIT` is a round trip of its own: sent
+/// together with `work`'s last statements, it could overtake one of them still being
+/// prepared, which would then run after the transaction, outside it. (Should `BEGIN` itself
+/// fail, the answer is an error too; it can only fail with the connection, and then so does
+/// everything sent after it.)
 ///
 /// `work` gets the connection shared (`&AsyncPgConnection`), so it can send statements
 /// together with `try_join!` but cannot nest a diesel transaction. If this future is
 /// dropped before the end (the browser went away mid-login), the connection may still be
-/// inside the transaction: it is taken out of the pool and closed, and PostgreSQL rolls the
-/// transaction back. It goes back to the pool only after a `COMMIT` or `ROLLBACK` that
-/// PostgreSQL answered.
+/// inside the transaction: it is taken out of the pool and closed, and PostgreSQL rolls
+/// back whatever it had not committed yet (dropped while waiting for the answer to
+/// `COMMIT`, the transaction may have committed). The connection goes back to the pool only
+/// after a `COMMIT` or `ROLLBACK` that PostgreSQL answered without an error.
 pub async fn pipelined_transaction<R, E>(
     pool: &DbPool,
     work: impl AsyncFnOnce(&AsyncPgConnection) -> Result<R, E>,

@@ -154,8 +154,8 @@ async fn link_in_transaction(
             return on_new_account(conn, user_id, identity, session, client, lang).await;
         }
         (Some(linked), NewUser::AlreadyLinked) => linked,
-        // A concurrent first login claimed this new `sub` first (or the account was
-        // deleted in between): roll back and look again.
+        // A concurrent first login claimed this new `sub` first (it committed after the
+        // lookup, or while the claim waited for it): roll back and look again.
         (None, NewUser::AlreadyLinked) | (_, NewUser::LostRace) => {
             return Err(AttemptError::LostRace);
         }

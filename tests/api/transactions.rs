@@ -1,14 +1,13 @@
 //! `db::pipelined_transaction`, the login's transaction: its `BEGIN` is not waited for,
-//! so what it promises is tested here on its own: all of its work or none of it, and a
-//! connection never back in the pool in the middle of a transaction.
+//! so what it promises is tested here on its own: all of its work or none of it, an error
+//! when PostgreSQL refuses the `COMMIT`, and a connection never back in the pool in the
+//! middle of a transaction. And the login's lost race for a new `sub`, which it retries.
 
-use std::time::Duration;
+use diesel::sql_types::{BigInt, Integer, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use xwms_starter::db::{self, Cached, DbError, DbPool};
 
-use diesel::sql_types::Text;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use xwms_starter::db::{self, DbError};
-
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, browser, location, spawn_app};
 
 /// An app whose database has a table `probe (v text)` for these tests to write to.
 async fn app_with_probe_table() -> TestApp {
@@ -18,47 +17,65 @@ async fn app_with_probe_table() -> TestApp {
     app
 }
 
+/// Writes `value` into `probe`. Kept in the statement cache, as the login's statements
+/// are: once a connection has prepared it, it goes out at once, without a Parse first.
 async fn write(mut conn: &AsyncPgConnection, value: &str) -> diesel::QueryResult<()> {
-    diesel::sql_query("INSERT INTO probe (v) VALUES ($1)")
-        .bind::<Text, _>(value)
+    Cached(diesel::sql_query("INSERT INTO probe (v) VALUES ($1)").bind::<Text, _>(value))
         .execute(&mut conn)
         .await?;
     Ok(())
 }
 
-/// `SHOW application_name` on `conn`: a `SET LOCAL` of it lasts until its transaction ends.
-async fn application_name(mut conn: &AsyncPgConnection) -> String {
-    #[derive(diesel::QueryableByName)]
-    struct Setting {
-        #[diesel(sql_type = Text)]
-        name: String,
-    }
-    diesel::sql_query("SELECT current_setting('application_name') AS name")
-        .get_result::<Setting>(&mut conn)
-        .await
-        .expect("application_name")
-        .name
+#[derive(diesel::QueryableByName)]
+struct Pid {
+    #[diesel(sql_type = Integer)]
+    pid: i32,
+}
+
+/// The PostgreSQL backend serving `conn`.
+async fn backend_pid(mut conn: &AsyncPgConnection) -> diesel::QueryResult<i32> {
+    Ok(diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result::<Pid>(&mut conn)
+        .await?
+        .pid)
+}
+
+/// One transaction on `pool` that writes `value` and commits, so that the pool's
+/// connection has `write` prepared; returns that connection's backend.
+async fn warm_up(pool: &DbPool, value: &str) -> i32 {
+    db::pipelined_transaction(pool, async |conn| -> Result<i32, DbError> {
+        write(conn, value).await?;
+        Ok(backend_pid(conn).await?)
+    })
+    .await
+    .expect("committed")
 }
 
 #[tokio::test]
 async fn what_the_work_wrote_is_kept_when_it_succeeds() {
     let app = app_with_probe_table().await;
     let pool = app.pool();
+    let backend = warm_up(&pool, "warm").await;
     let outcome: Result<(), DbError> = db::pipelined_transaction(&pool, async |conn| {
         futures_util::try_join!(write(conn, "a"), write(conn, "b"))?;
         Ok(())
     })
     .await;
     outcome.expect("committed");
-    assert_eq!(app.count("probe").await, 2);
+    assert_eq!(app.count("probe").await, 3);
+    // A transaction that ended well gives its connection back to the pool.
+    let conn = db::connection(&pool).await.expect("a connection");
+    assert_eq!(backend_pid(&conn).await.expect("pid"), backend);
 }
 
 #[tokio::test]
 async fn nothing_the_work_wrote_is_kept_when_it_fails() {
     let app = app_with_probe_table().await;
     let pool = app.pool();
-    // The first write went through, then the work failed: the first must go too (it ran
-    // inside the transaction, although `BEGIN` was not waited for).
+    // `write` is prepared on the pool's connection now, so the next transactions' first
+    // write leaves at once: it runs inside their transaction only if `BEGIN` left first.
+    warm_up(&pool, "warm").await;
+    // The first write went through, then the work failed: the write must go too.
     let outcome: Result<(), DbError> = db::pipelined_transaction(&pool, async |conn| {
         write(conn, "a").await?;
         Err(DbError::Unavailable("the work failed".to_owned()))
@@ -76,38 +93,81 @@ async fn nothing_the_work_wrote_is_kept_when_it_fails() {
     })
     .await;
     assert!(matches!(outcome, Err(DbError::Query(_))), "{outcome:?}");
-    assert_eq!(app.count("probe").await, 0);
+    assert_eq!(app.count("probe").await, 1, "only the warm-up's row");
     // The connection went back to the pool outside any transaction.
     let conn = db::connection(&pool).await.expect("a connection");
     write(&conn, "c").await.expect("a write of its own");
     drop(conn);
-    assert_eq!(app.count("probe").await, 1);
+    assert_eq!(app.count("probe").await, 2);
+}
+
+#[tokio::test]
+async fn a_commit_that_postgresql_refuses_is_an_error_and_keeps_nothing() {
+    let app = spawn_app().await;
+    // Checked at COMMIT only: each statement succeeds, the COMMIT fails.
+    app.execute_sql("CREATE TABLE probe_parent (id int PRIMARY KEY)")
+        .await;
+    app.execute_sql(
+        "CREATE TABLE probe_child (parent int NOT NULL REFERENCES probe_parent \
+         DEFERRABLE INITIALLY DEFERRED)",
+    )
+    .await;
+    let pool = app.pool();
+    let outcome: Result<(), DbError> = db::pipelined_transaction(&pool, async |mut conn| {
+        diesel::sql_query("INSERT INTO probe_child (parent) VALUES (1)")
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    })
+    .await;
+    assert!(
+        matches!(
+            outcome,
+            Err(DbError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _
+            )))
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(app.count("probe_child").await, 0);
 }
 
 #[tokio::test]
 async fn a_transaction_dropped_midway_never_returns_its_connection_to_the_pool() {
     let app = app_with_probe_table().await;
     let pool = app.pool();
-    // The work writes, marks its transaction, then never ends: the future is dropped (as
-    // actix drops a handler's future when the browser goes away).
-    let unfinished = db::pipelined_transaction(&pool, async |mut conn| -> Result<(), DbError> {
+    // The work writes, marks its transaction, says so, then never ends; the future is
+    // dropped then (as actix drops a handler's future when the browser goes away).
+    let (inside, midway) = tokio::sync::oneshot::channel::<()>();
+    let mut unfinished = Box::pin(db::pipelined_transaction(&pool, async move |mut conn| {
         write(conn, "a").await?;
         diesel::sql_query("SET LOCAL application_name = 'mid-transaction'")
             .execute(&mut conn)
             .await?;
+        let _ = inside.send(());
         std::future::pending::<()>().await;
-        Ok(())
-    });
-    assert!(
-        tokio::time::timeout(Duration::from_millis(500), unfinished)
-            .await
-            .is_err(),
-        "the work never ends"
-    );
+        Ok::<(), DbError>(())
+    }));
+    tokio::select! {
+        outcome = &mut unfinished => panic!("the work never ends, yet: {outcome:?}"),
+        reached = midway => reached.expect("the work got inside its transaction"),
+    }
+    drop(unfinished);
     // The next checkout is a connection outside that transaction; that one is closed, so
     // PostgreSQL rolls back what it wrote.
-    let conn = db::connection(&pool).await.expect("a connection");
-    assert_ne!(application_name(&conn).await, "mid-transaction");
+    let mut conn = db::connection(&pool).await.expect("a connection");
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    let name = diesel::sql_query("SELECT current_setting('application_name') AS name")
+        .get_result::<Setting>(&mut conn)
+        .await
+        .expect("application_name")
+        .name;
+    assert_ne!(name, "mid-transaction");
     drop(conn);
     let in_a_transaction = "pg_stat_activity WHERE datname = current_database() \
                             AND state LIKE 'idle in transaction%'";
@@ -116,7 +176,82 @@ async fn a_transaction_dropped_midway_never_returns_its_connection_to_the_pool()
             assert_eq!(app.count("probe").await, 0);
             return;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("the dropped transaction's connection stayed open, inside its transaction");
+}
+
+#[derive(diesel::QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+#[tokio::test]
+async fn a_first_login_that_loses_the_race_for_its_sub_signs_in_to_the_winners_account() {
+    let app = spawn_app().await;
+    // The sandbox prefixes a custom `sub` with `sandbox-`.
+    let (custom_sub, sub) = ("race-for-this-sub", "sandbox-race-for-this-sub");
+    // Another transaction links `sub` to an account of its own and has not committed yet.
+    let mut winner = app.db().await;
+    winner
+        .batch_execute(&format!(
+            "BEGIN; \
+             INSERT INTO users (name) VALUES ('The Winner'); \
+             INSERT INTO xwms_connections (user_id, provider, sub) \
+             VALUES (currval('users_id_seq'), 'sandbox', '{sub}')"
+        ))
+        .await
+        .expect("the winner's uncommitted link");
+    let winner_id = diesel::sql_query("SELECT currval('users_id_seq') AS id")
+        .get_result::<Id>(&mut winner)
+        .await
+        .expect("the winner's account")
+        .id;
+    // The login finds no link yet, writes a user of its own, and waits at the claim of
+    // `sub` for the other transaction.
+    let browser = browser();
+    let form = [
+        ("persona", "custom"),
+        ("custom_sub", custom_sub),
+        ("outcome", "success"),
+    ];
+    let callback = app.sandbox_callback_with(&browser, &form).await;
+    let login = tokio::spawn({
+        let browser = browser.clone();
+        async move { browser.get(&callback).send().await.expect("callback") }
+    });
+    let waiting = "pg_stat_activity WHERE datname = current_database() \
+                   AND wait_event_type = 'Lock'";
+    let mut waited = false;
+    for _ in 0..200 {
+        if app.count(waiting).await > 0 {
+            waited = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    if !waited {
+        let response = login.await.expect("the login finished");
+        panic!(
+            "the login never waited at the claim of its sub: {} {:?}",
+            response.status(),
+            response.text().await
+        );
+    }
+    winner
+        .batch_execute("COMMIT")
+        .await
+        .expect("the winner commits");
+    // The login lost: its user is rolled back, and it signs in to the winner's account.
+    let response = login.await.expect("the login finished");
+    assert_eq!(location(response.headers()), "/profile");
+    assert_eq!(app.count("users").await, 1, "no second, orphan user");
+    let login_events = diesel::sql_query(
+        "SELECT user_id AS id FROM security_events WHERE kind IN ('login', 'email_changed')",
+    )
+    .get_result::<Id>(&mut winner)
+    .await
+    .expect("the login's event");
+    assert_eq!(login_events.id, winner_id);
 }
