@@ -79,3 +79,21 @@ async fn the_sandbox_api_verifies_a_token_once_only() {
     assert_eq!(refusal["status"], "error");
     assert_eq!(refusal["message"], "Invalid token");
 }
+
+#[actix_web::test]
+async fn a_sandbox_token_is_verified_for_ten_minutes_and_refused_after() {
+    let app = sandbox_app().await;
+    // Nine minutes old: still good.
+    let token = approved_token(&app).await;
+    app.execute_sql("UPDATE sandbox_logins SET issued_at = now() - interval '9 minutes'")
+        .await;
+    let (status, envelope) = call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
+    assert_eq!(status, StatusCode::OK, "{envelope}");
+    // Eleven minutes old: refused, as an unknown token is.
+    let token = approved_token(&app).await;
+    app.execute_sql("UPDATE sandbox_logins SET issued_at = now() - interval '11 minutes'")
+        .await;
+    let (status, refusal) = call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refusal}");
+    assert_eq!(refusal["status"], "error");
+}
