@@ -145,6 +145,19 @@ impl Application {
     }
 }
 
+/// Development without `DATABASE_URL` only: a private PostgreSQL may stand in for the
+/// default server. Production never gets one: it runs against what it was given.
+#[cfg(feature = "dev-database")]
+fn may_use_a_private_server(env: AppEnv, database: &DatabaseSettings) -> bool {
+    env == AppEnv::Development && !database.url_is_set
+}
+
+/// Production talking to a database on another machine without checking who answers
+/// (`sslmode` short of `verify-full`): worth a warning at start.
+fn unverified_remote_database_in_production(env: AppEnv, connector: &db::PgConnector) -> bool {
+    env == AppEnv::Production && !connector.is_local() && !connector.verifies_the_server()
+}
+
 /// Database: created if allowed and missing, migrated, and a bounded pool for requests,
 /// every connection opened by one connector (TLS as `DATABASE_URL`'s sslmode says).
 async fn prepare_database(settings: &Settings) -> Result<DbPool, StartupError> {
@@ -153,16 +166,13 @@ async fn prepare_database(settings: &Settings) -> Result<DbPool, StartupError> {
     // Built without the `dev-database` feature (the Docker image), development without
     // DATABASE_URL uses the default server only.
     #[cfg(feature = "dev-database")]
-    if settings.env == AppEnv::Development && !database.url_is_set {
+    if may_use_a_private_server(settings.env, &database) {
         use_a_private_server_unless_the_default_lets_us_in(&mut database).await?;
     }
     let connector = db::PgConnector::new(database.url.expose_secret(), database.ca_file.as_deref())
         .map_err(db::SetupError::from)?;
     log::info!("PostgreSQL connections: {connector}");
-    if settings.env == AppEnv::Production
-        && !connector.is_local()
-        && !connector.verifies_the_server()
-    {
+    if unverified_remote_database_in_production(settings.env, &connector) {
         log::warn!(
             "DATABASE_URL: the database server's identity is not verified ({connector}); add sslmode=verify-full (docs/deploy.md)"
         );
@@ -520,4 +530,54 @@ fn request_logger() -> Logger {
     Logger::new("%{method}xi %{path}xi %s %b %Dms")
         .custom_request_replace("method", |req| req.method().to_string())
         .custom_request_replace("path", |req| req.path().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connector(url: &str) -> db::PgConnector {
+        db::PgConnector::new(url, None).expect("a valid URL")
+    }
+
+    #[test]
+    fn only_production_warns_of_a_remote_database_it_does_not_verify() {
+        let remote = connector("postgres://app@db.example.com/app?sslmode=require");
+        let verified = connector("postgres://app@db.example.com/app?sslmode=verify-full");
+        let local = connector("postgres://app@127.0.0.1/app?sslmode=require");
+        assert!(unverified_remote_database_in_production(
+            AppEnv::Production,
+            &remote
+        ));
+        assert!(!unverified_remote_database_in_production(
+            AppEnv::Production,
+            &verified
+        ));
+        assert!(!unverified_remote_database_in_production(
+            AppEnv::Production,
+            &local
+        ));
+        assert!(!unverified_remote_database_in_production(
+            AppEnv::Development,
+            &remote
+        ));
+    }
+
+    #[cfg(feature = "dev-database")]
+    #[test]
+    fn only_development_without_a_database_url_may_use_a_private_server() {
+        let database = |url: Option<&str>| {
+            Settings::from_lookup(|name| match name {
+                "DATABASE_URL" => url.map(str::to_owned),
+                _ => None,
+            })
+            .expect("settings")
+            .database
+        };
+        let unset = database(None);
+        let set = database(Some("postgres://app@127.0.0.1/app"));
+        assert!(may_use_a_private_server(AppEnv::Development, &unset));
+        assert!(!may_use_a_private_server(AppEnv::Production, &unset));
+        assert!(!may_use_a_private_server(AppEnv::Development, &set));
+    }
 }
