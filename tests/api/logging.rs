@@ -100,3 +100,17 @@ async fn each_test_app_reads_only_its_own_log_lines() {
     assert!(asked(&first), "the app's own request is in its log");
     assert!(!asked(&second), "another app's line is not");
 }
+
+#[actix_web::test]
+async fn the_start_log_says_how_many_migrations_a_new_database_got() {
+    let app = spawn_app().await;
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .expect("migrations/")
+        .filter(|entry| entry.as_ref().is_ok_and(|entry| entry.path().is_dir()))
+        .count();
+    let expected = format!("applied {migrations} database migration(s)");
+    assert!(
+        app.logs().iter().any(|line| line.contains(&expected)),
+        "no start line with {expected:?}"
+    );
+}
