@@ -38,7 +38,7 @@ use crate::web::rate_limit::{self, RateLimit};
 use crate::web::routes;
 use crate::web::routes::health::XwmsHealth;
 use crate::web::routes::metrics::MetricsAccess;
-use crate::web::session_state::enforce_session_limits;
+use crate::web::session_state::{PageReads, enforce_session_limits};
 use crate::web::state::{AppState, Clock};
 use crate::xwms::sandbox::{self, SANDBOX_API_PATH, SANDBOX_PATH, Sandbox};
 use crate::xwms::{XwmsClient, XwmsConfig};
@@ -93,7 +93,6 @@ impl Application {
             &provider,
             &session_key,
         );
-        let rate_limit = RateLimit::new(&settings.security);
         let public_origin = public_origin(&redirect_uri, &provider)?;
         let clock = state.clock.clone();
         start_background_jobs(&settings, &state);
@@ -103,7 +102,6 @@ impl Application {
             state,
             provider,
             session_key,
-            rate_limit,
             public_origin.clone(),
         )?;
         // The address to open: the callback's origin, where the session cookie and the
@@ -334,6 +332,7 @@ fn shared_state(
         step_up_max_age: settings.security.step_up_max_age,
         session_absolute_timeout: settings.session.absolute_timeout,
         trusted_proxies: Arc::new(settings.security.trusted_proxies.clone()),
+        rate_limit: RateLimit::new(&settings.security),
         // Stable across restarts when SESSION_KEY is set, so hashes stay comparable.
         ip_hash_salt: Sha256::digest([b"ip-hash:".as_slice(), session_key.master()].concat())
             .to_vec(),
@@ -393,7 +392,6 @@ fn serve(
     state: web::Data<AppState>,
     provider: Provider,
     session_key: Key,
-    rate_limit: RateLimit,
     public_origin: web::Data<PublicOrigin>,
 ) -> Result<Server, StartupError> {
     let redirect_to_public_origin = settings.server.redirect_to_public_origin;
@@ -408,6 +406,8 @@ fn serve(
             (None, false) => MetricsAccess::Off,
         });
     let xwms_health = web::Data::new(XwmsHealth::default());
+    // The pages whose own reads go out with the session check.
+    let page_reads = web::Data::new(PageReads(vec![routes::profile::PROFILE_READ]));
     let Provider {
         config: xwms_config,
         sandbox,
@@ -429,6 +429,7 @@ fn serve(
             .wrap(security_headers(hsts, hsts_include_subdomains))
             .wrap(request_logger())
             .app_data(state.clone())
+            .app_data(page_reads.clone())
             .app_data(public_origin.clone())
             // awc::Client is not Send: one per worker, built here.
             .app_data(web::Data::new(XwmsClient::new(
@@ -441,7 +442,6 @@ fn serve(
             .app_data(web::JsonConfig::default().limit(16 * 1024))
             .app_data(web::FormConfig::default().limit(16 * 1024))
             .configure(routes::home::configure)
-            .app_data(web::Data::new(rate_limit))
             .configure(routes::auth::configure)
             .configure(routes::profile::configure)
             .configure(routes::sessions::configure)

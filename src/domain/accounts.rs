@@ -473,17 +473,30 @@ pub async fn find_account(pool: &DbPool, user_id: i64) -> Result<Option<Account>
     Ok(account_of_user(&conn, user_id).await?)
 }
 
+/// An account and its newest security events; `None` if the account no longer exists.
+pub type AccountAndActivity = Option<(Account, Vec<SecurityEvent>)>;
+
 /// The account and its newest `events` security events, for the profile page: asked
-/// together on one connection (one round trip); `None` if the account no longer exists.
+/// together on one connection (one round trip).
 pub async fn find_account_and_activity(
     pool: &DbPool,
     user_id: i64,
     events: i64,
-) -> Result<Option<(Account, Vec<SecurityEvent>)>, DbError> {
+) -> Result<AccountAndActivity, DbError> {
     let conn = db::connection(pool).await?;
+    Ok(account_and_activity(&conn, user_id, events).await?)
+}
+
+/// [`find_account_and_activity`] on `conn`, beside whatever else is in flight there (the
+/// profile sends it with the session check).
+pub async fn account_and_activity(
+    conn: &AsyncPgConnection,
+    user_id: i64,
+    events: i64,
+) -> QueryResult<AccountAndActivity> {
     let (account, activity) = try_join!(
-        account_of_user(&conn, user_id),
-        recent_events(&conn, user_id, events)
+        account_of_user(conn, user_id),
+        recent_events(conn, user_id, events)
     )?;
     Ok(account.map(|account| (account, activity)))
 }

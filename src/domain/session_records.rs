@@ -14,6 +14,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::try_join;
 
 use crate::db::models::{NewUserSession, UserSession};
 use crate::db::schema::{used_login_tokens, user_sessions, users};
@@ -102,15 +103,45 @@ pub async fn session_is_current(
     session_id: &str,
     last_used_every: std::time::Duration,
 ) -> Result<bool, DbError> {
-    let mut conn = db::connection(pool).await?;
-    let current = CheckAndMarkUsed {
+    let conn = db::connection(pool).await?;
+    Ok(check_and_mark_used(&conn, user_id, session_id, last_used_every).await?)
+}
+
+/// [`session_is_current`] with a page's own reads sent in the same round trip: `read`'s
+/// answer when the session is current, `None` (and the answer dropped) when it is not.
+///
+/// The check and the reads go out together on one connection (`try_join!` pipelines
+/// them), so the page costs one round trip where it would cost two. The reads run even
+/// for a session that turns out to be ended; only reads belong here, never a write, and
+/// nothing of theirs is kept unless the check lets the request in.
+pub async fn session_is_current_reading<T>(
+    pool: &DbPool,
+    user_id: i64,
+    session_id: &str,
+    last_used_every: std::time::Duration,
+    read: impl AsyncFnOnce(&AsyncPgConnection) -> QueryResult<T>,
+) -> Result<Option<T>, DbError> {
+    let conn = db::connection(pool).await?;
+    let (current, answer) = try_join!(
+        check_and_mark_used(&conn, user_id, session_id, last_used_every),
+        read(&conn)
+    )?;
+    Ok(current.then_some(answer))
+}
+
+async fn check_and_mark_used(
+    mut conn: &AsyncPgConnection,
+    user_id: i64,
+    session_id: &str,
+    last_used_every: std::time::Duration,
+) -> QueryResult<bool> {
+    CheckAndMarkUsed {
         token_sha256: &sha256_hex(session_id),
         user_id,
         last_used_every: whole_secs(last_used_every),
     }
     .get_result(&mut conn)
-    .await?;
-    Ok(current)
+    .await
 }
 
 /// The session check: whether the record of `token_sha256` is `user_id`'s, and, when its

@@ -51,6 +51,10 @@ pub enum AppError {
     /// this app talks to now (the sandbox, another XWMS): that one cannot speak for it.
     #[error("the account is linked through {provider}")]
     RefreshElsewhere { provider: String },
+    /// Past the per-client limit of the login steps (`web::rate_limit`): 429, with how
+    /// long to wait in `Retry-After`.
+    #[error("too many login requests from this client")]
+    TooManyRequests { retry_after: std::time::Duration },
     #[error("request refused: {0}")]
     Forbidden(&'static str),
     /// A form sent to another host than the public origin (`public_origin`).
@@ -81,6 +85,7 @@ impl AppError {
             AppError::Xwms(_) => "xwms_error",
             AppError::Refresh(_) => "refresh_failed",
             AppError::RefreshElsewhere { .. } => "refresh_elsewhere",
+            AppError::TooManyRequests { .. } => "rate_limited",
             AppError::Forbidden(_) => "forbidden",
             AppError::WrongHost { .. } => "wrong_host",
             AppError::DatabaseUnavailable(_) => "database_unavailable",
@@ -124,6 +129,7 @@ impl ResponseError for AppError {
             AppError::MissingToken { .. } | AppError::LoginRefused(_) => StatusCode::BAD_REQUEST,
             AppError::TokenRejected(_) => StatusCode::UNAUTHORIZED,
             AppError::Xwms(err) | AppError::Refresh(err) => err.status_for_user(),
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::RefreshElsewhere { .. } => StatusCode::CONFLICT,
             AppError::WrongHost { .. } => StatusCode::MISDIRECTED_REQUEST,
@@ -134,8 +140,13 @@ impl ResponseError for AppError {
 
     /// An empty body: `render_error_page` fills it in with the site layout.
     fn error_response(&self) -> HttpResponse<BoxBody> {
-        HttpResponse::build(self.status_code())
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish()
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let AppError::TooManyRequests { retry_after } = self {
+            // Whole seconds, rounded up, at least one.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response.insert_header((header::RETRY_AFTER, seconds.max(1).to_string()));
+        }
+        response.finish()
     }
 }

@@ -5,28 +5,29 @@
 //! decides and records (GCRA, the algorithm behind token buckets): each client has a
 //! "theoretical arrival time" `tat`; a request moves it one interval ahead, and is
 //! allowed while `tat` stays within `burst` intervals of now. Refused requests get 429
-//! with `Retry-After`. The cost is that one round trip on `/xwms/auth` and on the
-//! callback (see BENCHMARKS.md).
+//! with `Retry-After`. The cost is that one round trip on `/xwms/auth`; on the callback
+//! the token's claim rides on the same statement (`count_and_claim`; see BENCHMARKS.md).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use ipnet::IpNet;
 
 use crate::db::schema::login_rate_limits;
 use crate::db::{self, DbError, DbPool};
+use crate::domain::session_records::claim_login_token;
 use crate::support::config::SecuritySettings;
+use crate::support::crypto::sha256_hex;
 use crate::web::client_info::{client_ip, salted_hash};
 use crate::web::error::AppError;
 use crate::web::state::AppState;
@@ -70,31 +71,33 @@ pub enum Decision {
 
 /// Counts one request of `client` against the limit, for every replica at once.
 pub async fn check(pool: &DbPool, limit: RateLimit, client: &str) -> Result<Decision, DbError> {
-    let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
     let mut conn = db::connection(pool).await?;
     // Insert the first request, or move `tat` one interval on; the WHERE makes a request
     // that would overrun the burst change nothing and return no row.
-    let allowed: Option<DateTime<Utc>> = Gcra {
-        client,
-        interval: micros(limit.interval),
-        tolerance: micros(limit.tolerance),
-    }
-    .get_result(&mut conn)
-    .await
-    .optional()?;
+    let allowed: Option<DateTime<Utc>> = Gcra::new(limit, client)
+        .get_result(&mut conn)
+        .await
+        .optional()?;
     if allowed.is_some() {
         return Ok(Decision::Allowed);
     }
-    // Refused: wait until one more interval fits within the burst again.
     let tat: DateTime<Utc> = login_rate_limits::table
         .find(client)
         .select(login_rate_limits::tat)
         .first(&mut conn)
         .await?;
-    let wait = (tat - Utc::now()).to_std().unwrap_or_default() + limit.interval;
     Ok(Decision::Refused {
-        retry_after: wait.saturating_sub(limit.tolerance),
+        retry_after: limit.retry_after(tat),
     })
+}
+
+impl RateLimit {
+    /// How long a request refused while `tat` is where it is waits: until one more
+    /// interval fits within the burst again.
+    fn retry_after(self, tat: DateTime<Utc>) -> Duration {
+        let wait = (tat - Utc::now()).to_std().unwrap_or_default() + self.interval;
+        wait.saturating_sub(self.tolerance)
+    }
 }
 
 /// The GCRA step as one statement: take a slot (insert, or move `tat` on) unless that
@@ -108,6 +111,17 @@ struct Gcra<'a> {
     client: &'a str,
     interval: i64,
     tolerance: i64,
+}
+
+impl Gcra<'_> {
+    fn new(limit: RateLimit, client: &str) -> Gcra<'_> {
+        let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+        Gcra {
+            client,
+            interval: micros(limit.interval),
+            tolerance: micros(limit.tolerance),
+        }
+    }
 }
 
 impl QueryFragment<Pg> for Gcra<'_> {
@@ -145,15 +159,125 @@ async fn check_buckets(
     salt: &[u8],
     client: IpAddr,
 ) -> Result<Decision, DbError> {
-    for (net, share) in buckets(client) {
-        let key = salted_hash(salt, &net.to_string());
-        if let refused @ Decision::Refused { .. } =
-            check(pool, limit.shared_by(share), &key).await?
-        {
+    for (key, limit) in keyed_buckets(limit, salt, client) {
+        if let refused @ Decision::Refused { .. } = check(pool, limit, &key).await? {
             return Ok(refused);
         }
     }
     Ok(Decision::Allowed)
+}
+
+/// `client`'s buckets, each as its stored key (the salted hash of its network) and its
+/// limit.
+fn keyed_buckets(limit: RateLimit, salt: &[u8], client: IpAddr) -> Vec<(String, RateLimit)> {
+    buckets(client)
+        .into_iter()
+        .map(|(net, share)| (salted_hash(salt, &net.to_string()), limit.shared_by(share)))
+        .collect()
+}
+
+/// What the callback's step decided: refused by the limit, or let through, with whether
+/// the token was claimed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CallbackStep {
+    Refused {
+        retry_after: Duration,
+    },
+    /// `token_claimed` is false when no token was given, or when it was used before.
+    Allowed {
+        token_claimed: bool,
+    },
+}
+
+/// The callback's step: one request of `client` counted against its buckets and, only
+/// when every bucket lets it through, `token` claimed as used (as
+/// `session_records::claim_login_token` does). The claim rides on the last bucket's
+/// statement (`GcraThenClaim`), so for an IPv4 client counting and claiming are one
+/// round trip.
+///
+/// Every callback is counted, refused ones too (their event is a write), but a request
+/// past the limit claims nothing: otherwise, with the session binding (which has no
+/// token to match), a client could write a used-token row per request without end.
+/// No address known (not over TCP: only tests build such requests): nothing to count
+/// against, the token is claimed alone.
+pub async fn count_and_claim(
+    pool: &DbPool,
+    limit: RateLimit,
+    salt: &[u8],
+    client: Option<IpAddr>,
+    token: Option<&str>,
+) -> Result<CallbackStep, DbError> {
+    let mut keyed = client
+        .map(|client| keyed_buckets(limit, salt, client))
+        .unwrap_or_default();
+    let Some((last_key, last_limit)) = keyed.pop() else {
+        let token_claimed = match token {
+            Some(token) => claim_login_token(pool, token).await?,
+            None => false,
+        };
+        return Ok(CallbackStep::Allowed { token_claimed });
+    };
+    for (key, limit) in keyed {
+        if let Decision::Refused { retry_after } = check(pool, limit, &key).await? {
+            return Ok(CallbackStep::Refused { retry_after });
+        }
+    }
+    let Some(token) = token else {
+        return Ok(match check(pool, last_limit, &last_key).await? {
+            Decision::Refused { retry_after } => CallbackStep::Refused { retry_after },
+            Decision::Allowed => CallbackStep::Allowed {
+                token_claimed: false,
+            },
+        });
+    };
+    let mut conn = db::connection(pool).await?;
+    let (allowed, stored, token_claimed) = GcraThenClaim {
+        step: Gcra::new(last_limit, &last_key),
+        token_sha256: &sha256_hex(token),
+    }
+    .get_result::<(Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool)>(&mut conn)
+    .await?;
+    Ok(match (allowed, stored) {
+        (Some(_), _) => CallbackStep::Allowed { token_claimed },
+        (None, stored) => CallbackStep::Refused {
+            // (No row stored: only if the sweep took it meanwhile; one interval then.)
+            retry_after: stored.map_or(last_limit.interval, |tat| last_limit.retry_after(tat)),
+        },
+    })
+}
+
+/// The GCRA step and, only when it lets the request through, the token's claim, in one
+/// statement: returns the new `tat` (NULL when refused), the `tat` stored before (for
+/// the refusal's `Retry-After`: every part of a statement sees the table as it was
+/// before it), and whether the token was claimed (false: used before, or refused).
+/// Fixed text, like `Gcra`: prepared once per connection.
+struct GcraThenClaim<'a> {
+    step: Gcra<'a>,
+    token_sha256: &'a str,
+}
+
+impl QueryFragment<Pg> for GcraThenClaim<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH step AS (");
+        self.step.walk_ast(out.reborrow())?;
+        out.push_sql("), claim AS (INSERT INTO used_login_tokens (token_sha256) SELECT ");
+        out.push_bind_param::<Text, _>(self.token_sha256)?;
+        out.push_sql(" FROM step ON CONFLICT DO NOTHING RETURNING 1) ");
+        out.push_sql("SELECT (SELECT tat FROM step), ");
+        out.push_sql("(SELECT tat FROM login_rate_limits WHERE client = ");
+        out.push_bind_param::<Text, _>(self.step.client)?;
+        out.push_sql("), EXISTS (SELECT 1 FROM claim)");
+        Ok(())
+    }
+}
+
+impl QueryId for GcraThenClaim<'_> {
+    type QueryId = GcraThenClaim<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for GcraThenClaim<'_> {
+    type SqlType = (Nullable<Timestamptz>, Nullable<Timestamptz>, Bool);
 }
 
 /// Forgets clients whose `tat` has passed (they would start afresh anyway). "Passed" by
@@ -197,11 +321,7 @@ pub async fn limit_login_steps(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let (Some(state), Some(limit)) = (
-        req.app_data::<web::Data<AppState>>().cloned(),
-        req.app_data::<web::Data<RateLimit>>()
-            .map(|limit| *limit.get_ref()),
-    ) else {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
     // No address known (not over TCP: only tests build such requests): nothing to count
@@ -213,16 +333,11 @@ pub async fn limit_login_steps(
     ) else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    match check_buckets(&state.pool, limit, &state.ip_hash_salt, client).await {
+    match check_buckets(&state.pool, state.rate_limit, &state.ip_hash_salt, client).await {
         Ok(Decision::Allowed) => Ok(next.call(req).await?.map_into_left_body()),
-        Ok(Decision::Refused { retry_after }) => {
-            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            let response = HttpResponse::TooManyRequests()
-                .insert_header((header::RETRY_AFTER, seconds.max(1).to_string()))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .finish();
-            Ok(req.into_response(response).map_into_right_body())
-        }
+        Ok(Decision::Refused { retry_after }) => Ok(req
+            .error_response(AppError::TooManyRequests { retry_after })
+            .map_into_right_body()),
         Err(err) => Ok(req
             .error_response(AppError::from(err))
             .map_into_right_body()),

@@ -7,20 +7,25 @@
 //! signed-in session (`domain::session_records`): a cookie is worth something only while
 //! its record is there.
 
+use std::any::Any;
 use std::future::{Ready, ready};
+use std::pin::Pin;
 use std::time::Duration;
 
 use actix_session::{Session, SessionExt, SessionGetError, SessionInsertError};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::Utc;
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::accounts::EmailChange;
-use crate::domain::session_records::session_is_current;
+use crate::domain::session_records::{session_is_current, session_is_current_reading};
 use crate::support::crypto::{random_token, sha256_hex};
 use crate::support::pages::{PageContext, see_other};
 use crate::web::error::AppError;
@@ -394,7 +399,8 @@ impl FromRequest for SignedInUser {
 /// after it, although the cookie store keeps the session itself in the browser.
 ///
 /// One statement per request (`session_records::session_is_current`), which also records
-/// "last used" at most once per refresh interval.
+/// "last used" at most once per refresh interval. A page registered in [`PageReads`] gets
+/// its own reads sent with it, and their answer only if the check lets it in.
 ///
 /// A failure here (the database is down) becomes an error *response*, not an `Err`, so
 /// the outer `ErrorHandlers`, security headers and logger still see it.
@@ -411,8 +417,12 @@ pub async fn enforce_session_limits(
         || path.starts_with("/health/")
         || path.starts_with(SANDBOX_API_PATH);
     if !exempt && let Some(state) = req.app_data::<web::Data<AppState>>().cloned() {
-        if let Err(err) = check_session(&TypedSession(req.get_session()), &state).await {
-            return Ok(req.error_response(err).map_into_right_body());
+        match check_session(&req, &state).await {
+            Ok(Some(answer)) => {
+                req.extensions_mut().insert(PageReadAnswer(answer));
+            }
+            Ok(None) => {}
+            Err(err) => return Ok(req.error_response(err).map_into_right_body()),
         }
         req.extensions_mut().insert(SessionChecked);
     }
@@ -424,16 +434,66 @@ pub async fn enforce_session_limits(
 #[derive(Debug, Clone, Copy)]
 struct SessionChecked;
 
-async fn check_session(session: &TypedSession, state: &AppState) -> Result<(), AppError> {
+/// A signed-in page's own reads, sent together with the session check so that the page
+/// costs one round trip, not two (`session_records::session_is_current_reading`).
+///
+/// `enforce_session_limits` sends `read` for a `GET` of the route `pattern` when the
+/// cookie is signed in and within its limits, with the cookie's user id, and hands the
+/// answer to the handler (`take_page_read`) only when the check lets the request in:
+/// the check stays the middleware's, for every request. Only reads: they run before the
+/// check's answer is known. Register a page in [`PageReads`].
+#[derive(Clone, Copy)]
+pub struct PageRead {
+    pub pattern: &'static str,
+    pub read: for<'c> fn(&'c AsyncPgConnection, i64) -> PageReadFuture<'c>,
+}
+
+/// A [`PageRead`]'s answer, of the type its handler takes back.
+pub type PageAnswer = Box<dyn Any>;
+
+/// What a [`PageRead`] returns: its reads, on the connection of the session check.
+pub type PageReadFuture<'c> = Pin<Box<dyn Future<Output = QueryResult<PageAnswer>> + 'c>>;
+
+/// The pages whose reads go out with the session check (app data; see [`PageRead`]).
+pub struct PageReads(pub Vec<PageRead>);
+
+/// The answer of this request's [`PageRead`], between the middleware and the handler.
+struct PageReadAnswer(PageAnswer);
+
+/// The answer the session check brought along for this page, if it did (the page is in
+/// [`PageReads`], the session is current, the answer is a `T`); else the handler reads
+/// for itself.
+pub fn take_page_read<T: 'static>(req: &HttpRequest) -> Option<T> {
+    let PageReadAnswer(answer) = req.extensions_mut().remove::<PageReadAnswer>()?;
+    answer.downcast::<T>().ok().map(|answer| *answer)
+}
+
+/// The [`PageRead`] registered for this request's route, if it is a `GET`.
+fn page_read_of(req: &ServiceRequest) -> Option<PageRead> {
+    if req.method() != Method::GET {
+        return None;
+    }
+    let reads = req.app_data::<web::Data<PageReads>>()?;
+    let pattern = req.match_pattern()?;
+    reads.0.iter().find(|read| read.pattern == pattern).copied()
+}
+
+/// Checks the signed-in session of `req` (see [`enforce_session_limits`]); returns the
+/// answer of the page's [`PageRead`] when there is one and the session is current.
+async fn check_session(
+    req: &ServiceRequest,
+    state: &AppState,
+) -> Result<Option<PageAnswer>, AppError> {
+    let session = TypedSession(req.get_session());
     let signed_in = match session.signed_in() {
         Ok(Some(signed_in)) => signed_in,
-        Ok(None) => return Ok(()),
+        Ok(None) => return Ok(None),
         // A cookie from an older version of this struct: start over rather than fail
         // every request until the browser is closed.
         Err(err) => {
             log::warn!("unreadable session ended: {err}");
             session.end_signed_in();
-            return Ok(());
+            return Ok(None);
         }
     };
     let now = state.clock.now_secs();
@@ -441,20 +501,36 @@ async fn check_session(session: &TypedSession, state: &AppState) -> Result<(), A
     let within_limits = age_within(idle, state.session_idle_timeout)
         && age_within(now - signed_in.signed_in_at, state.session_absolute_timeout);
     let refresh_after = idle_refresh_after_secs(state.session_idle_timeout);
-    let current = within_limits
-        && session_is_current(
-            &state.pool,
-            signed_in.user_id,
-            &signed_in.session_id,
-            Duration::from_secs(refresh_after.unsigned_abs()),
-        )
-        .await?;
+    let last_used_every = Duration::from_secs(refresh_after.unsigned_abs());
+    let (user_id, session_id) = (signed_in.user_id, signed_in.session_id.as_str());
+    let (current, answer) = match (within_limits, page_read_of(req)) {
+        (false, _) => (false, None),
+        (true, None) => (
+            session_is_current(&state.pool, user_id, session_id, last_used_every).await?,
+            None,
+        ),
+        (true, Some(page)) => {
+            let read = async |conn: &AsyncPgConnection| (page.read)(conn, user_id).await;
+            match session_is_current_reading(
+                &state.pool,
+                user_id,
+                session_id,
+                last_used_every,
+                read,
+            )
+            .await?
+            {
+                Some(answer) => (true, Some(answer)),
+                None => (false, None),
+            }
+        }
+    };
     if !current {
         session.end_signed_in();
     } else if idle >= refresh_after {
         session.touch(signed_in, now)?;
     }
-    Ok(())
+    Ok(answer)
 }
 
 /// How many seconds a replica's clock may be behind the one that wrote a timestamp: a

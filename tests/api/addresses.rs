@@ -334,8 +334,18 @@ async fn the_sweep_forgets_only_clients_whose_time_has_passed() {
     assert_eq!(bucket_keys(&app).await, [future]);
 }
 
-/// The app's state for a bare test service on the app's database.
+/// The app's state for a bare test service on the app's database, with a limit of one
+/// request a minute.
 fn state_of(app: &TestApp) -> web::Data<AppState> {
+    let limit = RateLimit::new(&SecuritySettings {
+        rate_limit_per_minute: 1,
+        rate_limit_burst: 1,
+        trusted_proxies: Vec::new(),
+        activity_retention: Duration::ZERO,
+        anonymous_activity_retention: Duration::ZERO,
+        hsts_include_subdomains: false,
+        step_up_max_age: Duration::from_secs(300),
+    });
     web::Data::new(AppState {
         pool: app.pool(),
         redirect_uri: url::Url::parse(&app.url("/xwms/validateToken")).unwrap(),
@@ -347,6 +357,7 @@ fn state_of(app: &TestApp) -> web::Data<AppState> {
         step_up_max_age: Duration::from_secs(300),
         session_absolute_timeout: Duration::from_secs(3600),
         trusted_proxies: Default::default(),
+        rate_limit: limit,
         ip_hash_salt: b"salt".to_vec(),
         notes_per_page: 10,
         anonymous_activity_retention: Duration::from_secs(3600),
@@ -358,19 +369,9 @@ fn state_of(app: &TestApp) -> web::Data<AppState> {
 #[actix_web::test]
 async fn a_request_with_no_known_client_address_is_let_through_and_counted_nowhere() {
     let app = spawn_app().await;
-    let limit = RateLimit::new(&SecuritySettings {
-        rate_limit_per_minute: 1,
-        rate_limit_burst: 1,
-        trusted_proxies: Vec::new(),
-        activity_retention: Duration::ZERO,
-        anonymous_activity_retention: Duration::ZERO,
-        hsts_include_subdomains: false,
-        step_up_max_age: Duration::from_secs(300),
-    });
     let service = actix_test::init_service(
         App::new()
             .app_data(state_of(&app))
-            .app_data(web::Data::new(limit))
             .wrap(actix_web::middleware::from_fn(
                 rate_limit::limit_login_steps,
             ))

@@ -202,12 +202,13 @@ fn login_budget(
 /// `GET /xwms/auth`: the rate limit.
 const START: &[&[&str]] = &[&["INSERT login_rate_limits"]];
 
-/// The profile: the session check, then the page's own work, the account and its
-/// activity asked together.
-const PROFILE: &[&[&str]] = &[
-    &["WITH user_sessions"],
-    &["SELECT users", "SELECT security_events"],
-];
+/// The profile: the session check with the page's own work, the account and its
+/// activity, asked together (`PROFILE_READ`).
+const PROFILE: &[&[&str]] = &[&[
+    "WITH user_sessions",
+    "SELECT users",
+    "SELECT security_events",
+]];
 
 #[tokio::test]
 async fn a_first_login_costs_the_round_trips_budgeted_here() {
@@ -219,13 +220,12 @@ async fn a_first_login_costs_the_round_trips_budgeted_here() {
     );
 }
 
-/// A first login's callback: the rate limit, the token claimed, then one transaction whose
-/// `BEGIN` goes out with its first statements: the `sub` looked up (nobody yet), and the
-/// user created with the `sub` claimed for it; then its first event, welcome note and
-/// session record sent together; the `COMMIT`.
+/// A first login's callback: the rate limit with the token's claim riding on it, then one
+/// transaction whose `BEGIN` goes out with its first statements: the `sub` looked up
+/// (nobody yet), and the user created with the `sub` claimed for it; then its first event,
+/// welcome note and session record sent together; the `COMMIT`.
 const FIRST_LOGIN: &[&[&str]] = &[
-    &["INSERT login_rate_limits"],
-    &["INSERT used_login_tokens"],
+    &["WITH login_rate_limits"],
     &[
         "BEGIN",
         "SELECT users",
@@ -249,13 +249,12 @@ async fn a_returning_login_costs_the_round_trips_budgeted_here() {
     );
 }
 
-/// A returning person's callback: the rate limit, the token claimed, then one transaction
-/// whose `BEGIN` goes out with its first statements: the person found and locked with their
-/// last login bumped (and no user created); then their profile, the login's event and the
-/// session record sent together; the `COMMIT`.
+/// A returning person's callback: the rate limit with the token's claim riding on it, then
+/// one transaction whose `BEGIN` goes out with its first statements: the person found and
+/// locked with their last login bumped (and no user created); then their profile, the
+/// login's event and the session record sent together; the `COMMIT`.
 const RETURNING_LOGIN: &[&[&str]] = &[
-    &["INSERT login_rate_limits"],
-    &["INSERT used_login_tokens"],
+    &["WITH login_rate_limits"],
     &[
         "BEGIN",
         "SELECT users",

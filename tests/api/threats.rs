@@ -848,6 +848,53 @@ async fn threat_brute_force_login_steps_are_rate_limited_per_ip_with_retry_after
     );
 }
 
+/// The callback's rate limit and its token claim are one statement (`GcraThenClaim`): a
+/// callback past the limit gets 429 and claims nothing, so its login still works once the
+/// limit lets the client through again (a claim made anyway would refuse it as used, and
+/// with the session binding would let a client write a used-token row per request without
+/// end). An IPv4 client has one bucket, which carries the claim; an IPv6 client is refused
+/// by its /64 before its /48, which carries it.
+#[actix_web::test]
+async fn threat_brute_force_a_callback_past_the_limit_claims_nothing_and_works_once_let_through() {
+    for client in ["198.51.100.1", "2001:db8:1:2::1"] {
+        // One request a second, two at once; each client named in X-Forwarded-For.
+        let app = spawn_app_with(
+            Provider::Sandbox,
+            &[
+                ("RATE_LIMIT_PER_MINUTE", "60"),
+                ("RATE_LIMIT_BURST", "2"),
+                ("TRUSTED_PROXIES", "127.0.0.0/8"),
+            ],
+        )
+        .await;
+        let callback = app
+            .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
+            .await;
+        let from_client =
+            |url: String| app.client.get(url).header("X-Forwarded-For", client).send();
+        for _ in 0..2 {
+            let start = from_client(app.url("/xwms/auth")).await.unwrap();
+            assert_eq!(start.status(), 303, "{client}: within the burst");
+        }
+
+        let limited = from_client(callback.clone()).await.unwrap();
+
+        assert_eq!(limited.status(), 429, "{client}");
+        assert_eq!(limited.headers()["retry-after"], "1", "{client}");
+        assert_eq!(
+            app.count("used_login_tokens").await,
+            0,
+            "{client}: no claim"
+        );
+        assert_eq!(app.count("security_events").await, 0, "{client}: no event");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let let_through = from_client(callback).await.unwrap();
+        assert_eq!(let_through.status(), 303, "{client}");
+        assert_eq!(let_through.headers()["location"], "/profile", "{client}");
+        assert_eq!(app.count("used_login_tokens").await, 1, "{client}");
+    }
+}
+
 #[actix_web::test]
 async fn threat_brute_force_a_spoofed_forwarded_for_does_not_reset_the_bucket() {
     let app = spawn_app_with(Provider::Sandbox, TIGHT_LIMIT).await;

@@ -20,9 +20,7 @@ use crate::domain::accounts::{
     LinkedAccount, VerifiedIdentity, link_account_by_sub, user_of_identity,
 };
 use crate::domain::activity::{ClientInfo, record_refused_login};
-use crate::domain::session_records::{
-    CurrentSession, SessionPlan, claim_login_token, end_all_sessions, end_session,
-};
+use crate::domain::session_records::{CurrentSession, SessionPlan, end_all_sessions, end_session};
 use crate::support::config::{CALLBACK_PATH, LoginBinding};
 use crate::support::crypto::random_token;
 use crate::support::i18n::Lang;
@@ -31,13 +29,14 @@ use crate::support::pages::{
     CONTENT_SECURITY_POLICY_FORM_TO_XWMS, PageContext, html_response, see_other,
 };
 use crate::support::urls::safe_next_path;
+use crate::web::client_info::client_ip;
 use crate::web::csrf::{
     CsrfProtected, SameSiteForm, check_same_site_form, comes_from_another_site,
     login_start_needs_a_click,
 };
 use crate::web::error::{AppError, LoginRefusal};
 use crate::web::error_page::offer_login_retry;
-use crate::web::rate_limit::limit_login_steps;
+use crate::web::rate_limit::{CallbackStep, count_and_claim, limit_login_steps};
 use crate::web::session_state::{
     LoginSummary, PendingLogin, SignedIn, SignedInUser, TypedSession, page_context,
 };
@@ -57,8 +56,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(continue_login)),
     )
     .service(
+        // The callback counts against the same limit in its own step 2
+        // (`count_callback`), where the token's claim rides on the limit's statement.
         web::resource(CALLBACK_PATH)
-            .wrap(from_fn(limit_login_steps))
             // Every answer here, refusals included, is on a URL that may hold a live
             // token: no Referer may carry it anywhere.
             .wrap(DefaultHeaders::new().add((header::REFERRER_POLICY, "no-referrer")))
@@ -275,9 +275,16 @@ async fn complete_login(
     // Only read here: a login under way is used up when XWMS vouches for its token.
     let pending_logins = session.pending_logins();
     // 1. The token XWMS sent back, or what XWMS said instead.
-    let token = token_of_callback(req, query, &pending_logins)?;
+    let token = match token_of_callback(req, query, &pending_logins) {
+        Ok(token) => token,
+        Err(refused) => {
+            count_callback(req, state, None).await?;
+            return Err(refused);
+        }
+    };
     // 2. The login under way in this browser that the token is for, and the token used
-    //    only once (login CSRF and replay defences: XWMS is not asked anything before).
+    //    only once (login CSRF and replay defences: XWMS is not asked anything before);
+    //    the request counted against the rate limit first.
     let pending = pending_login_of(req, state, &pending_logins, &token).await?;
     // 3. XWMS vouches for the token and tells who this is.
     let identity = verify_with_xwms(state, xwms, &token).await?;
@@ -361,7 +368,8 @@ fn token_of_callback(
 }
 
 /// Step 2: the login under way that `token` belongs to, still in time, and the token
-/// claimed on the server (refused when it was used before).
+/// claimed on the server (refused when it was used before). The request is counted
+/// against the rate limit before either answer counts.
 async fn pending_login_of<'a>(
     req: &HttpRequest,
     state: &AppState,
@@ -380,20 +388,42 @@ async fn pending_login_of<'a>(
         offer_login_retry(req, pending.next.clone());
     }
     let pending = match pending {
-        Some(pending) if pending.is_fresh(state.login_max_age) => pending,
-        Some(_) => return Err(AppError::LoginRefused(LoginRefusal::Expired)),
-        None if pending_logins.is_empty() => {
-            return Err(AppError::LoginRefused(LoginRefusal::NoPendingLogin));
-        }
-        None => return Err(AppError::LoginRefused(LoginRefusal::TokenMismatch)),
+        Some(pending) if pending.is_fresh(state.login_max_age) => Ok(pending),
+        Some(_) => Err(LoginRefusal::Expired),
+        None if pending_logins.is_empty() => Err(LoginRefusal::NoPendingLogin),
+        None => Err(LoginRefusal::TokenMismatch),
     };
     // The browser's cookie says "once", but a copy of the cookie from before this
     // callback would say it again: the server remembers every token it has used, for
-    // as long as a pending login lives, and refuses it a second time.
-    if !claim_login_token(&state.pool, token).await? {
+    // as long as a pending login lives, and refuses it a second time. Only a login that
+    // may go on claims its token.
+    let claimed = count_callback(req, state, pending.is_ok().then_some(token)).await?;
+    let pending = pending.map_err(AppError::LoginRefused)?;
+    if !claimed {
         return Err(AppError::LoginRefused(LoginRefusal::TokenReused));
     }
     Ok(pending)
+}
+
+/// The callback's rate limit, the one `limit_login_steps` applies to the other login
+/// steps: every callback counts, a refused one too (its event is a write). When the
+/// limit lets it through, `token` (if given) is claimed in the same statement: whether
+/// it was (false: used before). Past the limit: [`AppError::TooManyRequests`].
+async fn count_callback(
+    req: &HttpRequest,
+    state: &AppState,
+    token: Option<&str>,
+) -> Result<bool, AppError> {
+    let client = client_ip(
+        req.peer_addr().map(|addr| addr.ip()),
+        req.headers(),
+        &state.trusted_proxies,
+    );
+    let limit = state.rate_limit;
+    match count_and_claim(&state.pool, limit, &state.ip_hash_salt, client, token).await? {
+        CallbackStep::Refused { retry_after } => Err(AppError::TooManyRequests { retry_after }),
+        CallbackStep::Allowed { token_claimed } => Ok(token_claimed),
+    }
 }
 
 /// Which of this browser's logins under way a callback with `token` is for, if any.

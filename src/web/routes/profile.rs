@@ -18,7 +18,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::models::SecurityEvent;
-use crate::domain::accounts::{Account, find_account, find_account_and_activity, refresh_profile};
+use crate::domain::accounts::{
+    Account, AccountAndActivity, account_and_activity, find_account, find_account_and_activity,
+    refresh_profile,
+};
 use crate::domain::activity::{ClientInfo, EventDetail};
 use crate::domain::privacy::{delete_account, export_personal_data};
 use crate::support::devices::Device;
@@ -26,7 +29,9 @@ use crate::support::pages::{PageContext, html_response, see_other};
 use crate::web::csrf::{CsrfProtected, SameSiteForm};
 use crate::web::error::AppError;
 use crate::web::rate_limit::limit_login_steps;
-use crate::web::session_state::{LoginSummary, SignedInUser, TypedSession, page_context};
+use crate::web::session_state::{
+    LoginSummary, PageAnswer, PageRead, SignedInUser, TypedSession, page_context, take_page_read,
+};
 use crate::web::state::AppState;
 use crate::web::step_up::refusal_unless_recent_login;
 use crate::xwms::XwmsClient;
@@ -74,6 +79,19 @@ const REFRESH_FIELDS: [(&str, &str); 3] = [
 
 /// How many recent security events the profile lists.
 const RECENT_ACTIVITY: i64 = 10;
+
+/// The profile's account and activity, sent with the session check (one round trip for
+/// the page; `web::session_state::PageRead`). Registered in `app::startup`.
+pub const PROFILE_READ: PageRead = PageRead {
+    pattern: "/profile",
+    read: |conn, user_id| {
+        Box::pin(async move {
+            let found: AccountAndActivity =
+                account_and_activity(conn, user_id, RECENT_ACTIVITY).await?;
+            Ok(Box::new(found) as PageAnswer)
+        })
+    },
+};
 
 impl ProfilePage {
     fn email_or_none(&self, email: &Option<String>) -> String {
@@ -128,8 +146,12 @@ async fn profile(
     user: SignedInUser,
     query: web::Query<ProfileQuery>,
 ) -> Result<HttpResponse, AppError> {
-    // The account and its activity in one round trip (the page's own work).
-    let found = find_account_and_activity(&state.pool, user.user_id, RECENT_ACTIVITY).await?;
+    // The account and its activity: read together with the session check (`PROFILE_READ`),
+    // or here when the check did not bring them.
+    let found = match take_page_read(&req) {
+        Some(found) => found,
+        None => find_account_and_activity(&state.pool, user.user_id, RECENT_ACTIVITY).await?,
+    };
     let Some((account, activity)) = signed_out_unless_found(&session, found) else {
         return Ok(see_other("/"));
     };
