@@ -229,14 +229,21 @@ async fn bump_last_login(
     Ok(())
 }
 
-/// The user's name, email and picture as the provider says them now.
+/// The user's name, email and picture as the provider says them now; nothing is written
+/// when they are what is stored already (most logins), so `updated_at` is when the
+/// profile last changed, and an unchanged login leaves no new row version behind.
 async fn update_profile(
     mut conn: &AsyncPgConnection,
     user_id: i64,
     profile: &UserProfile<'_>,
 ) -> QueryResult<()> {
+    let changed = users::name
+        .is_distinct_from(profile.name)
+        .or(users::email.is_distinct_from(profile.email))
+        .or(users::email_verified.is_distinct_from(profile.email_verified))
+        .or(users::picture_url.is_distinct_from(profile.picture_url));
     Cached(
-        diesel::update(users::table.find(user_id))
+        diesel::update(users::table.find(user_id).filter(changed))
             .set((profile, users::updated_at.eq(diesel::dsl::now))),
     )
     .execute(&mut conn)
@@ -477,18 +484,8 @@ pub async fn find_account(pool: &DbPool, user_id: i64) -> Result<Option<Account>
 pub type AccountAndActivity = Option<(Account, Vec<SecurityEvent>)>;
 
 /// The account and its newest `events` security events, for the profile page: asked
-/// together on one connection (one round trip).
-pub async fn find_account_and_activity(
-    pool: &DbPool,
-    user_id: i64,
-    events: i64,
-) -> Result<AccountAndActivity, DbError> {
-    let conn = db::connection(pool).await?;
-    Ok(account_and_activity(&conn, user_id, events).await?)
-}
-
-/// [`find_account_and_activity`] on `conn`, beside whatever else is in flight there (the
-/// profile sends it with the session check).
+/// together on `conn` (one round trip), beside whatever else is in flight there (the
+/// profile sends them with the session check).
 pub async fn account_and_activity(
     conn: &AsyncPgConnection,
     user_id: i64,

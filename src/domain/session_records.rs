@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::try_join;
+use futures_util::join;
 
 use crate::db::models::{NewUserSession, UserSession};
 use crate::db::schema::{used_login_tokens, user_sessions, users};
@@ -110,10 +110,11 @@ pub async fn session_is_current(
 /// [`session_is_current`] with a page's own reads sent in the same round trip: `read`'s
 /// answer when the session is current, `None` (and the answer dropped) when it is not.
 ///
-/// The check and the reads go out together on one connection (`try_join!` pipelines
-/// them), so the page costs one round trip where it would cost two. The reads run even
-/// for a session that turns out to be ended; only reads belong here, never a write, and
-/// nothing of theirs is kept unless the check lets the request in.
+/// The check and the reads go out together on one connection (`join!` pipelines them),
+/// so the page costs one round trip where it would cost two. The reads run even for a
+/// session that turns out to be ended; only reads belong here, never a write. The check
+/// decides first: for an ended session the answer is dropped, and so is any error of the
+/// reads (the session ends as it would without them).
 pub async fn session_is_current_reading<T>(
     pool: &DbPool,
     user_id: i64,
@@ -122,11 +123,14 @@ pub async fn session_is_current_reading<T>(
     read: impl AsyncFnOnce(&AsyncPgConnection) -> QueryResult<T>,
 ) -> Result<Option<T>, DbError> {
     let conn = db::connection(pool).await?;
-    let (current, answer) = try_join!(
+    let (current, answer) = join!(
         check_and_mark_used(&conn, user_id, session_id, last_used_every),
         read(&conn)
-    )?;
-    Ok(current.then_some(answer))
+    );
+    if !current? {
+        return Ok(None);
+    }
+    Ok(Some(answer?))
 }
 
 async fn check_and_mark_used(

@@ -183,6 +183,11 @@ pub fn render_error_page<B: MessageBody + 'static>(
     // Log once, here, with the cause chain; the page gets only the reference.
     let path = res.request().path().to_owned();
     match (res.response().error(), app_error) {
+        // A client past the rate limit is no fault of ours, and a flood of them must not
+        // flood the log at warning level.
+        (_, Some(AppError::TooManyRequests { .. })) => {
+            log::info!("ref={reference} status={} path={path}", status.as_u16())
+        }
         (_, Some(err)) if status.is_server_error() => {
             log::error!(
                 "ref={reference} status={} path={path} error={}",

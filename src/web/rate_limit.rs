@@ -195,8 +195,8 @@ pub enum CallbackStep {
 /// statement (`GcraThenClaim`), so for an IPv4 client counting and claiming are one
 /// round trip.
 ///
-/// Every callback is counted, refused ones too (their event is a write), but a request
-/// past the limit claims nothing: otherwise, with the session binding (which has no
+/// Every callback that reaches its handler is counted, refused ones too (their event is a
+/// write), but a request past the limit claims nothing: otherwise, with the session binding (which has no
 /// token to match), a client could write a used-token row per request without end.
 /// No address known (not over TCP: only tests build such requests): nothing to count
 /// against, the token is claimed alone.
@@ -240,7 +240,9 @@ pub async fn count_and_claim(
     Ok(match (allowed, stored) {
         (Some(_), _) => CallbackStep::Allowed { token_claimed },
         (None, stored) => CallbackStep::Refused {
-            // (No row stored: only if the sweep took it meanwhile; one interval then.)
+            // (The stored `tat` is read as of the statement's start: none when a
+            // concurrent first request of this client inserted the row since; one
+            // interval then. Only `Retry-After` is that imprecise, never the decision.)
             retry_after: stored.map_or(last_limit.interval, |tat| last_limit.retry_after(tat)),
         },
     })

@@ -441,7 +441,8 @@ struct SessionChecked;
 /// cookie is signed in and within its limits, with the cookie's user id, and hands the
 /// answer to the handler (`take_page_read`) only when the check lets the request in:
 /// the check stays the middleware's, for every request. Only reads: they run before the
-/// check's answer is known. Register a page in [`PageReads`].
+/// check's answer is known. Register a page in [`PageReads`]; its handler takes a
+/// `SignedInUser` and the answer with `take_page_read`.
 #[derive(Clone, Copy)]
 pub struct PageRead {
     pub pattern: &'static str,
@@ -460,13 +461,28 @@ pub struct PageReads(pub Vec<PageRead>);
 /// The answer of this request's [`PageRead`], between the middleware and the handler.
 struct PageReadAnswer(PageAnswer);
 
-/// The answer the session check brought along for this page, if it did (the page is in
-/// [`PageReads`], the session is current, the answer is a `T`); else the handler reads
-/// for itself.
-pub fn take_page_read<T: 'static>(req: &HttpRequest) -> Option<T> {
-    let PageReadAnswer(answer) = req.extensions_mut().remove::<PageReadAnswer>()?;
-    answer.downcast::<T>().ok().map(|answer| *answer)
+/// The answer the session check brought along for this page. It is there whenever the
+/// page is in [`PageReads`] and the session is current (a handler that takes a
+/// `SignedInUser` runs only then); anything else is a mistake in the wiring (the page not
+/// registered, another pattern, another answer type), and fails loudly rather than
+/// quietly costing a round trip more.
+pub fn take_page_read<T: 'static>(req: &HttpRequest) -> Result<T, AppError> {
+    let answer = req
+        .extensions_mut()
+        .remove::<PageReadAnswer>()
+        .ok_or(PageReadMissing)
+        .map_err(AppError::internal)?;
+    answer
+        .0
+        .downcast::<T>()
+        .map(|answer| *answer)
+        .map_err(|_| AppError::internal(PageReadMissing))
 }
+
+/// No answer of the expected type came with the session check (see [`take_page_read`]).
+#[derive(Debug, thiserror::Error)]
+#[error("the page's reads did not come with the session check: is it in PageReads?")]
+struct PageReadMissing;
 
 /// The [`PageRead`] registered for this request's route, if it is a `GET`.
 fn page_read_of(req: &ServiceRequest) -> Option<PageRead> {

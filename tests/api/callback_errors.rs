@@ -292,13 +292,38 @@ async fn the_database_failing_at_the_session_check_after_the_login_gets_503_and_
     // The session check on the next request reads `user_sessions`; nothing else does.
     let blocker = app.hold_lock("user_sessions", "ACCESS EXCLUSIVE").await;
 
+    // The profile sends its reads with the check; the notes page checks alone.
     let profile = app.get("/profile").await;
+    let notes = app.get("/notes").await;
 
     assert_error_page(profile, 503, "temporarily unavailable").await;
+    assert_error_page(notes, 503, "temporarily unavailable").await;
     TestApp::release_lock(blocker).await;
     app.assert_signed_in(&app.client).await;
     assert_eq!(app.count("users").await, 1);
     assert_eq!(app.count("user_sessions").await, 1);
+}
+
+/// The profile's reads go out with the session check, and the check decides first: for a
+/// session that has ended, a failure of the reads does not matter (the visitor is sent
+/// home, as without them); for a current one it is the 503 page.
+#[actix_web::test]
+async fn the_profiles_reads_failing_leave_the_session_checks_answer_first() {
+    let app = spawn_app_with(Provider::Sandbox, &[STATEMENT_TIMEOUT]).await;
+    let ended_browser = browser();
+    let ended = crate::helpers::signed_in_cookie_of(&app, &ended_browser).await;
+    app.log_out_with(&ended_browser, "/logout").await;
+    app.login_as("ada").await;
+    // The profile's activity reads `security_events`; the check does not.
+    let blocker = app.hold_lock("security_events", "ACCESS EXCLUSIVE").await;
+
+    let ended_profile = crate::helpers::status_with_cookie(&app, "/profile", &ended).await;
+    let current_profile = app.get("/profile").await;
+
+    TestApp::release_lock(blocker).await;
+    assert_eq!(ended_profile, 303, "an ended session goes home");
+    assert_error_page(current_profile, 503, "temporarily unavailable").await;
+    app.assert_signed_in(&app.client).await;
 }
 
 #[actix_web::test]

@@ -375,8 +375,13 @@ pub async fn signed_in_cookie_of(app: &TestApp, browser: &reqwest::Client) -> St
 
 /// The status of `GET /profile` with only `cookie`: 200 signed in, 303 not.
 pub async fn profile_status_with_cookie(app: &TestApp, cookie: &str) -> u16 {
+    status_with_cookie(app, "/profile", cookie).await
+}
+
+/// The status of `GET path` sent with only `cookie`.
+pub async fn status_with_cookie(app: &TestApp, path: &str, cookie: &str) -> u16 {
     bare_client()
-        .get(app.url("/profile"))
+        .get(app.url(path))
         .header("Cookie", cookie)
         .send()
         .await

@@ -67,6 +67,98 @@ async fn a_returning_user_with_a_new_email_keeps_the_same_account_and_sees_a_not
     assert_eq!(app.count("users").await, 1);
 }
 
+/// The user's row version (`xmin`: the transaction that last wrote it) and `updated_at`.
+async fn user_row_version(app: &TestApp) -> (String, String) {
+    #[derive(diesel::QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        xmin: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        updated_at: String,
+    }
+    use diesel_async::RunQueryDsl;
+    let version: Version =
+        diesel::sql_query("SELECT xmin::text AS xmin, updated_at::text AS updated_at FROM users")
+            .get_result(&mut app.db().await)
+            .await
+            .unwrap();
+    (version.xmin, version.updated_at)
+}
+
+/// Each login answers with the profile `fields` changes from the one before (`{}`: none).
+#[actix_web::test]
+async fn a_returning_login_writes_the_profile_only_when_xwms_says_something_new() {
+    let mut profile = serde_json::json!({
+        "sub": "sub-fields",
+        "name": "Ada",
+        "email": "ada@example.com",
+        "email_verified": true,
+        "picture": "https://example.com/ada.png",
+    });
+    let steps = [
+        ("the first login", serde_json::json!({})),
+        ("nothing new", serde_json::json!({})),
+        ("a new name", serde_json::json!({"name": "Ada King"})),
+        (
+            "the email no longer verified",
+            serde_json::json!({"email_verified": false}),
+        ),
+        (
+            "a new picture",
+            serde_json::json!({"picture": "https://example.com/king.png"}),
+        ),
+        (
+            "a new email",
+            serde_json::json!({"email": "ada@example.org"}),
+        ),
+    ];
+    let xwms = MockServer::start().await;
+    let tokens: Vec<String> = (0..steps.len()).map(|i| format!("tok-{i}")).collect();
+    fake_sign_tokens(
+        &xwms,
+        &tokens.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+    let mut answers = Vec::new();
+    for (_, change) in &steps {
+        for (field, value) in change.as_object().unwrap() {
+            profile[field] = value.clone();
+        }
+        answers.push(profile.clone());
+    }
+    for answer in answers {
+        wiremock::Mock::given(wiremock::matchers::path("/api/sign-token-verify"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                    "status": "success", "message": "Token verified", "data": answer
+                })),
+            )
+            .up_to_n_times(1)
+            .mount(&xwms)
+            .await;
+    }
+    let app = spawn_app_with(Provider::Fake(&xwms), &[]).await;
+
+    let mut before = None;
+    for ((step, _), token) in steps.iter().zip(&tokens) {
+        let browser = browser();
+        app.get_with(&browser, "/xwms/auth").await;
+        let url = format!("/xwms/validateToken?token={token}");
+        assert_eq!(callback(&app, &browser, &url).await.0, 303, "{step}");
+        let now = user_row_version(&app).await;
+        if let Some(before) = &before {
+            if *step == "nothing new" {
+                assert_eq!(&now, before, "{step}: the row is not written again");
+            } else {
+                assert_ne!(now.0, before.0, "{step}: the row is written");
+                assert_ne!(now.1, before.1, "{step}: updated_at with it");
+            }
+        }
+        before = Some(now);
+    }
+    assert_eq!(app.count("users").await, 1);
+}
+
 #[actix_web::test]
 async fn a_new_sub_with_an_email_another_user_has_gets_a_second_account() {
     let app = spawn_app().await;

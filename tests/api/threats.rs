@@ -13,7 +13,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::helpers::{
     FAKE_LOGIN_URL, Provider, TestApp, browser, fake_sign_token, fake_sign_tokens, fake_verify,
     location, profile_status_with_cookie, session_cookie, signed_in_cookie_of, spawn_app,
-    spawn_app_with, testid, verified_user,
+    spawn_app_with, status_with_cookie, testid, verified_user,
 };
 
 /// A fake XWMS whose `sign-token` gives `answer`.
@@ -236,12 +236,17 @@ async fn threat_session_idle_limit_ends_an_unused_session() {
 async fn threat_session_a_copied_cookie_replayed_after_logout_is_anonymous() {
     let app = spawn_app().await;
     let copied = signed_in_cookie(&app).await;
-    assert_eq!(profile_status_with_cookie(&app, &copied).await, 200);
+    // The profile's reads go out with the session check; the notes page checks alone.
+    for page in ["/profile", "/notes"] {
+        assert_eq!(status_with_cookie(&app, page, &copied).await, 200, "{page}");
+    }
 
     let logout = app.log_out_with(&app.client, "/logout").await;
 
     assert_eq!(logout.status(), 303);
-    assert_eq!(profile_status_with_cookie(&app, &copied).await, 303);
+    for page in ["/profile", "/notes"] {
+        assert_eq!(status_with_cookie(&app, page, &copied).await, 303, "{page}");
+    }
 }
 
 #[actix_web::test]
@@ -853,15 +858,15 @@ async fn threat_brute_force_login_steps_are_rate_limited_per_ip_with_retry_after
 /// limit lets the client through again (a claim made anyway would refuse it as used, and
 /// with the session binding would let a client write a used-token row per request without
 /// end). An IPv4 client has one bucket, which carries the claim; an IPv6 client is refused
-/// by its /64 before its /48, which carries it.
+/// here by its /64, before its /48, which carries it (the next test: refused by the /48).
 #[actix_web::test]
 async fn threat_brute_force_a_callback_past_the_limit_claims_nothing_and_works_once_let_through() {
     for client in ["198.51.100.1", "2001:db8:1:2::1"] {
-        // One request a second, two at once; each client named in X-Forwarded-For.
+        // One request every 2 s, two at once; each client named in X-Forwarded-For.
         let app = spawn_app_with(
             Provider::Sandbox,
             &[
-                ("RATE_LIMIT_PER_MINUTE", "60"),
+                ("RATE_LIMIT_PER_MINUTE", "30"),
                 ("RATE_LIMIT_BURST", "2"),
                 ("TRUSTED_PROXIES", "127.0.0.0/8"),
             ],
@@ -876,11 +881,27 @@ async fn threat_brute_force_a_callback_past_the_limit_claims_nothing_and_works_o
             let start = from_client(app.url("/xwms/auth")).await.unwrap();
             assert_eq!(start.status(), 303, "{client}: within the burst");
         }
+        // The bucket is full for 2 s more; one of them passes.
+        tokio::time::sleep(Duration::from_secs(1)).await;
 
         let limited = from_client(callback.clone()).await.unwrap();
+        // Refusals decided before any claim count too, and write no event past the limit:
+        // no token, a malformed one, another token than the one issued.
+        for path in [
+            "/xwms/validateToken",
+            "/xwms/validateToken?token=%01",
+            "/xwms/validateToken?token=another",
+        ] {
+            let refused = from_client(app.url(path)).await.unwrap();
+            assert_eq!(refused.status(), 429, "{client}: {path}");
+        }
 
         assert_eq!(limited.status(), 429, "{client}");
-        assert_eq!(limited.headers()["retry-after"], "1", "{client}");
+        assert_eq!(
+            limited.headers()["retry-after"],
+            "1",
+            "{client}: the second that is left, from the stored tat"
+        );
         assert_eq!(
             app.count("used_login_tokens").await,
             0,
@@ -893,6 +914,48 @@ async fn threat_brute_force_a_callback_past_the_limit_claims_nothing_and_works_o
         assert_eq!(let_through.headers()["location"], "/profile", "{client}");
         assert_eq!(app.count("used_login_tokens").await, 1, "{client}");
     }
+}
+
+#[actix_web::test]
+async fn threat_brute_force_an_ipv6_callback_refused_by_its_slash_48_claims_nothing() {
+    let app = spawn_app_with(
+        Provider::Sandbox,
+        &[
+            ("RATE_LIMIT_PER_MINUTE", "30"),
+            ("RATE_LIMIT_BURST", "2"),
+            ("TRUSTED_PROXIES", "127.0.0.0/8"),
+        ],
+    )
+    .await;
+    let callback = app
+        .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
+        .await;
+    // The /48 allows 16 times the burst: 32 starts from 32 of its /64s fill it (another
+    // browser: this one's logins under way stay as they are).
+    let filler = browser();
+    let mut statuses = Vec::new();
+    for n in 1..=40 {
+        let start = filler
+            .get(app.url("/xwms/auth"))
+            .header("X-Forwarded-For", format!("2001:db8:1:{n:x}::1"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(start.status().as_u16());
+    }
+    assert!(statuses.contains(&429), "the /48 is full: {statuses:?}");
+
+    // A /64 of that /48 never seen before: its own bucket lets it through, the /48 not.
+    let limited = app
+        .client
+        .get(&callback)
+        .header("X-Forwarded-For", "2001:db8:1:ff::1")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(limited.status(), 429);
+    assert_eq!(app.count("used_login_tokens").await, 0, "no claim");
 }
 
 #[actix_web::test]

@@ -406,9 +406,10 @@ async fn pending_login_of<'a>(
 }
 
 /// The callback's rate limit, the one `limit_login_steps` applies to the other login
-/// steps: every callback counts, a refused one too (its event is a write). When the
-/// limit lets it through, `token` (if given) is claimed in the same statement: whether
-/// it was (false: used before). Past the limit: [`AppError::TooManyRequests`].
+/// steps: every callback that reaches its handler counts, a refused one too (its event is
+/// a write). When the limit lets it through, `token` (if given) is claimed in the same
+/// statement: whether it was (false: used before). Past the limit:
+/// [`AppError::TooManyRequests`].
 async fn count_callback(
     req: &HttpRequest,
     state: &AppState,
@@ -511,6 +512,8 @@ async fn record_login_outcome(
     outcome: &Result<CompletedLogin, AppError>,
 ) {
     match outcome {
+        // Past the rate limit: not a login attempt (as on `/xwms/auth`, nothing counted).
+        Err(AppError::TooManyRequests { .. }) => return,
         Ok(login) => metrics.login_succeeded(login.account_created),
         Err(err) => metrics.login_failed(err.reason()),
     }

@@ -19,8 +19,7 @@ use serde::Deserialize;
 
 use crate::db::models::SecurityEvent;
 use crate::domain::accounts::{
-    Account, AccountAndActivity, account_and_activity, find_account, find_account_and_activity,
-    refresh_profile,
+    Account, AccountAndActivity, account_and_activity, find_account, refresh_profile,
 };
 use crate::domain::activity::{ClientInfo, EventDetail};
 use crate::domain::privacy::{delete_account, export_personal_data};
@@ -37,7 +36,7 @@ use crate::web::step_up::refusal_unless_recent_login;
 use crate::xwms::XwmsClient;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/profile").route(web::get().to(profile)))
+    cfg.service(web::resource(PROFILE_PATH).route(web::get().to(profile)))
         .service(web::resource("/profile/data").route(web::get().to(download_data)))
         .service(
             web::resource("/profile/delete")
@@ -80,10 +79,12 @@ const REFRESH_FIELDS: [(&str, &str); 3] = [
 /// How many recent security events the profile lists.
 const RECENT_ACTIVITY: i64 = 10;
 
+const PROFILE_PATH: &str = "/profile";
+
 /// The profile's account and activity, sent with the session check (one round trip for
 /// the page; `web::session_state::PageRead`). Registered in `app::startup`.
 pub const PROFILE_READ: PageRead = PageRead {
-    pattern: "/profile",
+    pattern: PROFILE_PATH,
     read: |conn, user_id| {
         Box::pin(async move {
             let found: AccountAndActivity =
@@ -138,20 +139,17 @@ fn signed_out_unless_found<T>(session: &TypedSession, found: Option<T>) -> Optio
     found
 }
 
-/// Signed in only: `SignedInUser` sends anyone else home.
+/// Signed in only: `SignedInUser` sends anyone else home. The user's data came with the
+/// session check, for the user it checked (`PROFILE_READ`).
 async fn profile(
     req: HttpRequest,
-    state: web::Data<AppState>,
     session: TypedSession,
-    user: SignedInUser,
+    _signed_in: SignedInUser,
     query: web::Query<ProfileQuery>,
 ) -> Result<HttpResponse, AppError> {
     // The account and its activity: read together with the session check (`PROFILE_READ`),
-    // or here when the check did not bring them.
-    let found = match take_page_read(&req) {
-        Some(found) => found,
-        None => find_account_and_activity(&state.pool, user.user_id, RECENT_ACTIVITY).await?,
-    };
+    // which brings them whenever the session is current, as it is for a `SignedInUser`.
+    let found: AccountAndActivity = take_page_read(&req)?;
     let Some((account, activity)) = signed_out_unless_found(&session, found) else {
         return Ok(see_other("/"));
     };
