@@ -402,6 +402,7 @@ async fn a_name_changed_at_the_sandbox_xwms_arrives_with_refresh_from_xwms() {
         .click_link("Change a person's name or email at the sandbox XWMS")
         .await;
     browser.wait_for_heading("People at the sandbox XWMS").await;
+    browser.mark_this_page().await;
     browser
         .execute(
             "const form = [...document.querySelectorAll('form[data-testid=person]')]
@@ -410,10 +411,15 @@ async fn a_name_changed_at_the_sandbox_xwms_arrives_with_refresh_from_xwms() {
              form.querySelector('button').click();",
         )
         .await;
+    // The form comes back to the same page: wait for the new one, or opening the profile
+    // could cut the post short.
+    browser.wait_for_another_page().await;
     browser.wait_for_heading("People at the sandbox XWMS").await;
     browser.open(&app.url("/profile")).await;
     browser.wait_for_heading(PROFILE).await;
+    browser.mark_this_page().await;
     browser.click_button("Refresh from XWMS").await;
+    browser.wait_for_another_page().await;
     browser.wait_for_heading(PROFILE).await;
     let page = browser.text().await;
     assert!(page.contains("Refreshed from XWMS."), "{page}");

@@ -313,14 +313,52 @@ impl Browser {
     // -- what the page shows --------------------------------------------------------
 
     /// The page's visible text.
+    ///
+    /// Read again while a navigation replaces the page under it (the body found is then
+    /// gone before its text is read), until the page timeout.
     pub async fn text(&self) -> String {
-        self.client
-            .find(Locator::Css("body"))
-            .await
-            .expect("a body")
-            .text()
-            .await
-            .expect("the body's text")
+        let deadline = Instant::now() + PAGE_TIMEOUT;
+        loop {
+            let read = match self.client.find(Locator::Css("body")).await {
+                Ok(body) => body.text().await,
+                Err(err) => Err(err),
+            };
+            match read {
+                Ok(text) => return text,
+                Err(err) if Instant::now() > deadline => panic!("the page's text: {err}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// Marks the page shown now, so that [`Browser::wait_for_another_page`] can tell when
+    /// the next one has replaced it (a form posted to the page it is on comes back with the
+    /// same heading, and waiting for the heading alone would return at once).
+    pub async fn mark_this_page(&self) {
+        self.execute("window.xwmsTestOldPage = true;").await;
+    }
+
+    /// Waits until another page than the one [`Browser::mark_this_page`] marked is loaded.
+    pub async fn wait_for_another_page(&self) {
+        let deadline = Instant::now() + PAGE_TIMEOUT;
+        loop {
+            let replaced = self
+                .client
+                .execute(
+                    "return document.readyState === 'complete' && !window.xwmsTestOldPage;",
+                    Vec::new(),
+                )
+                .await
+                .is_ok_and(|answer| answer == Json::Bool(true));
+            if replaced {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no other page loaded within {PAGE_TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn source(&self) -> String {
