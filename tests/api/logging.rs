@@ -4,7 +4,8 @@ use serde_json::json;
 use wiremock::{MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    Provider, captured_logs, fake_sign_token, fake_verify, spawn_app, spawn_app_with, verified_user,
+    Provider, captured_logs, fake_sign_token, fake_verify, spawn_app, spawn_app_on_database,
+    spawn_app_with, verified_user,
 };
 
 #[actix_web::test]
@@ -99,6 +100,29 @@ async fn each_test_app_reads_only_its_own_log_lines() {
     };
     assert!(asked(&first), "the app's own request is in its log");
     assert!(!asked(&second), "another app's line is not");
+}
+
+#[actix_web::test]
+async fn a_start_on_a_migrated_database_logs_no_migration_count() {
+    let first = spawn_app().await;
+
+    let restarted =
+        spawn_app_on_database(first.database_url.clone(), None, Provider::Sandbox, &[]).await;
+
+    assert!(
+        first
+            .logs()
+            .iter()
+            .any(|line| line.contains("database migration(s)")),
+        "the first start migrated"
+    );
+    let said = restarted.logs();
+    assert!(
+        !said
+            .iter()
+            .any(|line| line.contains("database migration(s)")),
+        "nothing was applied at the restart: {said:?}"
+    );
 }
 
 #[actix_web::test]
