@@ -394,3 +394,46 @@ async fn a_request_with_no_known_client_address_is_let_through_and_counted_nowhe
     assert_eq!(status_from(Some("198.51.100.7:4000")).await.status(), 200);
     assert_eq!(status_from(Some("198.51.100.7:4000")).await.status(), 429);
 }
+
+#[actix_web::test]
+async fn a_callback_with_no_known_client_address_claims_its_token_alone_and_only_once() {
+    let app = spawn_app().await;
+    let state = state_of(&app);
+    let pool = app.pool();
+    let step = |token| rate_limit::count_and_claim(&pool, state.rate_limit, b"salt", None, token);
+
+    let first = step(Some("tok-1")).await.unwrap();
+    let again = step(Some("tok-1")).await.unwrap();
+    let another = step(Some("tok-2")).await.unwrap();
+    let no_token = step(None).await.unwrap();
+
+    use rate_limit::CallbackStep::Allowed;
+    assert_eq!(
+        first,
+        Allowed {
+            token_claimed: true
+        }
+    );
+    assert_eq!(
+        again,
+        Allowed {
+            token_claimed: false
+        },
+        "used before"
+    );
+    assert_eq!(
+        another,
+        Allowed {
+            token_claimed: true
+        }
+    );
+    assert_eq!(
+        no_token,
+        Allowed {
+            token_claimed: false
+        },
+        "nothing to claim"
+    );
+    assert_eq!(app.count("used_login_tokens").await, 2);
+    assert!(bucket_keys(&app).await.is_empty(), "counted nowhere");
+}
