@@ -31,6 +31,43 @@ async fn a_refused_login_is_recorded_without_guessing_who_it_was() {
 }
 
 #[actix_web::test]
+async fn a_refused_logins_event_says_why_it_was_refused() {
+    let app = spawn_app().await;
+    // A browser with no login under way, then one whose login has another token.
+    browser()
+        .get(app.url("/xwms/validateToken?token=stray"))
+        .send()
+        .await
+        .unwrap();
+    app.get("/xwms/auth").await;
+    app.get("/xwms/validateToken?token=another").await;
+
+    #[derive(diesel::QueryableByName)]
+    struct Reason {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        reason: String,
+    }
+    use diesel_async::RunQueryDsl;
+    let reasons: Vec<String> = diesel::sql_query(
+        "SELECT detail->'refusal'->>'reason' AS reason FROM security_events ORDER BY id",
+    )
+    .load::<Reason>(&mut app.db().await)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|row| row.reason)
+    .collect();
+
+    assert_eq!(
+        reasons,
+        [
+            "login refused: this browser has no login in progress",
+            "login refused: the token is not the one issued to this browser",
+        ]
+    );
+}
+
+#[actix_web::test]
 async fn logout_is_recorded_with_a_hashed_ip_and_the_user_agent() {
     let app = spawn_app().await;
     app.login_as("ada").await;
