@@ -126,6 +126,17 @@ async fn a_refresh_takes_the_name_and_email_changed_at_the_sandbox_xwms() {
         .await
         .unwrap();
     assert!(profile.contains("Refreshed from XWMS."), "{profile}");
+    // The notice names the fields the query names, and only those.
+    let notice = profile
+        .split(r#"data-testid="refreshed""#)
+        .nth(1)
+        .and_then(|rest| rest.split("</div>").next())
+        .unwrap_or_default();
+    assert!(notice.contains("Picture"), "{notice}");
+    assert!(
+        !notice.contains("Name") && !notice.contains("Email"),
+        "{notice}"
+    );
     assert!(profile.contains("Signed in as"), "{profile}");
     assert!(
         profile.contains("<strong>Ada King</strong>"),
