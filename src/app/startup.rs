@@ -332,7 +332,6 @@ fn shared_state(
         step_up_max_age: settings.security.step_up_max_age,
         session_absolute_timeout: settings.session.absolute_timeout,
         trusted_proxies: Arc::new(settings.security.trusted_proxies.clone()),
-        rate_limit: RateLimit::new(&settings.security),
         // Stable across restarts when SESSION_KEY is set, so hashes stay comparable.
         ip_hash_salt: Sha256::digest([b"ip-hash:".as_slice(), session_key.master()].concat())
             .to_vec(),
@@ -406,6 +405,7 @@ fn serve(
             (None, false) => MetricsAccess::Off,
         });
     let xwms_health = web::Data::new(XwmsHealth::default());
+    let rate_limit = web::Data::new(RateLimit::new(&settings.security));
     // The pages whose own reads go out with the session check.
     let page_reads = web::Data::new(PageReads(vec![routes::profile::PROFILE_READ]));
     let Provider {
@@ -430,6 +430,7 @@ fn serve(
             .wrap(request_logger())
             .app_data(state.clone())
             .app_data(page_reads.clone())
+            .app_data(rate_limit.clone())
             .app_data(public_origin.clone())
             // awc::Client is not Send: one per worker, built here.
             .app_data(web::Data::new(XwmsClient::new(

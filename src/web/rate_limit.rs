@@ -198,17 +198,18 @@ pub enum CallbackStep {
 /// Every callback that reaches its handler is counted, refused ones too (their event is a
 /// write), but a request past the limit claims nothing: otherwise, with the session binding (which has no
 /// token to match), a client could write a used-token row per request without end.
-/// No address known (not over TCP: only tests build such requests): nothing to count
-/// against, the token is claimed alone.
+/// No address known (not over TCP: only tests build such requests), or no limit (an app
+/// built without one): nothing to count against, the token is claimed alone.
 pub async fn count_and_claim(
     pool: &DbPool,
-    limit: RateLimit,
+    limit: Option<RateLimit>,
     salt: &[u8],
     client: Option<IpAddr>,
     token: Option<&str>,
 ) -> Result<CallbackStep, DbError> {
-    let mut keyed = client
-        .map(|client| keyed_buckets(limit, salt, client))
+    let mut keyed = limit
+        .zip(client)
+        .map(|(limit, client)| keyed_buckets(limit, salt, client))
         .unwrap_or_default();
     let Some((last_key, last_limit)) = keyed.pop() else {
         let token_claimed = match token {
@@ -323,7 +324,11 @@ pub async fn limit_login_steps(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+    let (Some(state), Some(limit)) = (
+        req.app_data::<web::Data<AppState>>().cloned(),
+        req.app_data::<web::Data<RateLimit>>()
+            .map(|limit| *limit.get_ref()),
+    ) else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
     // No address known (not over TCP: only tests build such requests): nothing to count
@@ -335,7 +340,7 @@ pub async fn limit_login_steps(
     ) else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    match check_buckets(&state.pool, state.rate_limit, &state.ip_hash_salt, client).await {
+    match check_buckets(&state.pool, limit, &state.ip_hash_salt, client).await {
         Ok(Decision::Allowed) => Ok(next.call(req).await?.map_into_left_body()),
         Ok(Decision::Refused { retry_after }) => Ok(req
             .error_response(AppError::TooManyRequests { retry_after })

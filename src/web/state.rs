@@ -11,7 +11,6 @@ use url::Url;
 use crate::db::DbPool;
 use crate::domain::session_records::SessionLimits;
 use crate::support::config::LoginBinding;
-use crate::web::rate_limit::RateLimit;
 
 pub struct AppState {
     pub pool: DbPool,
@@ -31,8 +30,6 @@ pub struct AppState {
     pub session_absolute_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` is believed (addresses or ranges).
     pub trusted_proxies: Arc<Vec<IpNet>>,
-    /// The per-client limit of the login steps (`web::rate_limit`).
-    pub rate_limit: RateLimit,
     /// Salt for hashing client IPs in the activity log and the rate limit's keys.
     pub ip_hash_salt: Vec<u8>,
     /// How many notes `/notes` lists (`NOTES_PER_PAGE`).

@@ -334,10 +334,9 @@ async fn the_sweep_forgets_only_clients_whose_time_has_passed() {
     assert_eq!(bucket_keys(&app).await, [future]);
 }
 
-/// The app's state for a bare test service on the app's database, with a limit of one
-/// request a minute.
-fn state_of(app: &TestApp) -> web::Data<AppState> {
-    let limit = RateLimit::new(&SecuritySettings {
+/// A limit of one request a minute.
+fn one_a_minute() -> RateLimit {
+    RateLimit::new(&SecuritySettings {
         rate_limit_per_minute: 1,
         rate_limit_burst: 1,
         trusted_proxies: Vec::new(),
@@ -345,7 +344,11 @@ fn state_of(app: &TestApp) -> web::Data<AppState> {
         anonymous_activity_retention: Duration::ZERO,
         hsts_include_subdomains: false,
         step_up_max_age: Duration::from_secs(300),
-    });
+    })
+}
+
+/// The app's state for a bare test service on the app's database.
+fn state_of(app: &TestApp) -> web::Data<AppState> {
     web::Data::new(AppState {
         pool: app.pool(),
         redirect_uri: url::Url::parse(&app.url("/xwms/validateToken")).unwrap(),
@@ -357,7 +360,6 @@ fn state_of(app: &TestApp) -> web::Data<AppState> {
         step_up_max_age: Duration::from_secs(300),
         session_absolute_timeout: Duration::from_secs(3600),
         trusted_proxies: Default::default(),
-        rate_limit: limit,
         ip_hash_salt: b"salt".to_vec(),
         notes_per_page: 10,
         anonymous_activity_retention: Duration::from_secs(3600),
@@ -372,6 +374,7 @@ async fn a_request_with_no_known_client_address_is_let_through_and_counted_nowhe
     let service = actix_test::init_service(
         App::new()
             .app_data(state_of(&app))
+            .app_data(web::Data::new(one_a_minute()))
             .wrap(actix_web::middleware::from_fn(
                 rate_limit::limit_login_steps,
             ))
@@ -398,9 +401,9 @@ async fn a_request_with_no_known_client_address_is_let_through_and_counted_nowhe
 #[actix_web::test]
 async fn a_callback_with_no_known_client_address_claims_its_token_alone_and_only_once() {
     let app = spawn_app().await;
-    let state = state_of(&app);
     let pool = app.pool();
-    let step = |token| rate_limit::count_and_claim(&pool, state.rate_limit, b"salt", None, token);
+    let limit = Some(one_a_minute());
+    let step = |token| rate_limit::count_and_claim(&pool, limit, b"salt", None, token);
 
     let first = step(Some("tok-1")).await.unwrap();
     let again = step(Some("tok-1")).await.unwrap();

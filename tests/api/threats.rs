@@ -853,6 +853,25 @@ async fn threat_brute_force_login_steps_are_rate_limited_per_ip_with_retry_after
     );
 }
 
+/// An app allowing one login step every 2 s, two at once, to each client named in
+/// `X-Forwarded-For` (from loopback, a trusted proxy), and the callback URL of a login under
+/// way in `app.client` (started from loopback: a bucket of its own).
+async fn a_login_under_a_limit_of_one_every_2_s() -> (TestApp, String) {
+    let app = spawn_app_with(
+        Provider::Sandbox,
+        &[
+            ("RATE_LIMIT_PER_MINUTE", "30"),
+            ("RATE_LIMIT_BURST", "2"),
+            ("TRUSTED_PROXIES", "127.0.0.0/8"),
+        ],
+    )
+    .await;
+    let callback = app
+        .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
+        .await;
+    (app, callback)
+}
+
 /// The callback's rate limit and its token claim are one statement (`GcraThenClaim`): a
 /// callback past the limit gets 429 and claims nothing, so its login still works once the
 /// limit lets the client through again (a claim made anyway would refuse it as used, and
@@ -862,19 +881,7 @@ async fn threat_brute_force_login_steps_are_rate_limited_per_ip_with_retry_after
 #[actix_web::test]
 async fn threat_brute_force_a_callback_past_the_limit_claims_nothing_and_works_once_let_through() {
     for client in ["198.51.100.1", "2001:db8:1:2::1"] {
-        // One request every 2 s, two at once; each client named in X-Forwarded-For.
-        let app = spawn_app_with(
-            Provider::Sandbox,
-            &[
-                ("RATE_LIMIT_PER_MINUTE", "30"),
-                ("RATE_LIMIT_BURST", "2"),
-                ("TRUSTED_PROXIES", "127.0.0.0/8"),
-            ],
-        )
-        .await;
-        let callback = app
-            .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
-            .await;
+        let (app, callback) = a_login_under_a_limit_of_one_every_2_s().await;
         let from_client =
             |url: String| app.client.get(url).header("X-Forwarded-For", client).send();
         for _ in 0..2 {
@@ -918,18 +925,7 @@ async fn threat_brute_force_a_callback_past_the_limit_claims_nothing_and_works_o
 
 #[actix_web::test]
 async fn threat_brute_force_an_ipv6_callback_refused_by_its_slash_48_claims_nothing() {
-    let app = spawn_app_with(
-        Provider::Sandbox,
-        &[
-            ("RATE_LIMIT_PER_MINUTE", "30"),
-            ("RATE_LIMIT_BURST", "2"),
-            ("TRUSTED_PROXIES", "127.0.0.0/8"),
-        ],
-    )
-    .await;
-    let callback = app
-        .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
-        .await;
+    let (app, callback) = a_login_under_a_limit_of_one_every_2_s().await;
     // The /48 allows 16 times the burst: 32 starts from 32 of its /64s fill it (another
     // browser: this one's logins under way stay as they are).
     let filler = browser();

@@ -36,7 +36,7 @@ use crate::web::csrf::{
 };
 use crate::web::error::{AppError, LoginRefusal};
 use crate::web::error_page::offer_login_retry;
-use crate::web::rate_limit::{CallbackStep, count_and_claim, limit_login_steps};
+use crate::web::rate_limit::{CallbackStep, RateLimit, count_and_claim, limit_login_steps};
 use crate::web::session_state::{
     LoginSummary, PendingLogin, SignedIn, SignedInUser, TypedSession, page_context,
 };
@@ -420,7 +420,10 @@ async fn count_callback(
         req.headers(),
         &state.trusted_proxies,
     );
-    let limit = state.rate_limit;
+    // (`app::startup` adds the limit as app data: an app built without it counts nothing.)
+    let limit = req
+        .app_data::<web::Data<RateLimit>>()
+        .map(|limit| *limit.get_ref());
     match count_and_claim(&state.pool, limit, &state.ip_hash_salt, client, token).await? {
         CallbackStep::Refused { retry_after } => Err(AppError::TooManyRequests { retry_after }),
         CallbackStep::Allowed { token_claimed } => Ok(token_claimed),
