@@ -64,6 +64,11 @@ async fn a_returning_user_with_a_new_email_keeps_the_same_account_and_sees_a_not
         "<strong>Your email changed from ada@example.com to ada.lovelace@example.org.</strong>"
     ));
     assert!(html.contains("You kept the same account because we link by <code>sub</code>"));
+    // The same browser, so the same session went on: what its first login said stays.
+    assert!(
+        html.contains("a new local account was created"),
+        "the first login's news is kept beside the change"
+    );
     assert_eq!(app.count("users").await, 1);
 }
 
