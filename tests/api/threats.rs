@@ -853,14 +853,14 @@ async fn threat_brute_force_login_steps_are_rate_limited_per_ip_with_retry_after
     );
 }
 
-/// An app allowing one login step every 2 s, two at once, to each client named in
+/// An app allowing `per_minute` login steps a minute, two at once, to each client named in
 /// `X-Forwarded-For` (from loopback, a trusted proxy), and the callback URL of a login under
 /// way in `app.client` (started from loopback: a bucket of its own).
-async fn a_login_under_a_limit_of_one_every_2_s() -> (TestApp, String) {
+async fn a_login_under_a_limit_of(per_minute: &str) -> (TestApp, String) {
     let app = spawn_app_with(
         Provider::Sandbox,
         &[
-            ("RATE_LIMIT_PER_MINUTE", "30"),
+            ("RATE_LIMIT_PER_MINUTE", per_minute),
             ("RATE_LIMIT_BURST", "2"),
             ("TRUSTED_PROXIES", "127.0.0.0/8"),
         ],
@@ -881,7 +881,8 @@ async fn a_login_under_a_limit_of_one_every_2_s() -> (TestApp, String) {
 #[actix_web::test]
 async fn threat_brute_force_a_callback_past_the_limit_claims_nothing_and_works_once_let_through() {
     for client in ["198.51.100.1", "2001:db8:1:2::1"] {
-        let (app, callback) = a_login_under_a_limit_of_one_every_2_s().await;
+        // One step every 2 s: the wait below lets the client through again.
+        let (app, callback) = a_login_under_a_limit_of("30").await;
         let from_client =
             |url: String| app.client.get(url).header("X-Forwarded-For", client).send();
         for _ in 0..2 {
@@ -925,7 +926,9 @@ async fn threat_brute_force_a_callback_past_the_limit_claims_nothing_and_works_o
 
 #[actix_web::test]
 async fn threat_brute_force_an_ipv6_callback_refused_by_its_slash_48_claims_nothing() {
-    let (app, callback) = a_login_under_a_limit_of_one_every_2_s().await;
+    // One step a minute, so the /48 (16 a minute) refills one every 3.75 s: its burst of 32
+    // fills unless the 40 starts below take half a minute (a loaded machine once took 5 s).
+    let (app, callback) = a_login_under_a_limit_of("1").await;
     // The /48 allows 16 times the burst: 32 starts from 32 of its /64s fill it (another
     // browser: this one's logins under way stay as they are).
     let filler = browser();
