@@ -278,12 +278,20 @@ pub async fn new_test_database() -> String {
     new_test_database_on(&server_url().await, None).await
 }
 
+/// The URL of a database on the test server that nobody has created (yet).
+pub async fn a_database_nobody_created() -> String {
+    unused_database_url_on(&server_url().await)
+}
+
+fn unused_database_url_on(server: &str) -> String {
+    let mut database_url = url::Url::parse(server).expect("the server is a URL");
+    database_url.set_path(&format!("xwms_test_{}", random_suffix()));
+    database_url.to_string()
+}
+
 /// A fresh, empty database on the server at `server`; its URL.
 async fn new_test_database_on(server: &str, ca_file: Option<&Path>) -> String {
-    let database_name = format!("xwms_test_{}", random_suffix());
-    let mut database_url = url::Url::parse(server).expect("the server is a URL");
-    database_url.set_path(&database_name);
-    let database_url = database_url.to_string();
+    let database_url = unused_database_url_on(server);
     let connector = db::PgConnector::new(&database_url, ca_file).expect("test database URL");
     assert!(
         db::create_database_if_missing(&connector)

@@ -4,8 +4,8 @@ use serde_json::json;
 use wiremock::{MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    Provider, captured_logs, fake_sign_token, fake_verify, spawn_app, spawn_app_on_database,
-    spawn_app_with, verified_user,
+    Provider, a_database_nobody_created, captured_logs, fake_sign_token, fake_verify, spawn_app,
+    spawn_app_on_database, spawn_app_with, start_app, test_settings, verified_user,
 };
 
 #[actix_web::test]
@@ -122,6 +122,39 @@ async fn a_start_on_a_migrated_database_logs_no_migration_count() {
             .iter()
             .any(|line| line.contains("database migration(s)")),
         "nothing was applied at the restart: {said:?}"
+    );
+}
+
+/// `DATABASE_CREATE_IF_MISSING` (on in development, off in production): a start creates
+/// the database only when it is on and the database is missing, and says so only then.
+#[actix_web::test]
+async fn a_missing_database_is_created_only_when_allowed_and_the_log_says_so() {
+    let missing = a_database_nobody_created().await;
+    let not_allowed = test_settings(
+        &missing,
+        &Provider::Sandbox,
+        &[("DATABASE_CREATE_IF_MISSING", "false")],
+    );
+    let refused = match start_app(not_allowed).await {
+        Ok(_) => panic!("the app started on a database it may not create"),
+        Err(err) => err,
+    };
+    assert!(refused.contains("does not exist"), "{refused}");
+
+    let created = spawn_app_on_database(missing, None, Provider::Sandbox, &[]).await;
+    let said = |app: &crate::helpers::TestApp| {
+        app.logs()
+            .iter()
+            .any(|line| line.contains("created the database named in DATABASE_URL"))
+    };
+    assert!(
+        said(&created),
+        "the database was created, and the log says so"
+    );
+    assert_eq!(created.get("/health/ready").await.status(), 200);
+    assert!(
+        !said(&spawn_app().await),
+        "a database that exists is not created"
     );
 }
 
