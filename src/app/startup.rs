@@ -581,4 +581,15 @@ mod tests {
         assert!(!may_use_a_private_server(AppEnv::Production, &unset));
         assert!(!may_use_a_private_server(AppEnv::Development, &set));
     }
+
+    #[cfg(feature = "dev-database")]
+    #[test]
+    fn the_log_names_a_database_by_its_host_and_port_never_its_password() {
+        assert_eq!(
+            db_address("postgres://app:s3cret@db.example:6543/app"),
+            "db.example:6543"
+        );
+        assert_eq!(db_address("postgres://app@127.0.0.1/app"), "127.0.0.1:5432");
+        assert_eq!(db_address("not a url"), "the default database");
+    }
 }
