@@ -582,6 +582,19 @@ mod tests {
         assert!(!may_use_a_private_server(AppEnv::Development, &set));
     }
 
+    #[test]
+    fn the_sandbox_api_is_reached_where_the_app_listens_on_loopback_for_every_address() {
+        let url = |local: &str| sandbox_api_url(local.parse().unwrap()).unwrap().to_string();
+        let api = format!("{SANDBOX_PATH}/api/");
+        assert_eq!(url("0.0.0.0:3000"), format!("http://127.0.0.1:3000{api}"));
+        assert_eq!(url("[::]:3000"), format!("http://[::1]:3000{api}"));
+        assert_eq!(url("10.0.0.5:3000"), format!("http://10.0.0.5:3000{api}"));
+        assert_eq!(
+            url("[2001:db8::5]:3000"),
+            format!("http://[2001:db8::5]:3000{api}")
+        );
+    }
+
     #[cfg(feature = "dev-database")]
     #[test]
     fn the_log_names_a_database_by_its_host_and_port_never_its_password() {

@@ -158,6 +158,24 @@ async fn a_missing_database_is_created_only_when_allowed_and_the_log_says_so() {
     );
 }
 
+/// `WORKERS`: that many worker threads; 0, one per core (actix's start line says how many).
+#[actix_web::test]
+async fn workers_sets_the_number_of_worker_threads_and_0_means_one_per_core() {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    for (setting, workers) in [
+        ((cores + 1).to_string(), cores + 1),
+        ("0".to_owned(), cores),
+    ] {
+        let app = spawn_app_with(Provider::Sandbox, &[("WORKERS", &setting)]).await;
+        let said = format!("workers: {workers}, listening on");
+        let logs = app.logs();
+        assert!(
+            logs.iter().any(|line| line.contains(&said)),
+            "WORKERS={setting}: {logs:?}"
+        );
+    }
+}
+
 #[actix_web::test]
 async fn the_start_log_says_how_many_migrations_a_new_database_got() {
     let app = spawn_app().await;
