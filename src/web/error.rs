@@ -150,3 +150,27 @@ impl ResponseError for AppError {
         response.finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up_and_at_least_one() {
+        let retry_after = |after: Duration| {
+            AppError::TooManyRequests { retry_after: after }
+                .error_response()
+                .headers()
+                .get(header::RETRY_AFTER)
+                .expect("a Retry-After")
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(retry_after(Duration::from_secs(2)), "2");
+        assert_eq!(retry_after(Duration::from_millis(1500)), "2");
+        assert_eq!(retry_after(Duration::from_millis(1)), "1");
+        assert_eq!(retry_after(Duration::ZERO), "1");
+    }
+}
