@@ -306,6 +306,12 @@ async fn threat_session_logout_without_the_csrf_token_is_403() {
 
     assert_eq!(without.status(), 403);
     assert_eq!(wrong.status(), 403);
+    // A page that says what happened and what to do, not a generic "bad request".
+    let page = wrong.text().await.unwrap();
+    assert!(
+        page.contains("Request refused") && page.contains("Please reload the page"),
+        "{page}"
+    );
     assert_eq!(app.get("/profile").await.status(), 200, "still signed in");
 }
 
