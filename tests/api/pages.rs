@@ -1,6 +1,6 @@
 //! Pages, headers and health.
 
-use crate::helpers::{bare_client, signed_in_cookie_of, spawn_app};
+use crate::helpers::{bare_client, signed_in_cookie_of, spawn_app, testid};
 
 #[actix_web::test]
 async fn unknown_paths_get_the_site_layout_404() {
@@ -70,6 +70,59 @@ async fn framework_errors_like_a_wrong_method_get_the_error_page_too() {
     assert_eq!(response.status(), 405);
     let html = response.text().await.unwrap();
     assert!(html.contains("Not allowed"), "{html}");
+}
+
+#[actix_web::test]
+async fn any_other_client_error_of_the_framework_is_a_bad_request_page_not_an_internal_one() {
+    let app = spawn_app().await;
+
+    // Past the 16 KiB a form may have (the sandbox's login form): refused by the
+    // framework before the handler runs.
+    let response = app
+        .client
+        .post(app.url("/sandbox/xwms/login/0"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("persona={}", "a".repeat(20 * 1024)))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 413);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Bad request"), "{html}");
+    assert!(!html.contains("Something went wrong"), "{html}");
+}
+
+/// Each error page has a reference of its own, which its one log line carries.
+#[actix_web::test]
+async fn every_error_page_has_a_reference_of_its_own_to_quote() {
+    let app = spawn_app().await;
+
+    let mut references = Vec::new();
+    for _ in 0..2 {
+        let html = app.get("/no/such/page").await.text().await.unwrap();
+        let reference = testid(&html, "reference");
+        assert_eq!(reference.len(), 10, "{reference}");
+        assert!(
+            reference
+                .chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        );
+        references.push(reference);
+    }
+
+    assert_ne!(references[0], references[1]);
+    for reference in &references {
+        let marker = format!("ref={reference} ");
+        assert_eq!(
+            app.logs()
+                .iter()
+                .filter(|line| line.contains(&marker))
+                .count(),
+            1,
+            "{reference}"
+        );
+    }
 }
 
 #[actix_web::test]
