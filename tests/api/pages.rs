@@ -114,13 +114,15 @@ async fn every_error_page_has_a_reference_of_its_own_to_quote() {
     assert_ne!(references[0], references[1]);
     for reference in &references {
         let marker = format!("ref={reference} ");
-        assert_eq!(
-            app.logs()
-                .iter()
-                .filter(|line| line.contains(&marker))
-                .count(),
-            1,
-            "{reference}"
+        let lines: Vec<String> = app
+            .logs()
+            .into_iter()
+            .filter(|line| line.contains(&marker))
+            .collect();
+        // A 404 is the visitor's mistake, not the app's fault: a warning, not an error.
+        assert!(
+            lines.len() == 1 && lines[0].starts_with("WARN") && lines[0].contains("status=404"),
+            "{lines:?}"
         );
     }
 }
