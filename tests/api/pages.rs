@@ -144,8 +144,14 @@ async fn health_reports_the_database_and_xwms_separately() {
 #[actix_web::test]
 async fn liveness_ignores_the_database_and_readiness_follows_it() {
     let app = spawn_app().await;
-    assert_eq!(app.get("/health/live").await.status(), 200);
-    assert_eq!(app.get("/health/ready").await.status(), 200);
+    // Both answer in JSON and are never cached: a cached "ok" would hide an outage.
+    for probe in ["/health/live", "/health/ready"] {
+        let answer = app.get(probe).await;
+        assert_eq!(answer.status(), 200, "{probe}");
+        assert_eq!(answer.headers()["cache-control"], "no-store", "{probe}");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({"status": "ok"}), "{probe}");
+    }
 
     app.take_database_down().await;
 
