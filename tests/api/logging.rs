@@ -159,7 +159,8 @@ async fn a_missing_database_is_created_only_when_allowed_and_the_log_says_so() {
     );
 }
 
-/// `WORKERS`: that many worker threads; 0, one per core (actix's start line says how many).
+/// `WORKERS`: that many worker threads; 0, one per core (actix's line "starting N workers",
+/// logged before the app has started, says how many).
 #[actix_web::test]
 async fn workers_sets_the_number_of_worker_threads_and_0_means_one_per_core() {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
@@ -168,7 +169,7 @@ async fn workers_sets_the_number_of_worker_threads_and_0_means_one_per_core() {
         ("0".to_owned(), cores),
     ] {
         let app = spawn_app_with(Provider::Sandbox, &[("WORKERS", &setting)]).await;
-        let said = format!("workers: {workers}, listening on");
+        let said = format!("starting {workers} workers");
         let logs = app.logs();
         assert!(
             logs.iter().any(|line| line.contains(&said)),
