@@ -149,3 +149,53 @@ async fn health(
         .insert_header(("Cache-Control", "no-store"))
         .json(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use secrecy::SecretString;
+    use url::Url;
+
+    use super::*;
+    use crate::support::config::XwmsCredentials;
+    use crate::support::metrics::Metrics;
+    use crate::xwms::client::XwmsConfig;
+
+    /// A client of an XWMS that nothing answers for (port 1 of loopback).
+    fn client_of_an_absent_xwms() -> XwmsClient {
+        let api_url = Url::parse("http://127.0.0.1:1/api/").unwrap();
+        XwmsClient::new(
+            Arc::new(XwmsConfig {
+                provider: XwmsConfig::provider_for(&api_url),
+                api_url,
+                credentials: XwmsCredentials {
+                    client_id: "id".into(),
+                    client_secret: SecretString::from("secret".to_owned()),
+                    client_domain: "example.com".into(),
+                },
+                timeout: Duration::from_secs(1),
+            }),
+            Arc::new(Metrics::new().unwrap()),
+        )
+    }
+
+    #[actix_web::test]
+    async fn an_xwms_check_is_reused_for_its_period_and_then_made_again() {
+        let xwms = client_of_an_absent_xwms();
+        let checked = |at: Instant| XwmsHealth(tokio::sync::Mutex::new(Some((at, true))));
+
+        let recent = checked(Instant::now());
+        assert_eq!(recent.check(&xwms).await, Ok(()), "reused: XWMS not asked");
+
+        let long_ago = Instant::now()
+            .checked_sub(XWMS_CHECK_REUSE + Duration::from_secs(1))
+            .unwrap();
+        let stale = checked(long_ago);
+        assert_eq!(
+            stale.check(&xwms).await,
+            Err("XWMS not answering"),
+            "asked again, and it does not answer"
+        );
+    }
+}
