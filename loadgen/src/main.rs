@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::HeaderValue;
 use reqwest::redirect::Policy;
 use serde::Serialize;
 use tokio::sync::Mutex;
@@ -33,9 +35,11 @@ use tokio::sync::Mutex;
 #[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 enum Subs {
-    /// Every login is a new `sub`: a new user each time (an INSERT-heavy load).
+    /// Every login is a new `sub`: a new user each time (an INSERT-heavy load), in a browser
+    /// without cookies (nobody signed in there yet).
     Fresh,
-    /// Each virtual user logs in again and again as the same person.
+    /// Each virtual user logs in again and again as the same person, in the same browser
+    /// (its cookies kept: the person's session there goes on).
     Returning,
 }
 
@@ -90,6 +94,36 @@ struct Args {
     /// (`scripts/count-roundtrips` uses `--users 1 --warmup 0 --logins 1`).
     #[arg(long)]
     logins: Option<u64>,
+    /// Where the virtual users' connections come from: each from an address of its own
+    /// (127.0.0.2, 127.0.0.3, ...: browsers are at different addresses, so each has its own
+    /// rate-limit bucket), or all from one address, as browsers behind one NAT would
+    /// (every login then updates the same rate-limit row of the starter).
+    #[arg(long, value_enum, default_value_t = Addresses::PerUser)]
+    addresses: Addresses,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Addresses {
+    /// Virtual user `i` connects from the loopback address 127.0.0.2 + i (on Linux every
+    /// address of 127.0.0.0/8 is this machine's own; the app must listen on loopback).
+    PerUser,
+    /// Every virtual user connects from the system's choice (127.0.0.1 on loopback).
+    Shared,
+}
+
+impl Addresses {
+    /// The local address virtual user `id` binds to, if any.
+    fn of_user(self, id: usize) -> Option<std::net::IpAddr> {
+        let n = u32::try_from(id).ok()?.checked_add(2)?;
+        match self {
+            // 127.0.0.2 up to 127.255.255.254: far beyond any --users.
+            Addresses::PerUser if n < 0x00ff_ffff => {
+                Some(std::net::Ipv4Addr::from(0x7f00_0000 | n).into())
+            }
+            _ => None,
+        }
+    }
 }
 
 const STEPS: [&str; 4] = ["auth", "provider", "callback", "profile"];
@@ -153,6 +187,7 @@ struct Report {
     app_kind: AppKind,
     users: usize,
     subs: Subs,
+    addresses: Addresses,
     duration_secs: u64,
     warmup_secs: u64,
     logins: u64,
@@ -296,11 +331,40 @@ struct Shared {
     completed: AtomicU64,
 }
 
+/// A browser's cookie jar that can be emptied: with `--subs fresh` every login starts with
+/// none (a new person, in a browser of their own), over the same connections.
+#[derive(Default)]
+struct CookieJar(std::sync::RwLock<Arc<Jar>>);
+
+impl CookieJar {
+    fn jar(&self) -> Arc<Jar> {
+        self.0.read().map(|jar| jar.clone()).unwrap_or_default()
+    }
+
+    fn forget_all(&self) {
+        if let Ok(mut jar) = self.0.write() {
+            *jar = Arc::default();
+        }
+    }
+}
+
+impl CookieStore for CookieJar {
+    fn set_cookies(&self, headers: &mut dyn Iterator<Item = &HeaderValue>, url: &reqwest::Url) {
+        self.jar().set_cookies(headers, url);
+    }
+
+    fn cookies(&self, url: &reqwest::Url) -> Option<HeaderValue> {
+        self.jar().cookies(url)
+    }
+}
+
 async fn virtual_user(id: usize, shared: Arc<Shared>) -> Stats {
     let args = &shared.args;
     let mut stats = Stats::new();
+    let cookies = Arc::new(CookieJar::default());
     let Ok(client) = reqwest::Client::builder()
-        .cookie_store(true)
+        .local_address(args.addresses.of_user(id))
+        .cookie_provider(cookies.clone())
         .redirect(Policy::none())
         .timeout(Duration::from_secs(30))
         .build()
@@ -317,7 +381,10 @@ async fn virtual_user(id: usize, shared: Arc<Shared>) -> Stats {
         }
         n += 1;
         let sub = match args.subs {
-            Subs::Fresh => format!("bench-{}-{id}-{n}", shared.run),
+            Subs::Fresh => {
+                cookies.forget_all();
+                format!("bench-{}-{id}-{n}", shared.run)
+            }
             Subs::Returning => format!("bench-returning-{id}"),
         };
         let started = Instant::now();
@@ -409,6 +476,7 @@ async fn main() {
         app_kind: args.app_kind,
         users: args.users,
         subs: args.subs,
+        addresses: args.addresses,
         duration_secs: args.duration,
         warmup_secs: args.warmup,
         logins: stats.logins,
