@@ -210,6 +210,23 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Provider::Sandbox, &[]).await
 }
 
+/// An app for many logins at once (the races): every wait it has (for a pooled connection,
+/// for a statement's locks, for the sandbox's answer, which needs a connection of the same
+/// pool) may take a minute instead of seconds, so a loaded machine slows the race down
+/// instead of turning some of its logins into the 503 or 504 of a timeout. The race is what
+/// these tests are about; the timeouts have tests of their own.
+pub async fn spawn_app_for_a_race() -> TestApp {
+    spawn_app_with(
+        Provider::Sandbox,
+        &[
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "60000"),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "60000"),
+            ("XWMS_TIMEOUT_MS", "60000"),
+        ],
+    )
+    .await
+}
+
 /// A production deployment of the sandbox demo behind https (`https://app.example.com`),
 /// with `extra` settings on top.
 pub async fn spawn_https_production_demo(extra: &[(&str, &str)]) -> TestApp {

@@ -5,7 +5,7 @@ use wiremock::MockServer;
 
 use crate::helpers::{
     Provider, TestApp, browser, fake_sign_tokens, fake_verify, session_cookie, spawn_app,
-    spawn_app_with, testid, verified_user,
+    spawn_app_for_a_race, spawn_app_with, testid, verified_user,
 };
 
 #[actix_web::test]
@@ -224,7 +224,7 @@ async fn a_custom_sandbox_user_is_linked_by_the_sub_typed_in() {
 
 #[actix_web::test]
 async fn twenty_parallel_first_logins_of_one_sub_create_exactly_one_user() {
-    let app = spawn_app().await;
+    let app = spawn_app_for_a_race().await;
 
     let logins = app.parallel_first_logins(20, "race-sub").await;
 

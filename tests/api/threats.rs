@@ -13,7 +13,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::helpers::{
     FAKE_LOGIN_URL, Provider, TestApp, browser, fake_sign_token, fake_sign_tokens, fake_verify,
     location, profile_status_with_cookie, session_cookie, signed_in_cookie_of, spawn_app,
-    spawn_app_with, status_with_cookie, testid, verified_user,
+    spawn_app_for_a_race, spawn_app_with, status_with_cookie, testid, verified_user,
 };
 
 /// A fake XWMS whose `sign-token` gives `answer`.
@@ -1006,13 +1006,9 @@ async fn threat_brute_force_behind_a_trusted_proxy_each_client_gets_its_own_buck
 #[actix_web::test]
 async fn threat_race_fifty_parallel_first_logins_of_one_sub_make_one_user_and_no_5xx() {
     // Fifty callbacks share ten connections: on a loaded machine some would wait longer than
-    // the default 2 s for one and get the pool's 503. The race is what this test is about;
-    // the wait for a free connection is not.
-    let app = spawn_app_with(
-        Provider::Sandbox,
-        &[("DATABASE_ACQUIRE_TIMEOUT_MS", "60000")],
-    )
-    .await;
+    // the default 2 s for one and get the pool's 503 (or the sandbox's answer would take
+    // longer than XWMS_TIMEOUT_MS: a 504).
+    let app = spawn_app_for_a_race().await;
 
     let logins = app.parallel_first_logins(50, "race-50").await;
 
