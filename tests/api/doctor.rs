@@ -114,6 +114,10 @@ async fn a_migrated_sandbox_deployment_passes_and_the_xwms_checks_say_the_sandbo
 
     assert!(report.passed(), "{}", report.to_text());
     assert_eq!(status(&report, "configuration"), Status::Pass);
+    assert_eq!(
+        detail(&report, "configuration"),
+        "valid: APP_ENV=development, logins through the built-in sandbox (not real XWMS)"
+    );
     assert_eq!(status(&report, "database"), Status::Pass);
     assert_eq!(status(&report, "migrations"), Status::Pass);
     assert!(detail(&report, "migrations").starts_with("current"));
@@ -134,6 +138,10 @@ async fn real_credentials_pass_and_the_check_says_it_costs_one_unused_sign_token
     let report = doctor_with(&production_at(&api, &app.database_url, &key)).await;
 
     assert!(report.passed(), "{}", report.to_text());
+    assert_eq!(
+        detail(&report, "configuration"),
+        format!("valid: APP_ENV=production, logins through XWMS at {api}/")
+    );
     assert_eq!(status(&report, "xwms_info"), Status::Pass);
     assert_eq!(status(&report, "xwms_clock"), Status::Pass);
     assert_eq!(status(&report, "xwms_credentials"), Status::Pass);
