@@ -799,6 +799,18 @@ mod tests {
             error_variable(&[("DATABASE_URL", "mysql://x/y")]),
             "DATABASE_URL"
         );
+        for no_database in [
+            "postgres://db",
+            "postgres://db/",
+            "postgresql://u@db:5432//",
+        ] {
+            let err = settings_from(&[("DATABASE_URL", no_database)]).unwrap_err();
+            assert_eq!(
+                (err.variable.as_str(), err.problem.as_str()),
+                ("DATABASE_URL", "names no database"),
+                "{no_database}"
+            );
+        }
         assert_eq!(
             error_variable(&[("XWMS_API_URL", "not a url")]),
             "XWMS_API_URL"
