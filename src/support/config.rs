@@ -782,6 +782,45 @@ mod tests {
     }
 
     #[test]
+    fn credentials_travel_as_http_headers_so_only_their_characters_are_accepted() {
+        let with = |variable: &'static str, value: &'static str| {
+            let mut pairs = vec![
+                ("XWMS_CLIENT_ID", "id"),
+                ("XWMS_CLIENT_SECRET", "secret"),
+                ("XWMS_CLIENT_DOMAIN", "example.com"),
+            ];
+            pairs.retain(|(name, _)| *name != variable);
+            pairs.push((variable, value));
+            settings_from(&pairs)
+        };
+        for variable in ["XWMS_CLIENT_ID", "XWMS_CLIENT_SECRET", "XWMS_CLIENT_DOMAIN"] {
+            for bad in [
+                "line\nbreak",
+                "carriage\rreturn",
+                "nul\0byte",
+                "caf\u{e9}",
+                "del\u{7f}",
+            ] {
+                let err = with(variable, bad).unwrap_err();
+                assert_eq!(err.variable, variable, "{bad:?}");
+                assert!(err.problem.contains("HTTP header"), "{}", err.problem);
+            }
+            // Printable ASCII, spaces and tabs inside are what a header value may hold.
+            let accepted = with(variable, "a\tb c~!")
+                .unwrap()
+                .xwms
+                .credentials
+                .unwrap();
+            let value = match variable {
+                "XWMS_CLIENT_ID" => accepted.client_id,
+                "XWMS_CLIENT_SECRET" => accepted.client_secret.expose_secret().to_owned(),
+                _ => accepted.client_domain,
+            };
+            assert_eq!(value, "a\tb c~!");
+        }
+    }
+
+    #[test]
     fn the_api_url_gets_its_trailing_slash_so_joins_keep_the_api_segment() {
         let url = parse_base_url("https://xwms.nl/api").unwrap();
         assert_eq!(
