@@ -1065,6 +1065,8 @@ mod tests {
             ranges("::ffff:10.0.0.0/104, ::ffff:192.0.2.7"),
             ["10.0.0.0/8", "192.0.2.7/32"]
         );
+        // Shorter than /96 it covers more than the mapped IPv4 space: it stays IPv6.
+        assert_eq!(ranges("::ffff:0.0.0.0/80"), ["::ffff:0.0.0.0/80"]);
         assert_eq!(
             error_variable(&[("TRUSTED_PROXIES", "10.0.0.0/33")]),
             "TRUSTED_PROXIES"
