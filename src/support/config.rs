@@ -893,12 +893,24 @@ mod tests {
 
     #[test]
     fn partial_credentials_name_the_missing_one() {
+        let all = [
+            ("XWMS_CLIENT_ID", "id"),
+            ("XWMS_CLIENT_SECRET", "secret"),
+            ("XWMS_CLIENT_DOMAIN", "example.com"),
+        ];
+        for (missing, _) in all {
+            let given: Vec<_> = all
+                .into_iter()
+                .filter(|(name, _)| *name != missing)
+                .collect();
+            let err = settings_from(&given).unwrap_err();
+            assert_eq!(err.variable, missing);
+            assert!(err.problem.starts_with("missing; "), "{}", err.problem);
+        }
+        // Only one of the three: the first missing one is named.
         assert_eq!(
-            error_variable(&[
-                ("XWMS_CLIENT_ID", "id"),
-                ("XWMS_CLIENT_DOMAIN", "example.com")
-            ]),
-            "XWMS_CLIENT_SECRET"
+            error_variable(&[("XWMS_CLIENT_DOMAIN", "example.com")]),
+            "XWMS_CLIENT_ID"
         );
     }
 
