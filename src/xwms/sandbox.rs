@@ -884,3 +884,45 @@ async fn login_submit(
     }
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn with_people(value: &str) -> HttpRequest {
+        TestRequest::default()
+            .cookie(Cookie::new(PEOPLE_COOKIE, value.to_owned()))
+            .to_http_request()
+    }
+
+    #[test]
+    fn the_people_cookie_puts_the_newest_first_once_and_keeps_the_others() {
+        let cookie = own_people_cookie(&with_people("b,a,c"), "a", true);
+        assert_eq!(cookie.value(), "a,b,c", "a moves to the front, no second a");
+        assert_eq!(own_people(&with_people(cookie.value())), ["a", "b", "c"]);
+        let first = own_people_cookie(&TestRequest::default().to_http_request(), "x y", false);
+        assert_eq!(first.value(), "x%20y");
+        assert_eq!(first.secure(), Some(false));
+    }
+
+    #[test]
+    fn the_people_cookie_stays_within_its_count_and_its_bytes() {
+        let many: Vec<String> = (0..20).map(|n| format!("p{n}")).collect();
+        let cookie = own_people_cookie(&with_people(&many.join(",")), "new", true);
+        let kept = own_people(&with_people(cookie.value()));
+        assert_eq!(kept.len(), MAX_OWN_PEOPLE);
+        assert_eq!(kept[..3], ["new", "p0", "p1"]);
+
+        // Subs of 300 bytes: four fit in 1,500 bytes with their commas, a fifth would not.
+        let long: Vec<String> = (0..6).map(|n| format!("{n}{}", "s".repeat(299))).collect();
+        let cookie = own_people_cookie(&with_people(&long[1..].join(",")), &long[0], true);
+        assert!(cookie.value().len() <= MAX_OWN_PEOPLE_BYTES);
+        assert_eq!(own_people(&with_people(cookie.value())), long[..4]);
+        // Exactly at the limit still fits.
+        let exact = "e".repeat(MAX_OWN_PEOPLE_BYTES - 1);
+        let cookie = own_people_cookie(&TestRequest::default().to_http_request(), &exact, true);
+        assert_eq!(cookie.value(), exact);
+    }
+}
