@@ -924,5 +924,8 @@ mod tests {
         let exact = "e".repeat(MAX_OWN_PEOPLE_BYTES - 1);
         let cookie = own_people_cookie(&TestRequest::default().to_http_request(), &exact, true);
         assert_eq!(cookie.value(), exact);
+        let over = "o".repeat(MAX_OWN_PEOPLE_BYTES);
+        let cookie = own_people_cookie(&TestRequest::default().to_http_request(), &over, true);
+        assert_eq!(cookie.value(), "", "one byte over the limit does not fit");
     }
 }
