@@ -97,3 +97,29 @@ async fn a_sandbox_token_is_verified_for_ten_minutes_and_refused_after() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refusal}");
     assert_eq!(refusal["status"], "error");
 }
+
+#[actix_web::test]
+async fn the_sandbox_remembers_at_most_ten_thousand_people_and_forgets_the_oldest_first() {
+    let app = sandbox_app().await;
+    app.execute_sql(
+        "INSERT INTO sandbox_people (sub, updated_at) \
+         SELECT 'filler-' || n, now() - interval '1 day' + n * interval '1 second' \
+         FROM generate_series(1, 10000) AS n",
+    )
+    .await;
+
+    app.log_in_ending_on_the_profile(&app.client).await;
+
+    assert_eq!(app.count("sandbox_people").await, 10_000, "still the most");
+    assert_eq!(
+        app.count("sandbox_people WHERE sub = 'filler-1'").await,
+        0,
+        "the oldest went"
+    );
+    assert_eq!(
+        app.count("sandbox_people WHERE sub IN ('filler-2', 'sandbox-ada')")
+            .await,
+        2,
+        "the next oldest stays, the new person is in"
+    );
+}
