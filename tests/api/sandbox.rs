@@ -123,3 +123,31 @@ async fn the_sandbox_remembers_at_most_ten_thousand_people_and_forgets_the_oldes
         "the next oldest stays, the new person is in"
     );
 }
+
+#[actix_web::test]
+async fn a_login_page_is_served_only_while_its_login_is_open() {
+    let app = sandbox_app().await;
+    let login_page = app.start_login_with(&app.client).await;
+    let status = |url: String| {
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().status() }
+    };
+    assert_eq!(status(login_page.clone()).await, StatusCode::OK);
+
+    let decided = app
+        .client
+        .post(&login_page)
+        .form(&[("persona", "ada"), ("outcome", "success")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), StatusCode::SEE_OTHER);
+
+    assert_eq!(
+        status(login_page).await,
+        StatusCode::NOT_FOUND,
+        "a decided login's page is gone"
+    );
+    let unknown = format!("/sandbox/xwms/login/{}", "0".repeat(64));
+    assert_eq!(status(app.url(&unknown)).await, StatusCode::NOT_FOUND);
+}
