@@ -150,4 +150,44 @@ async fn a_login_page_is_served_only_while_its_login_is_open() {
     );
     let unknown = format!("/sandbox/xwms/login/{}", "0".repeat(64));
     assert_eq!(status(app.url(&unknown)).await, StatusCode::NOT_FOUND);
+
+    // "XWMS failed the login" ends it too: back to the app with the error, page gone.
+    let failed_page = app.start_login_with(&app.client).await;
+    let failed = app
+        .client
+        .post(&failed_page)
+        .form(&[("outcome", "provider_error")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), StatusCode::SEE_OTHER);
+    let back = failed.headers()["location"].to_str().unwrap();
+    assert!(back.contains("xwmsmessage_status=error"), "{back}");
+    assert!(!back.contains("token="), "{back}");
+    assert_eq!(
+        status(failed_page).await,
+        StatusCode::NOT_FOUND,
+        "a failed login's page is gone"
+    );
+    assert_eq!(app.count("sandbox_logins").await, 1, "only the decided one");
+}
+
+#[actix_web::test]
+async fn changing_a_person_the_sandbox_has_forgotten_is_a_404_and_creates_nobody() {
+    let app = sandbox_app().await;
+    approved_token(&app).await;
+    // Forgotten since (the sandbox keeps at most 10,000 people); still in this browser's list.
+    app.execute_sql("DELETE FROM sandbox_people WHERE sub = 'sandbox-ada'")
+        .await;
+
+    let change = app
+        .client
+        .post(app.url("/sandbox/xwms/people"))
+        .form(&[("sub", "sandbox-ada"), ("name", "Ada L."), ("email", "")])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(change.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.count("sandbox_people").await, 0);
 }
