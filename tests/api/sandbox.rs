@@ -66,6 +66,41 @@ async fn the_sandbox_api_refuses_a_wrong_client_secret_on_every_endpoint() {
 }
 
 #[actix_web::test]
+async fn the_sandbox_signs_a_token_that_says_it_expires_in_ten_minutes() {
+    let app = sandbox_app().await;
+    let redirect_url = app.url("/xwms/validateToken");
+
+    let before = chrono::Utc::now();
+    let (status, envelope) = call(
+        &app,
+        "sign-token",
+        SECRET,
+        json!({"redirect_url": redirect_url}),
+    )
+    .await;
+    let after = chrono::Utc::now();
+
+    assert_eq!(status, StatusCode::OK, "{envelope}");
+    let data = &envelope["data"];
+    assert!(!data["token"].as_str().unwrap().is_empty(), "{envelope}");
+    assert!(
+        data["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&app.url("/sandbox/xwms/login/")),
+        "{envelope}"
+    );
+    let expires_at = chrono::DateTime::parse_from_rfc3339(data["expires_at"].as_str().unwrap())
+        .unwrap()
+        .to_utc();
+    let ten_minutes = chrono::Duration::minutes(10);
+    assert!(
+        before + ten_minutes <= expires_at && expires_at <= after + ten_minutes,
+        "{expires_at} is not ten minutes after {before}"
+    );
+}
+
+#[actix_web::test]
 async fn the_sandbox_api_verifies_a_token_once_only() {
     let app = sandbox_app().await;
     let token = approved_token(&app).await;
