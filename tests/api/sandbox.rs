@@ -29,8 +29,13 @@ async fn call(app: &TestApp, endpoint: &str, secret: &str, body: Value) -> (Stat
 
 /// A token of an approved sandbox login (Ada's), not yet verified.
 async fn approved_token(app: &TestApp) -> String {
+    token_of(app, "success").await
+}
+
+/// The token of a sandbox login decided with `outcome` (as Ada), not yet verified.
+async fn token_of(app: &TestApp, outcome: &str) -> String {
     let callback = app
-        .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", "success")])
+        .sandbox_callback_with(&app.client, &[("persona", "ada"), ("outcome", outcome)])
         .await;
     let url = url::Url::parse(&callback).unwrap();
     url.query_pairs()
@@ -113,6 +118,32 @@ async fn the_sandbox_api_verifies_a_token_once_only() {
     assert_eq!(again, StatusCode::BAD_REQUEST);
     assert_eq!(refusal["status"], "error");
     assert_eq!(refusal["message"], "Invalid token");
+}
+
+#[actix_web::test]
+async fn the_sandbox_plays_xwms_failing_with_a_500_or_refusing_the_token_as_its_visitor_chose() {
+    let app = sandbox_app().await;
+    let broken = token_of(&app, "server_error").await;
+    let poisoned = token_of(&app, "invalid_token").await;
+
+    let (failed, envelope) =
+        call(&app, "sign-token-verify", SECRET, json!({"token": broken})).await;
+    let (refused, refusal) = call(
+        &app,
+        "sign-token-verify",
+        SECRET,
+        json!({"token": poisoned}),
+    )
+    .await;
+
+    assert_eq!(failed, StatusCode::INTERNAL_SERVER_ERROR, "{envelope}");
+    assert_eq!(envelope["message"], "Internal server error");
+    assert_eq!(envelope["data"], json!({}), "no identity given out");
+    assert_eq!(refused, StatusCode::BAD_REQUEST, "{refusal}");
+    assert_eq!(refusal["message"], "Invalid token");
+    // Either way the token is used up, as a verified one is.
+    let (again, _) = call(&app, "sign-token-verify", SECRET, json!({"token": broken})).await;
+    assert_eq!(again, StatusCode::BAD_REQUEST);
 }
 
 #[actix_web::test]
