@@ -147,6 +147,30 @@ async fn the_sandbox_plays_xwms_failing_with_a_500_or_refusing_the_token_as_its_
 }
 
 #[actix_web::test]
+async fn the_sandbox_tells_about_a_sub_it_knows_given_as_text_or_as_a_number() {
+    let app = sandbox_app().await;
+    approved_token(&app).await;
+    // XWMS may send a `sub` as a JSON number; the sandbox keeps it by its digits.
+    app.execute_sql("INSERT INTO sandbox_people (sub, name) VALUES ('12345', 'Numbered')")
+        .await;
+    let user_info = |sub: Value| call(&app, "get/user/info", SECRET, json!({ "sub": sub }));
+
+    let (by_text, ada) = user_info(json!("sandbox-ada")).await;
+    let (by_number, numbered) = user_info(json!(12345)).await;
+    let (unknown_number, unknown) = user_info(json!(54321)).await;
+    let (empty, no_sub) = user_info(json!("")).await;
+
+    assert_eq!(by_text, StatusCode::OK, "{ada}");
+    assert_eq!(ada["data"]["user"]["email"], "ada@example.com");
+    assert_eq!(by_number, StatusCode::OK, "{numbered}");
+    assert_eq!(numbered["data"]["user"]["name"], "Numbered");
+    assert_eq!(unknown_number, StatusCode::NOT_FOUND, "{unknown}");
+    assert_eq!(unknown["message"], "User not found");
+    assert_eq!(empty, StatusCode::BAD_REQUEST, "{no_sub}");
+    assert_eq!(no_sub["message"], "sub is required");
+}
+
+#[actix_web::test]
 async fn a_sandbox_token_is_verified_for_ten_minutes_and_refused_after() {
     let app = sandbox_app().await;
     // Nine minutes old: still good.
