@@ -171,6 +171,41 @@ async fn the_sandbox_tells_about_a_sub_it_knows_given_as_text_or_as_a_number() {
 }
 
 #[actix_web::test]
+async fn the_sandbox_answers_503_while_its_database_cannot_answer_and_works_again_after() {
+    let app = spawn_app_with(
+        Provider::Sandbox,
+        &[
+            ("XWMS_SANDBOX_CLIENT_SECRET", SECRET),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "1000"),
+        ],
+    )
+    .await;
+    let token = approved_token(&app).await;
+    let redirect_url = app.url("/xwms/validateToken");
+    // Every statement on the sandbox's logins waits for this lock until its timeout.
+    let blocker = app.hold_lock("sandbox_logins", "ACCESS EXCLUSIVE").await;
+
+    let sign = json!({"redirect_url": redirect_url});
+    let (signed, refusal) = call(&app, "sign-token", SECRET, sign.clone()).await;
+    let (verified, _) = call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
+
+    assert_eq!(signed, StatusCode::SERVICE_UNAVAILABLE, "{refusal}");
+    assert_eq!(refusal["status"], "error");
+    assert_eq!(refusal["message"], "Service unavailable");
+    assert_eq!(verified, StatusCode::SERVICE_UNAVAILABLE);
+    TestApp::release_lock(blocker).await;
+    let (signed, _) = call(&app, "sign-token", SECRET, sign).await;
+    let (verified, envelope) =
+        call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
+    assert_eq!(signed, StatusCode::OK);
+    assert_eq!(
+        verified,
+        StatusCode::OK,
+        "the token was not used up: {envelope}"
+    );
+}
+
+#[actix_web::test]
 async fn a_sandbox_token_is_verified_for_ten_minutes_and_refused_after() {
     let app = sandbox_app().await;
     // Nine minutes old: still good.
