@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Provider, TestApp, bare_client, spawn_app_with};
+use crate::helpers::{Provider, TestApp, bare_client, spawn_app_with, spawn_https_production_demo};
 
 const SECRET: &str = "the-sandbox-secret-of-this-test";
 
@@ -14,11 +14,22 @@ async fn sandbox_app() -> TestApp {
 
 /// `POST {endpoint}` of the sandbox's API with `secret`; the status and the envelope.
 async fn call(app: &TestApp, endpoint: &str, secret: &str, body: Value) -> (StatusCode, Value) {
+    call_from("localhost", app, endpoint, secret, body).await
+}
+
+/// [`call`] by the site at `domain` (the host of the app's callback URL).
+async fn call_from(
+    domain: &str,
+    app: &TestApp,
+    endpoint: &str,
+    secret: &str,
+    body: Value,
+) -> (StatusCode, Value) {
     let response = bare_client()
         .post(app.url(&format!("/sandbox/xwms/api/{endpoint}")))
         .header("X-Client-Id", "sandbox-client")
         .header("X-Client-Secret", secret)
-        .header("X-Client-Domain", "localhost")
+        .header("X-Client-Domain", domain)
         .json(&body)
         .send()
         .await
@@ -203,6 +214,53 @@ async fn the_sandbox_answers_503_while_its_database_cannot_answer_and_works_agai
         StatusCode::OK,
         "the token was not used up: {envelope}"
     );
+}
+
+/// The sandbox's people cookie as one login through its own API, by the site at
+/// `domain`, sets it (as Ada).
+async fn people_cookie_after_a_login(app: &TestApp, domain: &str) -> String {
+    let redirect_url = app.url("/xwms/validateToken");
+    let (status, envelope) = call_from(
+        domain,
+        app,
+        "sign-token",
+        SECRET,
+        json!({"redirect_url": redirect_url}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{envelope}");
+    let login_page = url::Url::parse(envelope["data"]["url"].as_str().unwrap()).unwrap();
+    let decided = bare_client()
+        .post(app.url(login_page.path()))
+        .form(&[("persona", "ada"), ("outcome", "success")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), StatusCode::SEE_OTHER);
+    decided
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .find(|cookie| cookie.starts_with("xwms_sandbox_people="))
+        .expect("the people cookie")
+}
+
+#[actix_web::test]
+async fn the_sandbox_people_cookie_is_secure_exactly_when_the_site_is_https() {
+    let http = sandbox_app().await;
+    let https = spawn_https_production_demo(&[("XWMS_SANDBOX_CLIENT_SECRET", SECRET)]).await;
+
+    let on_http = people_cookie_after_a_login(&http, "localhost").await;
+    let on_https = people_cookie_after_a_login(&https, "app.example.com").await;
+
+    // A browser drops a Secure cookie set over plain http: the people page would stay empty.
+    assert!(!on_http.contains("; Secure"), "{on_http}");
+    assert!(on_https.contains("; Secure"), "{on_https}");
+    for cookie in [&on_http, &on_https] {
+        assert!(cookie.contains("; HttpOnly"), "{cookie}");
+        assert!(cookie.contains("; SameSite=Strict"), "{cookie}");
+    }
 }
 
 #[actix_web::test]
