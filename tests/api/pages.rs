@@ -181,6 +181,21 @@ async fn the_stylesheet_is_served_from_the_binary() {
 }
 
 #[actix_web::test]
+async fn favicon_ico_is_the_sites_svg_icon_for_browsers_that_ask_for_it_by_that_name() {
+    let app = spawn_app().await;
+
+    let ico = app.get("/favicon.ico").await;
+    let svg = app.get("/static/favicon.svg").await;
+
+    assert_eq!(ico.status(), 200);
+    assert_eq!(ico.headers()["content-type"], "image/svg+xml");
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    let icon = ico.bytes().await.unwrap();
+    assert!(icon.starts_with(b"<svg"), "{icon:?}");
+    assert_eq!(icon, svg.bytes().await.unwrap());
+}
+
+#[actix_web::test]
 async fn the_healthcheck_command_passes_against_a_healthy_app_and_fails_without_one() {
     let app = spawn_app().await;
     let port = app.port;
