@@ -43,6 +43,11 @@ async fn approved_token(app: &TestApp) -> String {
     token_of(app, "success").await
 }
 
+/// The body of a `sign-token` call for this app's callback.
+fn sign_request(app: &TestApp) -> Value {
+    json!({ "redirect_url": app.url("/xwms/validateToken") })
+}
+
 /// The token of a sandbox login decided with `outcome` (as Ada), not yet verified.
 async fn token_of(app: &TestApp, outcome: &str) -> String {
     let callback = app
@@ -59,15 +64,8 @@ async fn token_of(app: &TestApp, outcome: &str) -> String {
 async fn the_sandbox_api_refuses_a_wrong_client_secret_on_every_endpoint() {
     let app = sandbox_app().await;
     let token = approved_token(&app).await;
-    let redirect_url = app.url("/xwms/validateToken");
 
-    let (signed, _) = call(
-        &app,
-        "sign-token",
-        "wrong",
-        json!({"redirect_url": redirect_url}),
-    )
-    .await;
+    let (signed, _) = call(&app, "sign-token", "wrong", sign_request(&app)).await;
     let (verified, envelope) =
         call(&app, "sign-token-verify", "wrong", json!({"token": token})).await;
 
@@ -84,16 +82,9 @@ async fn the_sandbox_api_refuses_a_wrong_client_secret_on_every_endpoint() {
 #[actix_web::test]
 async fn the_sandbox_signs_a_token_that_says_it_expires_in_ten_minutes() {
     let app = sandbox_app().await;
-    let redirect_url = app.url("/xwms/validateToken");
 
     let before = chrono::Utc::now();
-    let (status, envelope) = call(
-        &app,
-        "sign-token",
-        SECRET,
-        json!({"redirect_url": redirect_url}),
-    )
-    .await;
+    let (status, envelope) = call(&app, "sign-token", SECRET, sign_request(&app)).await;
     let after = chrono::Utc::now();
 
     assert_eq!(status, StatusCode::OK, "{envelope}");
@@ -192,11 +183,10 @@ async fn the_sandbox_answers_503_while_its_database_cannot_answer_and_works_agai
     )
     .await;
     let token = approved_token(&app).await;
-    let redirect_url = app.url("/xwms/validateToken");
     // Every statement on the sandbox's logins waits for this lock until its timeout.
     let blocker = app.hold_lock("sandbox_logins", "ACCESS EXCLUSIVE").await;
 
-    let sign = json!({"redirect_url": redirect_url});
+    let sign = sign_request(&app);
     let (signed, refusal) = call(&app, "sign-token", SECRET, sign.clone()).await;
     let (verified, _) = call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
 
@@ -219,15 +209,7 @@ async fn the_sandbox_answers_503_while_its_database_cannot_answer_and_works_agai
 /// The sandbox's people cookie as one login through its own API, by the site at
 /// `domain`, sets it (as Ada).
 async fn people_cookie_after_a_login(app: &TestApp, domain: &str) -> String {
-    let redirect_url = app.url("/xwms/validateToken");
-    let (status, envelope) = call_from(
-        domain,
-        app,
-        "sign-token",
-        SECRET,
-        json!({"redirect_url": redirect_url}),
-    )
-    .await;
+    let (status, envelope) = call_from(domain, app, "sign-token", SECRET, sign_request(app)).await;
     assert_eq!(status, StatusCode::OK, "{envelope}");
     let login_page = url::Url::parse(envelope["data"]["url"].as_str().unwrap()).unwrap();
     let decided = bare_client()
