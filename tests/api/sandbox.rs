@@ -8,8 +8,18 @@ use crate::helpers::{Provider, TestApp, bare_client, spawn_app_with, spawn_https
 
 const SECRET: &str = "the-sandbox-secret-of-this-test";
 
+/// The host of the https deployments below; the sandbox checks it as the client's domain.
+const HTTPS_HOST: &str = "app.example.com";
+
 async fn sandbox_app() -> TestApp {
-    spawn_app_with(Provider::Sandbox, &[("XWMS_SANDBOX_CLIENT_SECRET", SECRET)]).await
+    sandbox_app_with(&[]).await
+}
+
+/// [`sandbox_app`] with `extra` settings on top.
+async fn sandbox_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let mut env = vec![("XWMS_SANDBOX_CLIENT_SECRET", SECRET)];
+    env.extend_from_slice(extra);
+    spawn_app_with(Provider::Sandbox, &env).await
 }
 
 /// `POST {endpoint}` of the sandbox's API with `secret`; the status and the envelope.
@@ -35,7 +45,17 @@ async fn call_from(
         .await
         .unwrap();
     let status = response.status();
-    (status, response.json().await.unwrap())
+    // Not JSON (an empty body, an HTML page): kept as text, so the status check shows it.
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// `sign-token-verify` of `token` with the right secret.
+async fn verify(app: &TestApp, token: &str) -> (StatusCode, Value) {
+    call(app, "sign-token-verify", SECRET, json!({ "token": token })).await
 }
 
 /// A token of an approved sandbox login (Ada's), not yet verified.
@@ -74,7 +94,7 @@ async fn the_sandbox_api_refuses_a_wrong_client_secret_on_every_endpoint() {
     assert_eq!(envelope["status"], "error");
     assert_eq!(envelope["data"], json!({}), "no identity given out");
     // The refused call used nothing up: with the right secret the token still works.
-    let (status, envelope) = call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
+    let (status, envelope) = verify(&app, &token).await;
     assert_eq!(status, StatusCode::OK, "{envelope}");
     assert_eq!(envelope["data"]["user"]["sub"], "sandbox-ada");
 }
@@ -112,8 +132,8 @@ async fn the_sandbox_api_verifies_a_token_once_only() {
     let app = sandbox_app().await;
     let token = approved_token(&app).await;
 
-    let (first, envelope) = call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
-    let (again, refusal) = call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
+    let (first, envelope) = verify(&app, &token).await;
+    let (again, refusal) = verify(&app, &token).await;
 
     assert_eq!(first, StatusCode::OK, "{envelope}");
     assert_eq!(envelope["data"]["user"]["sub"], "sandbox-ada");
@@ -128,15 +148,8 @@ async fn the_sandbox_plays_xwms_failing_with_a_500_or_refusing_the_token_as_its_
     let broken = token_of(&app, "server_error").await;
     let poisoned = token_of(&app, "invalid_token").await;
 
-    let (failed, envelope) =
-        call(&app, "sign-token-verify", SECRET, json!({"token": broken})).await;
-    let (refused, refusal) = call(
-        &app,
-        "sign-token-verify",
-        SECRET,
-        json!({"token": poisoned}),
-    )
-    .await;
+    let (failed, envelope) = verify(&app, &broken).await;
+    let (refused, refusal) = verify(&app, &poisoned).await;
 
     assert_eq!(failed, StatusCode::INTERNAL_SERVER_ERROR, "{envelope}");
     assert_eq!(envelope["message"], "Internal server error");
@@ -144,8 +157,11 @@ async fn the_sandbox_plays_xwms_failing_with_a_500_or_refusing_the_token_as_its_
     assert_eq!(refused, StatusCode::BAD_REQUEST, "{refusal}");
     assert_eq!(refusal["message"], "Invalid token");
     // Either way the token is used up, as a verified one is.
-    let (again, _) = call(&app, "sign-token-verify", SECRET, json!({"token": broken})).await;
-    assert_eq!(again, StatusCode::BAD_REQUEST);
+    for token in [&broken, &poisoned] {
+        let (again, refusal) = verify(&app, token).await;
+        assert_eq!(again, StatusCode::BAD_REQUEST, "used up: {refusal}");
+        assert_eq!(refusal["message"], "Invalid token");
+    }
 }
 
 #[actix_web::test]
@@ -174,30 +190,22 @@ async fn the_sandbox_tells_about_a_sub_it_knows_given_as_text_or_as_a_number() {
 
 #[actix_web::test]
 async fn the_sandbox_answers_503_while_its_database_cannot_answer_and_works_again_after() {
-    let app = spawn_app_with(
-        Provider::Sandbox,
-        &[
-            ("XWMS_SANDBOX_CLIENT_SECRET", SECRET),
-            ("DATABASE_STATEMENT_TIMEOUT_MS", "1000"),
-        ],
-    )
-    .await;
+    let app = sandbox_app_with(&[("DATABASE_STATEMENT_TIMEOUT_MS", "1000")]).await;
     let token = approved_token(&app).await;
     // Every statement on the sandbox's logins waits for this lock until its timeout.
     let blocker = app.hold_lock("sandbox_logins", "ACCESS EXCLUSIVE").await;
 
     let sign = sign_request(&app);
     let (signed, refusal) = call(&app, "sign-token", SECRET, sign.clone()).await;
-    let (verified, _) = call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
+    let (verified, unverified) = verify(&app, &token).await;
 
     assert_eq!(signed, StatusCode::SERVICE_UNAVAILABLE, "{refusal}");
     assert_eq!(refusal["status"], "error");
     assert_eq!(refusal["message"], "Service unavailable");
-    assert_eq!(verified, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(verified, StatusCode::SERVICE_UNAVAILABLE, "{unverified}");
     TestApp::release_lock(blocker).await;
     let (signed, _) = call(&app, "sign-token", SECRET, sign).await;
-    let (verified, envelope) =
-        call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
+    let (verified, envelope) = verify(&app, &token).await;
     assert_eq!(signed, StatusCode::OK);
     assert_eq!(
         verified,
@@ -230,16 +238,27 @@ async fn people_cookie_after_a_login(app: &TestApp, domain: &str) -> String {
 
 #[actix_web::test]
 async fn the_sandbox_people_cookie_is_secure_exactly_when_the_site_is_https() {
+    // Two development apps that differ only in the scheme of their public address (the
+    // test reaches the https one over http: no redirect to its public origin).
+    let https_callback = format!("https://{HTTPS_HOST}/xwms/validateToken");
     let http = sandbox_app().await;
-    let https = spawn_https_production_demo(&[("XWMS_SANDBOX_CLIENT_SECRET", SECRET)]).await;
+    let https = sandbox_app_with(&[
+        ("XWMS_REDIRECT_URI", https_callback.as_str()),
+        ("REDIRECT_TO_PUBLIC_ORIGIN", "false"),
+    ])
+    .await;
+    // And a production deployment behind https, as it is deployed.
+    let production = spawn_https_production_demo(&[("XWMS_SANDBOX_CLIENT_SECRET", SECRET)]).await;
 
     let on_http = people_cookie_after_a_login(&http, "localhost").await;
-    let on_https = people_cookie_after_a_login(&https, "app.example.com").await;
+    let on_https = people_cookie_after_a_login(&https, HTTPS_HOST).await;
+    let in_production = people_cookie_after_a_login(&production, HTTPS_HOST).await;
 
     // A browser drops a Secure cookie set over plain http: the people page would stay empty.
     assert!(!on_http.contains("; Secure"), "{on_http}");
     assert!(on_https.contains("; Secure"), "{on_https}");
-    for cookie in [&on_http, &on_https] {
+    assert!(in_production.contains("; Secure"), "{in_production}");
+    for cookie in [&on_http, &on_https, &in_production] {
         assert!(cookie.contains("; HttpOnly"), "{cookie}");
         assert!(cookie.contains("; SameSite=Strict"), "{cookie}");
     }
@@ -252,13 +271,13 @@ async fn a_sandbox_token_is_verified_for_ten_minutes_and_refused_after() {
     let token = approved_token(&app).await;
     app.execute_sql("UPDATE sandbox_logins SET issued_at = now() - interval '9 minutes'")
         .await;
-    let (status, envelope) = call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
+    let (status, envelope) = verify(&app, &token).await;
     assert_eq!(status, StatusCode::OK, "{envelope}");
     // Eleven minutes old: refused, as an unknown token is.
     let token = approved_token(&app).await;
     app.execute_sql("UPDATE sandbox_logins SET issued_at = now() - interval '11 minutes'")
         .await;
-    let (status, refusal) = call(&app, "sign-token-verify", SECRET, json!({"token": token})).await;
+    let (status, refusal) = verify(&app, &token).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refusal}");
     assert_eq!(refusal["status"], "error");
 }
@@ -341,18 +360,20 @@ async fn a_login_page_is_served_only_while_its_login_is_open() {
 async fn changing_a_person_the_sandbox_has_forgotten_is_a_404_and_creates_nobody() {
     let app = sandbox_app().await;
     approved_token(&app).await;
+    let change = || {
+        app.client
+            .post(app.url("/sandbox/xwms/people"))
+            .form(&[("sub", "sandbox-ada"), ("name", "Ada L."), ("email", "")])
+            .send()
+    };
+    // Ada is one of this browser's people: a change goes through.
+    assert_eq!(change().await.unwrap().status(), StatusCode::SEE_OTHER);
     // Forgotten since (the sandbox keeps at most 10,000 people); still in this browser's list.
     app.execute_sql("DELETE FROM sandbox_people WHERE sub = 'sandbox-ada'")
         .await;
 
-    let change = app
-        .client
-        .post(app.url("/sandbox/xwms/people"))
-        .form(&[("sub", "sandbox-ada"), ("name", "Ada L."), ("email", "")])
-        .send()
-        .await
-        .unwrap();
+    let forgotten = change().await.unwrap();
 
-    assert_eq!(change.status(), StatusCode::NOT_FOUND);
+    assert_eq!(forgotten.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.count("sandbox_people").await, 0);
 }
