@@ -142,23 +142,14 @@ async fn link_in_transaction(
         email_verified: identity.email_verified,
         picture_url: identity.picture.as_deref(),
     };
-    // The person this `sub` is linked to, if any, locked, and their last login bumped;
-    // then, only if nobody is linked to it, a new user with the `sub` claimed for them.
-    let (linked, (), new_user) = try_join!(
-        linked_user_locked(conn, identity),
-        bump_last_login(conn, identity),
-        create_user_unless_linked(conn, identity, &profile),
-    )?;
-    let (user_id, previous_email) = match (linked, new_user) {
-        (_, NewUser::Created(user_id)) => {
+    // The person this `sub` is linked to, locked, their last login bumped; or, only if
+    // nobody is linked to it, a new user with the `sub` claimed for them: one statement.
+    let (user_id, previous_email) = match find_or_create(conn, identity, &profile).await? {
+        Linked::Created(user_id) => {
             return on_new_account(conn, user_id, identity, session, client, lang).await;
         }
-        (Some(linked), NewUser::AlreadyLinked) => linked,
-        // A concurrent first login claimed this new `sub` first (it committed after the
-        // lookup, or while the claim waited for it): roll back and look again.
-        (None, NewUser::AlreadyLinked) | (_, NewUser::LostRace) => {
-            return Err(AttemptError::LostRace);
-        }
+        Linked::Found(user_id, email) => (user_id, email),
+        Linked::LostRace => return Err(AttemptError::LostRace),
     };
     let email_change =
         (!same_email(previous_email.as_deref(), identity.email.as_deref())).then(|| EmailChange {
@@ -188,47 +179,6 @@ async fn link_in_transaction(
     })
 }
 
-/// The user `identity` is linked to and their stored email, the user's row locked
-/// `FOR NO KEY UPDATE`: two simultaneous logins of the same person link one after the
-/// other, while a download of their data or a note being written for them
-/// (`FOR KEY SHARE`) need not wait for this login, nor this login for them.
-///
-/// Only the user's row is locked here (the identity is read in a subquery, which takes no
-/// lock); the identity row is locked next, by `bump_last_login`. The user first, then
-/// what belongs to them: the order every change of a user's rows keeps (a deletion of the
-/// account locks the user, then its rows go by cascade), so two of them never wait for
-/// each other in a loop.
-async fn linked_user_locked(
-    mut conn: &AsyncPgConnection,
-    identity: &VerifiedIdentity,
-) -> QueryResult<Option<(i64, Option<String>)>> {
-    let linked = xwms_connections::table
-        .filter(xwms_connections::provider.eq(&identity.provider))
-        .filter(xwms_connections::sub.eq(&identity.sub))
-        .select(xwms_connections::user_id);
-    users::table
-        .filter(users::id.eq_any(linked))
-        .select((users::id, users::email))
-        .for_no_key_update()
-        .first(&mut conn)
-        .await
-        .optional()
-}
-
-/// `last_login_at` of `identity`'s link set to now; nothing for a new `sub`.
-async fn bump_last_login(
-    mut conn: &AsyncPgConnection,
-    identity: &VerifiedIdentity,
-) -> QueryResult<()> {
-    let this_identity = xwms_connections::table
-        .filter(xwms_connections::provider.eq(&identity.provider))
-        .filter(xwms_connections::sub.eq(&identity.sub));
-    Cached(diesel::update(this_identity).set(xwms_connections::last_login_at.eq(diesel::dsl::now)))
-        .execute(&mut conn)
-        .await?;
-    Ok(())
-}
-
 /// The user's name, email and picture as the provider says them now; nothing is written
 /// when they are what is stored already (most logins), so `updated_at` is when the
 /// profile last changed, and an unchanged login leaves no new row version behind.
@@ -251,34 +201,56 @@ async fn update_profile(
     Ok(())
 }
 
-/// What [`create_user_unless_linked`] did.
-enum NewUser {
-    /// The `sub` is linked to someone already: nothing was written.
-    AlreadyLinked,
+/// What [`find_or_create`] found or did.
+enum Linked {
+    /// The `sub` is linked to this user (locked), whose stored email is this: its last
+    /// login is bumped, nothing else was written.
+    Found(i64, Option<String>),
     /// First time we see this `sub`: this user was created with the `sub` claimed for it.
     Created(i64),
-    /// A concurrent first login of the same `sub` claimed it first: the user written here
-    /// has no identity, and the transaction must roll back.
+    /// A concurrent first login of the same `sub` claimed it first (the user written here
+    /// has no identity), or the user linked to it was deleted meanwhile: the transaction
+    /// must roll back, and the next attempt looks again.
     LostRace,
 }
 
-/// First time we see this `sub`: a user, and the `sub` claimed for it, in one statement,
-/// written only if nobody is linked to the `sub` yet (so it can go out beside the lookup
-/// of a returning person, without waiting for its answer).
-async fn create_user_unless_linked(
+/// The login's lookup by (provider, `sub`), in one statement:
+///
+/// - `linked`: the user the identity is linked to and their stored email, the user's row
+///   locked `FOR NO KEY UPDATE`: two simultaneous logins of the same person link one after
+///   the other, while a download of their data or a note being written for them
+///   (`FOR KEY SHARE`) need not wait for this login, nor this login for them.
+/// - `bumped`: that identity's `last_login_at` set to now. It reads `linked`, so the user's
+///   row is locked before the identity's: the user first, then what belongs to them, the
+///   order every change of a user's rows keeps (a deletion of the account locks the user,
+///   then its rows go by cascade), so two of them never wait for each other in a loop.
+/// - `new_user` and `claimed`: only when nobody is linked to the `sub` (every part of one
+///   statement sees the same snapshot), a new user, and the `sub` claimed for it. A
+///   concurrent first login of the same `sub` that claims it first makes the claim do
+///   nothing: the race is lost.
+///
+/// Text of the code's only, so it is prepared once per connection (`Cached`).
+async fn find_or_create(
     mut conn: &AsyncPgConnection,
     identity: &VerifiedIdentity,
     profile: &UserProfile<'_>,
-) -> QueryResult<NewUser> {
-    let written: Option<Written> = Cached(
+) -> QueryResult<Linked> {
+    let row: Lookup = Cached(
         diesel::sql_query(
-            "WITH new_user AS (INSERT INTO users (name, email, email_verified, picture_url) \
+            "WITH linked AS (SELECT id, email FROM users WHERE id = ANY \
+             (SELECT user_id FROM xwms_connections WHERE provider = $5 AND sub = $6) \
+             FOR NO KEY UPDATE), \
+             bumped AS (UPDATE xwms_connections SET last_login_at = now() \
+             WHERE provider = $5 AND sub = $6 AND user_id IN (SELECT id FROM linked)), \
+             new_user AS (INSERT INTO users (name, email, email_verified, picture_url) \
              SELECT $1, $2, $3, $4 WHERE NOT EXISTS \
              (SELECT 1 FROM xwms_connections WHERE provider = $5 AND sub = $6) RETURNING id), \
              claimed AS (INSERT INTO xwms_connections (user_id, provider, sub) \
              SELECT id, $5, $6 FROM new_user ON CONFLICT (provider, sub) DO NOTHING \
              RETURNING user_id) \
-             SELECT claimed.user_id AS claimed FROM new_user LEFT JOIN claimed ON true",
+             SELECT (SELECT id FROM linked) AS linked, (SELECT email FROM linked) AS email, \
+             EXISTS (SELECT 1 FROM new_user) AS created, \
+             (SELECT user_id FROM claimed) AS claimed",
         )
         .bind::<Nullable<Text>, _>(profile.name)
         .bind::<Nullable<Text>, _>(profile.email)
@@ -288,18 +260,32 @@ async fn create_user_unless_linked(
         .bind::<Text, _>(&identity.sub),
     )
     .get_result(&mut conn)
-    .await
-    .optional()?;
-    // A row: a user was written; its `sub` claimed, or not.
-    Ok(match written.map(|row| row.claimed) {
-        None => NewUser::AlreadyLinked,
-        Some(Some(user_id)) => NewUser::Created(user_id),
-        Some(None) => NewUser::LostRace,
+    .await?;
+    Ok(match row {
+        Lookup {
+            claimed: Some(user_id),
+            ..
+        } => Linked::Created(user_id),
+        Lookup {
+            linked: Some(user_id),
+            email,
+            created: false,
+            ..
+        } => Linked::Found(user_id, email),
+        // A user was written but its `sub` not claimed, or nobody was found and nothing
+        // written (the linked user was deleted after the statement's snapshot).
+        Lookup { .. } => Linked::LostRace,
     })
 }
 
 #[derive(QueryableByName)]
-struct Written {
+struct Lookup {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    linked: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    email: Option<String>,
+    #[diesel(sql_type = Bool)]
+    created: bool,
     #[diesel(sql_type = Nullable<BigInt>)]
     claimed: Option<i64>,
 }

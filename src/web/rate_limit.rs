@@ -195,9 +195,11 @@ pub enum CallbackStep {
 /// statement (`GcraThenClaim`), so for an IPv4 client counting and claiming are one
 /// round trip.
 ///
-/// Every callback that reaches its handler is counted, refused ones too (their event is a
-/// write), but a request past the limit claims nothing: otherwise, with the session binding (which has no
-/// token to match), a client could write a used-token row per request without end.
+/// Every callback that comes here is counted, refused ones too (their event is a write),
+/// but a request past the limit claims nothing: otherwise, with the session binding (which
+/// has no token to match), a client could write a used-token row per request without end.
+/// (With the token binding a callback claims its own login's token without coming here,
+/// and comes here only when it claims nothing: `routes::auth::count_callback`.)
 /// No address known (not over TCP: only tests build such requests), or no limit (an app
 /// built without one): nothing to count against, the token is claimed alone.
 pub async fn count_and_claim(

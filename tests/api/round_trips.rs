@@ -220,18 +220,14 @@ async fn a_first_login_costs_the_round_trips_budgeted_here() {
     );
 }
 
-/// A first login's callback: the rate limit with the token's claim riding on it, then one
-/// transaction whose `BEGIN` goes out with its first statements: the `sub` looked up
-/// (nobody yet), and the user created with the `sub` claimed for it; then its first event,
-/// welcome note and session record sent together; the `COMMIT`.
+/// A first login's callback: the token's claim (the token binding: the start that was issued
+/// it was counted, so the claim is not; `auth::count_callback`), then one
+/// transaction whose `BEGIN` goes out with its first statement: the `sub` looked up
+/// (nobody yet) and, in the same statement, the user created with the `sub` claimed for
+/// it; then its first event, welcome note and session record sent together; the `COMMIT`.
 const FIRST_LOGIN: &[&[&str]] = &[
-    &["WITH login_rate_limits"],
-    &[
-        "BEGIN",
-        "SELECT users",
-        "UPDATE xwms_connections",
-        "WITH users",
-    ],
+    &["INSERT used_login_tokens"],
+    &["BEGIN", "WITH users"],
     &[
         "INSERT security_events",
         "INSERT notes",
@@ -249,18 +245,13 @@ async fn a_returning_login_costs_the_round_trips_budgeted_here() {
     );
 }
 
-/// A returning person's callback: the rate limit with the token's claim riding on it, then
-/// one transaction whose `BEGIN` goes out with its first statements: the person found and
-/// locked with their last login bumped (and no user created); then their profile, the
-/// login's event and the session record sent together; the `COMMIT`.
+/// A returning person's callback: the token's claim, as for a first login, then
+/// one transaction whose `BEGIN` goes out with its first statement: the person found and
+/// locked with their last login bumped, in one statement (which creates no user); then
+/// their profile, the login's event and the session record sent together; the `COMMIT`.
 const RETURNING_LOGIN: &[&[&str]] = &[
-    &["WITH login_rate_limits"],
-    &[
-        "BEGIN",
-        "SELECT users",
-        "UPDATE xwms_connections",
-        "WITH users",
-    ],
+    &["INSERT used_login_tokens"],
+    &["BEGIN", "WITH users"],
     &[
         "UPDATE users",
         "INSERT security_events",

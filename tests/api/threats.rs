@@ -859,13 +859,14 @@ async fn threat_brute_force_login_steps_are_rate_limited_per_ip_with_retry_after
     );
 }
 
-/// An app allowing `per_minute` login steps a minute, two at once, to each client named in
-/// `X-Forwarded-For` (from loopback, a trusted proxy), and the callback URL of a login under
-/// way in `app.client` (started from loopback: a bucket of its own).
-async fn a_login_under_a_limit_of(per_minute: &str) -> (TestApp, String) {
+/// An app with `binding` allowing `per_minute` login steps a minute, two at once, to each
+/// client named in `X-Forwarded-For` (from loopback, a trusted proxy), and the callback URL
+/// of a login under way in `app.client` (started from loopback: a bucket of its own).
+async fn a_login_under_a_limit_of(binding: &str, per_minute: &str) -> (TestApp, String) {
     let app = spawn_app_with(
         Provider::Sandbox,
         &[
+            ("XWMS_LOGIN_BINDING", binding),
             ("RATE_LIMIT_PER_MINUTE", per_minute),
             ("RATE_LIMIT_BURST", "2"),
             ("TRUSTED_PROXIES", "127.0.0.0/8"),
@@ -878,21 +879,31 @@ async fn a_login_under_a_limit_of(per_minute: &str) -> (TestApp, String) {
     (app, callback)
 }
 
-/// The callback's rate limit and its token claim are one statement (`GcraThenClaim`): a
-/// callback past the limit gets 429 and claims nothing, so its login still works once the
-/// limit lets the client through again (a claim made anyway would refuse it as used, and
-/// with the session binding would let a client write a used-token row per request without
-/// end). An IPv4 client has one bucket, which carries the claim; an IPv6 client is refused
-/// here by its /64, before its /48, which carries it (the next test: refused by the /48).
+/// With the session binding (any token matches the browser's newest login) the callback's
+/// rate limit and its token claim are one statement (`GcraThenClaim`): a callback past the
+/// limit gets 429 and claims nothing, so its login still works once the limit lets the
+/// client through again (a claim made anyway would refuse it as used, and would let a
+/// client write a used-token row per request without end). An IPv4 client has one bucket,
+/// which carries the claim; an IPv6 client is refused here by its /64, before its /48,
+/// which carries it (the next test: refused by the /48).
 #[actix_web::test]
 async fn threat_brute_force_a_callback_past_the_limit_claims_nothing_and_works_once_let_through() {
     for client in ["198.51.100.1", "2001:db8:1:2::1"] {
         // One step every 2 s: the wait below lets the client through again.
-        let (app, callback) = a_login_under_a_limit_of("30").await;
+        let (app, callback) = a_login_under_a_limit_of("session", "30").await;
         let from_client =
             |url: String| app.client.get(url).header("X-Forwarded-For", client).send();
         for _ in 0..2 {
-            let start = from_client(app.url("/xwms/auth")).await.unwrap();
+            let start = app
+                .client
+                .get(app.url("/xwms/auth"))
+                .header("X-Forwarded-For", client)
+                // Our own page's link (with the session binding a start that says nothing of
+                // where it comes from gets the "Continue to XWMS" page).
+                .header("Sec-Fetch-Site", "same-origin")
+                .send()
+                .await
+                .unwrap();
             assert_eq!(start.status(), 303, "{client}: within the burst");
         }
         // The bucket is full for 2 s more; one of them passes.
@@ -934,7 +945,7 @@ async fn threat_brute_force_a_callback_past_the_limit_claims_nothing_and_works_o
 async fn threat_brute_force_an_ipv6_callback_refused_by_its_slash_48_claims_nothing() {
     // One step a minute, so the /48 (16 a minute) refills one every 3.75 s: its burst of 32
     // fills unless the 40 starts below take half a minute (a loaded machine once took 5 s).
-    let (app, callback) = a_login_under_a_limit_of("1").await;
+    let (app, callback) = a_login_under_a_limit_of("session", "1").await;
     // The /48 allows 16 times the burst: 32 starts from 32 of its /64s fill it (another
     // browser: this one's logins under way stay as they are).
     let filler = browser();
@@ -961,6 +972,63 @@ async fn threat_brute_force_an_ipv6_callback_refused_by_its_slash_48_claims_noth
 
     assert_eq!(limited.status(), 429);
     assert_eq!(app.count("used_login_tokens").await, 0, "no claim");
+}
+
+/// With the token binding a callback claims only the token issued to a login this browser
+/// started, and each start was counted: so the claim itself is not counted (its login goes
+/// through with the client's bucket full), while every callback that goes no further is.
+/// A copy of the cookie replaying the used token is counted: 429 past the limit, refused as
+/// used (with its event) within it. The defence the limit keeps: no claim, and no event,
+/// past the limit for any callback that does not finish a login a counted start began.
+#[actix_web::test]
+async fn threat_brute_force_with_the_token_binding_a_callback_counts_unless_it_claims_its_own_token()
+ {
+    for client in ["198.51.100.1", "2001:db8:1:2::1"] {
+        // One step every 5 s: the wait below lets the client through again.
+        let (app, callback) = a_login_under_a_limit_of("token", "12").await;
+        let from = |browser: &reqwest::Client, url: String| {
+            browser.get(url).header("X-Forwarded-For", client).send()
+        };
+        let mut copied = String::new();
+        for _ in 0..2 {
+            let start = from(&app.client, app.url("/xwms/auth")).await.unwrap();
+            assert_eq!(start.status(), 303, "{client}: within the burst");
+            // The cookie with every login under way, the callback's among them.
+            copied = session_cookie(start.headers()).unwrap();
+        }
+        let copied_cookie = crate::helpers::browser_with_cookie(&app.address, &copied);
+        let refused = from(&app.client, app.url("/xwms/validateToken?token=another")).await;
+        assert_eq!(
+            refused.unwrap().status(),
+            429,
+            "{client}: the bucket is full"
+        );
+
+        let finished = from(&app.client, callback.clone()).await.unwrap();
+        assert_eq!(
+            finished.status(),
+            303,
+            "{client}: its own token, not counted"
+        );
+        assert_eq!(finished.headers()["location"], "/profile", "{client}");
+        assert_eq!(app.count("used_login_tokens").await, 1, "{client}");
+
+        let replayed = from(&copied_cookie, callback.clone()).await.unwrap();
+        assert_eq!(replayed.status(), 429, "{client}: a used token is counted");
+        assert_eq!(
+            app.count("security_events").await,
+            1,
+            "{client}: the login's event only, none for the replay past the limit"
+        );
+        tokio::time::sleep(Duration::from_millis(5100)).await;
+        let replayed = from(&copied_cookie, callback).await.unwrap();
+        assert_eq!(
+            replayed.status(),
+            400,
+            "{client}: refused as used once let through"
+        );
+        assert_eq!(app.count("security_events").await, 2, "{client}: its event");
+    }
 }
 
 #[actix_web::test]

@@ -20,7 +20,9 @@ use crate::domain::accounts::{
     LinkedAccount, VerifiedIdentity, link_account_by_sub, user_of_identity,
 };
 use crate::domain::activity::{ClientInfo, record_refused_login};
-use crate::domain::session_records::{CurrentSession, SessionPlan, end_all_sessions, end_session};
+use crate::domain::session_records::{
+    CurrentSession, SessionPlan, claim_login_token, end_all_sessions, end_session,
+};
 use crate::support::config::{CALLBACK_PATH, LoginBinding};
 use crate::support::crypto::random_token;
 use crate::support::i18n::Lang;
@@ -406,15 +408,34 @@ async fn pending_login_of<'a>(
 }
 
 /// The callback's rate limit, the one `limit_login_steps` applies to the other login
-/// steps: every callback that reaches its handler counts, a refused one too (its event is
-/// a write). When the limit lets it through, `token` (if given) is claimed in the same
-/// statement: whether it was (false: used before). Past the limit:
-/// [`AppError::TooManyRequests`].
+/// steps, and the claim of `token` (given when the callback may go on): whether it was
+/// claimed (false: used before). Past the limit: [`AppError::TooManyRequests`].
+///
+/// Every callback that goes no further counts, a refused one too (its event is a write).
+/// One whose token is claimed counts only with the `session` binding:
+///
+/// - `token`: the token matches a login under way in this browser, so a start that this
+///   limit counted was issued it, and a token is claimed once. Claims are bounded by the
+///   counted starts already, and counting them again would buy nothing: the token is
+///   claimed alone, and only when it was used before is the callback counted.
+/// - `session`: any token matches the browser's newest login, so nothing bounds the
+///   claims but this limit. The claim rides on the limit's statement and is made only
+///   when the limit lets the callback through (`count_and_claim`).
 async fn count_callback(
     req: &HttpRequest,
     state: &AppState,
     token: Option<&str>,
 ) -> Result<bool, AppError> {
+    let token = match (state.login_binding, token) {
+        (LoginBinding::Token, Some(token)) => {
+            if claim_login_token(&state.pool, token).await? {
+                return Ok(true);
+            }
+            // Used before: counted, as any other refusal, and nothing more to claim.
+            None
+        }
+        (_, token) => token,
+    };
     let client = client_ip(
         req.peer_addr().map(|addr| addr.ip()),
         req.headers(),
