@@ -20,6 +20,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -27,7 +28,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::db::schema::{sandbox_logins, sandbox_people};
-use crate::db::{self, DbError, DbPool};
+use crate::db::{self, Cached, DbError, DbPool};
 use crate::support::config::XwmsCredentials;
 use crate::support::crypto::{constant_time_eq, random_token, sha256_hex};
 use crate::support::pages::{PageContext, html_response, see_other};
@@ -186,29 +187,29 @@ impl Sandbox {
         Utc::now() - TimeDelta::from_std(TOKEN_LIFETIME).unwrap_or(TimeDelta::MAX)
     }
 
-    /// Stores a new login (after sweeping expired ones); `None` when too many are open.
+    /// Stores a new login, sweeping expired ones in the same statement; `None` when too
+    /// many are open. (Every part of a statement sees the table as it was before it, so the
+    /// count leaves out the expired ones the sweep takes.)
     async fn open_login(&self, redirect_url: &Url) -> Result<Option<(String, String)>, DbError> {
         let mut conn = db::connection(&self.pool).await?;
-        diesel::delete(
-            sandbox_logins::table.filter(sandbox_logins::issued_at.lt(Self::lifetime_start())),
+        let (request_id, token) = (random_token(), random_token());
+        let opened = Cached(
+            diesel::sql_query(
+                "WITH swept AS (DELETE FROM sandbox_logins WHERE issued_at < $5) \
+                 INSERT INTO sandbox_logins (request_id, token, token_sha256, redirect_url) \
+                 SELECT $1, $2, $3, $4 \
+                 WHERE (SELECT count(*) FROM sandbox_logins WHERE issued_at >= $5) < $6",
+            )
+            .bind::<Text, _>(&request_id)
+            .bind::<Text, _>(&token)
+            .bind::<Text, _>(sha256_hex(&token))
+            .bind::<Text, _>(redirect_url.as_str())
+            .bind::<Timestamptz, _>(Self::lifetime_start())
+            .bind::<BigInt, _>(MAX_OPEN_LOGINS),
         )
         .execute(&mut conn)
         .await?;
-        let open: i64 = sandbox_logins::table.count().get_result(&mut conn).await?;
-        if open >= MAX_OPEN_LOGINS {
-            return Ok(None);
-        }
-        let (request_id, token) = (random_token(), random_token());
-        diesel::insert_into(sandbox_logins::table)
-            .values((
-                sandbox_logins::request_id.eq(&request_id),
-                sandbox_logins::token.eq(&token),
-                sandbox_logins::token_sha256.eq(sha256_hex(&token)),
-                sandbox_logins::redirect_url.eq(redirect_url.as_str()),
-            ))
-            .execute(&mut conn)
-            .await?;
-        Ok(Some((request_id, token)))
+        Ok((opened == 1).then_some((request_id, token)))
     }
 
     /// Records the person a login vouched for (`user`: flat or under `user`), as XWMS
@@ -224,33 +225,27 @@ impl Sandbox {
             return Ok(None);
         };
         let text = |key: &str| user[key].as_str().map(|text| cut(text, MAX_TEXT_CHARS));
-        let row = (
-            sandbox_people::sub.eq(&sub),
-            sandbox_people::name.eq(text("name")),
-            sandbox_people::email.eq(text("email")),
-            sandbox_people::email_verified.eq(user["email_verified"].as_bool().unwrap_or(false)),
-            sandbox_people::updated_at.eq(diesel::dsl::now),
-        );
         let mut conn = db::connection(&self.pool).await?;
-        let known: i64 = sandbox_people::table.count().get_result(&mut conn).await?;
-        if known >= MAX_PEOPLE {
-            let oldest: Vec<String> = sandbox_people::table
-                .select(sandbox_people::sub)
-                .order(sandbox_people::updated_at.asc())
-                .limit(known - MAX_PEOPLE + 1)
-                .load(&mut conn)
-                .await?;
-            diesel::delete(sandbox_people::table.filter(sandbox_people::sub.eq_any(oldest)))
-                .execute(&mut conn)
-                .await?;
-        }
-        diesel::insert_into(sandbox_people::table)
-            .values(row.clone())
-            .on_conflict(sandbox_people::sub)
-            .do_update()
-            .set(row)
-            .execute(&mut conn)
-            .await?;
+        // At most MAX_PEOPLE: when that many are known, the least recently seen others
+        // make room, in the same statement (never this person, whose row is written).
+        Cached(
+            diesel::sql_query(
+                "WITH gone AS (DELETE FROM sandbox_people WHERE sub IN \
+                 (SELECT sub FROM sandbox_people WHERE sub <> $1 ORDER BY updated_at \
+                 LIMIT greatest((SELECT count(*) FROM sandbox_people) - $5 + 1, 0))) \
+                 INSERT INTO sandbox_people (sub, name, email, email_verified, updated_at) \
+                 VALUES ($1, $2, $3, $4, now()) ON CONFLICT (sub) DO UPDATE SET \
+                 name = EXCLUDED.name, email = EXCLUDED.email, \
+                 email_verified = EXCLUDED.email_verified, updated_at = now()",
+            )
+            .bind::<Text, _>(&sub)
+            .bind::<Nullable<Text>, _>(text("name"))
+            .bind::<Nullable<Text>, _>(text("email"))
+            .bind::<Bool, _>(user["email_verified"].as_bool().unwrap_or(false))
+            .bind::<BigInt, _>(MAX_PEOPLE),
+        )
+        .execute(&mut conn)
+        .await?;
         Ok(Some(sub))
     }
 
@@ -327,15 +322,18 @@ impl Sandbox {
                     .get_result(&mut conn)
                     .await
             }
+            // (`Cached`: diesel would parse and plan an `UPDATE` anew every time.)
             _ => {
-                diesel::update(still_issued)
-                    .set((
-                        sandbox_logins::state.eq(state.as_str()),
-                        sandbox_logins::user_json.eq(user.map(Value::to_string)),
-                    ))
-                    .returning((sandbox_logins::redirect_url, sandbox_logins::token))
-                    .get_result(&mut conn)
-                    .await
+                Cached(
+                    diesel::update(still_issued)
+                        .set((
+                            sandbox_logins::state.eq(state.as_str()),
+                            sandbox_logins::user_json.eq(user.map(Value::to_string)),
+                        ))
+                        .returning((sandbox_logins::redirect_url, sandbox_logins::token)),
+                )
+                .get_result(&mut conn)
+                .await
             }
         };
         Ok(back.optional()?)

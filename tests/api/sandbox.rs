@@ -308,6 +308,77 @@ async fn the_sandbox_remembers_at_most_ten_thousand_people_and_forgets_the_oldes
     );
 }
 
+/// A person the sandbox knows, the least recently seen of a full table, logs in again: the
+/// others make room, never the person whose row the login writes.
+#[actix_web::test]
+async fn a_known_person_who_is_the_oldest_of_ten_thousand_logs_in_again_and_stays() {
+    let app = sandbox_app().await;
+    app.execute_sql(
+        "INSERT INTO sandbox_people (sub, updated_at) \
+         SELECT 'filler-' || n, now() - interval '1 day' + n * interval '1 second' \
+         FROM generate_series(1, 9999) AS n \
+         UNION ALL SELECT 'sandbox-ada', now() - interval '2 days'",
+    )
+    .await;
+
+    app.log_in_ending_on_the_profile(&app.client).await;
+
+    assert_eq!(
+        app.count("sandbox_people").await,
+        9_999,
+        "one other made room"
+    );
+    assert_eq!(
+        app.count("sandbox_people WHERE sub IN ('filler-1', 'sandbox-ada')")
+            .await,
+        1,
+        "the oldest other went, the person stays"
+    );
+    assert_eq!(
+        app.count(
+            "sandbox_people WHERE sub = 'sandbox-ada' AND updated_at > now() - interval '1 minute'"
+        )
+        .await,
+        1,
+        "seen now"
+    );
+}
+
+/// `sign-token` keeps at most 10,000 logins open (a flood of calls cannot grow the table
+/// without end): past that it answers 503. An expired login does not count: the same
+/// statement sweeps it, so it makes room.
+#[actix_web::test]
+async fn the_sandbox_keeps_at_most_ten_thousand_logins_open_and_an_expired_one_makes_room() {
+    let app = sandbox_app().await;
+    app.execute_sql(
+        "INSERT INTO sandbox_logins (request_id, token, token_sha256, redirect_url, issued_at) \
+         SELECT md5('r' || n) || md5('r' || n), md5('t' || n) || md5('t' || n), \
+                md5('s' || n) || md5('s' || n), \
+                'http://localhost/', \
+                CASE WHEN n = 1 THEN now() - interval '11 minutes' ELSE now() END \
+         FROM generate_series(1, 10000) AS n",
+    )
+    .await;
+
+    let (status, envelope) = call(&app, "sign-token", SECRET, sign_request(&app)).await;
+    assert_eq!(status, StatusCode::OK, "{envelope}");
+    assert_eq!(
+        app.count("sandbox_logins").await,
+        10_000,
+        "the expired one went"
+    );
+    assert_eq!(
+        app.count("sandbox_logins WHERE issued_at < now() - interval '10 minutes'")
+            .await,
+        0
+    );
+
+    let (status, envelope) = call(&app, "sign-token", SECRET, sign_request(&app)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{envelope}");
+    assert_eq!(envelope["status"], "error");
+    assert_eq!(app.count("sandbox_logins").await, 10_000, "nothing added");
+}
+
 #[actix_web::test]
 async fn a_login_page_is_served_only_while_its_login_is_open() {
     let app = sandbox_app().await;
