@@ -5,8 +5,10 @@
 //! decides and records (GCRA, the algorithm behind token buckets): each client has a
 //! "theoretical arrival time" `tat`; a request moves it one interval ahead, and is
 //! allowed while `tat` stays within `burst` intervals of now. Refused requests get 429
-//! with `Retry-After`. The cost is that one round trip on `/xwms/auth`; on the callback
-//! the token's claim rides on the same statement (`count_and_claim`; see BENCHMARKS.md).
+//! with `Retry-After`. The cost is that one round trip on `/xwms/auth`. The callback counts
+//! unless it claims its own login's token (`XWMS_LOGIN_BINDING=token`, the default: the
+//! start was counted); with the session binding the token's claim rides on the limit's
+//! statement (`count_and_claim`; see docs/security.md "Rate limits").
 
 use std::net::IpAddr;
 use std::time::Duration;

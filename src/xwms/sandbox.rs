@@ -226,13 +226,15 @@ impl Sandbox {
         };
         let text = |key: &str| user[key].as_str().map(|text| cut(text, MAX_TEXT_CHARS));
         let mut conn = db::connection(&self.pool).await?;
-        // At most MAX_PEOPLE: when that many are known, the least recently seen others
-        // make room, in the same statement (never this person, whose row is written).
+        // At most MAX_PEOPLE: when a new person would make one too many, the least
+        // recently seen others make room, in the same statement (never this person, whose
+        // row is written; a person known already takes no new room).
         Cached(
             diesel::sql_query(
                 "WITH gone AS (DELETE FROM sandbox_people WHERE sub IN \
                  (SELECT sub FROM sandbox_people WHERE sub <> $1 ORDER BY updated_at \
-                 LIMIT greatest((SELECT count(*) FROM sandbox_people) - $5 + 1, 0))) \
+                 LIMIT greatest((SELECT count(*) FROM sandbox_people) - $5 + 1 \
+                 - (SELECT count(*) FROM sandbox_people WHERE sub = $1), 0))) \
                  INSERT INTO sandbox_people (sub, name, email, email_verified, updated_at) \
                  VALUES ($1, $2, $3, $4, now()) ON CONFLICT (sub) DO UPDATE SET \
                  name = EXCLUDED.name, email = EXCLUDED.email, \

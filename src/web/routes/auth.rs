@@ -411,13 +411,15 @@ async fn pending_login_of<'a>(
 /// steps, and the claim of `token` (given when the callback may go on): whether it was
 /// claimed (false: used before). Past the limit: [`AppError::TooManyRequests`].
 ///
-/// Every callback that goes no further counts, a refused one too (its event is a write).
+/// Every callback that claims no token counts, a refused one too (its event is a write).
 /// One whose token is claimed counts only with the `session` binding:
 ///
 /// - `token`: the token matches a login under way in this browser, so a start that this
-///   limit counted was issued it, and a token is claimed once. Claims are bounded by the
-///   counted starts already, and counting them again would buy nothing: the token is
-///   claimed alone, and only when it was used before is the callback counted.
+///   limit counted was issued it, and a token is claimed once. So each counted start buys
+///   at most one uncounted claim, one `sign-token-verify` call and one event (a login, or
+///   XWMS's refusal), and counting them again would buy nothing: the token is claimed
+///   alone, and only when it was used before is the callback counted (the claim then
+///   goes first: a refused replay costs two statements, and writes nothing).
 /// - `session`: any token matches the browser's newest login, so nothing bounds the
 ///   claims but this limit. The claim rides on the limit's statement and is made only
 ///   when the limit lets the callback through (`count_and_claim`).
