@@ -282,15 +282,21 @@ async fn a_sandbox_token_is_verified_for_ten_minutes_and_refused_after() {
     assert_eq!(refusal["status"], "error");
 }
 
+/// `count` people the sandbox knows, `filler-1` to `filler-<count>`, seen a day ago and one
+/// second apart, `filler-1` the least recently.
+async fn add_people(app: &TestApp, count: i64) {
+    app.execute_sql(&format!(
+        "INSERT INTO sandbox_people (sub, updated_at) \
+         SELECT 'filler-' || n, now() - interval '1 day' + n * interval '1 second' \
+         FROM generate_series(1, {count}) AS n"
+    ))
+    .await;
+}
+
 #[actix_web::test]
 async fn the_sandbox_remembers_at_most_ten_thousand_people_and_forgets_the_oldest_first() {
     let app = sandbox_app().await;
-    app.execute_sql(
-        "INSERT INTO sandbox_people (sub, updated_at) \
-         SELECT 'filler-' || n, now() - interval '1 day' + n * interval '1 second' \
-         FROM generate_series(1, 10000) AS n",
-    )
-    .await;
+    add_people(&app, 10_000).await;
 
     app.log_in_ending_on_the_profile(&app.client).await;
 
@@ -315,11 +321,10 @@ async fn the_sandbox_remembers_at_most_ten_thousand_people_and_forgets_the_oldes
 #[actix_web::test]
 async fn a_known_person_who_is_the_oldest_of_ten_thousand_logs_in_again_and_stays() {
     let app = sandbox_app().await;
+    add_people(&app, 9_999).await;
     app.execute_sql(
         "INSERT INTO sandbox_people (sub, updated_at) \
-         SELECT 'filler-' || n, now() - interval '1 day' + n * interval '1 second' \
-         FROM generate_series(1, 9999) AS n \
-         UNION ALL SELECT 'sandbox-ada', now() - interval '2 days'",
+         VALUES ('sandbox-ada', now() - interval '2 days')",
     )
     .await;
 
