@@ -78,7 +78,10 @@ impl Application {
         for warning in settings.warnings() {
             log::warn!("{warning}");
         }
-        let pool = prepare_database(&settings).await?;
+        let pools = prepare_database(&settings).await?;
+        // The start's own work and the hourly background jobs, on this thread's runtime:
+        // one connection. The workers build pools of their own (`serve`).
+        let pool = pools.build(1).map_err(StartupError::Pool)?;
         let (listener, local) = bind_listener(&settings)?;
         let redirect_uri = match settings.xwms.redirect_uri.clone() {
             Some(uri) => uri,
@@ -100,6 +103,7 @@ impl Application {
             &settings,
             listener,
             state,
+            pools,
             provider,
             session_key,
             public_origin.clone(),
@@ -156,9 +160,10 @@ fn unverified_remote_database_in_production(env: AppEnv, connector: &db::PgConne
     env == AppEnv::Production && !connector.is_local() && !connector.verifies_the_server()
 }
 
-/// Database: created if allowed and missing, migrated, and a bounded pool for requests,
-/// every connection opened by one connector (TLS as `DATABASE_URL`'s sslmode says).
-async fn prepare_database(settings: &Settings) -> Result<DbPool, StartupError> {
+/// Database: created if allowed and missing, migrated, and what its bounded pools are
+/// built from, every connection opened by one connector (TLS as `DATABASE_URL`'s sslmode
+/// says).
+async fn prepare_database(settings: &Settings) -> Result<db::PoolRecipe, StartupError> {
     #[cfg_attr(not(feature = "dev-database"), allow(unused_mut))]
     let mut database = settings.database.clone();
     // Built without the `dev-database` feature (the Docker image), development without
@@ -182,7 +187,7 @@ async fn prepare_database(settings: &Settings) -> Result<DbPool, StartupError> {
     if applied > 0 {
         log::info!("applied {applied} database migration(s)");
     }
-    db::build_pool(&database, connector).map_err(StartupError::Pool)
+    Ok(db::PoolRecipe::new(database, connector))
 }
 
 /// Development without `DATABASE_URL`: the default server if it lets us in, otherwise a
@@ -389,10 +394,18 @@ fn serve(
     settings: &Settings,
     listener: TcpListener,
     state: web::Data<AppState>,
+    pools: db::PoolRecipe,
     provider: Provider,
     session_key: Key,
     public_origin: web::Data<PublicOrigin>,
 ) -> Result<Server, StartupError> {
+    // As actix counts them: `WORKERS`, or one per core.
+    let workers = match settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        workers => workers,
+    };
+    // `DATABASE_MAX_CONNECTIONS` divided among the workers, at least one each.
+    let per_worker = (pools.max_connections() / workers).max(1);
     let redirect_to_public_origin = settings.server.redirect_to_public_origin;
     let cookie_secure = settings.session.cookie_secure;
     let hsts = settings.env == AppEnv::Production && cookie_secure;
@@ -413,8 +426,17 @@ fn serve(
         sandbox,
     } = provider;
 
-    let mut server = HttpServer::new(move || {
-        let sandbox = sandbox.clone();
+    let server = HttpServer::new(move || {
+        // This worker's own pool, and the state and sandbox around it (`db::PoolRecipe`).
+        // Its recipe built the start's pool already, so it builds this one too; should it
+        // ever fail, the worker shares the start's pool.
+        let pool = pools
+            .build(per_worker)
+            .unwrap_or_else(|_| state.pool.clone());
+        let sandbox = sandbox
+            .as_ref()
+            .map(|sandbox| web::Data::new(sandbox.with_pool(pool.clone())));
+        let state = web::Data::new(state.with_pool(pool));
         App::new()
             .wrap(from_fn(enforce_session_limits))
             // Outside the session limits (a request for another host is only sent on),
@@ -428,7 +450,7 @@ fn serve(
             .wrap(session_middleware(session_key.clone(), cookie_secure))
             .wrap(security_headers(hsts, hsts_include_subdomains))
             .wrap(request_logger())
-            .app_data(state.clone())
+            .app_data(state)
             .app_data(page_reads.clone())
             .app_data(rate_limit.clone())
             .app_data(public_origin.clone())
@@ -460,10 +482,8 @@ fn serve(
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))
     })
-    .shutdown_timeout(10);
-    if settings.server.workers > 0 {
-        server = server.workers(settings.server.workers);
-    }
+    .shutdown_timeout(10)
+    .workers(workers);
     let address = format!("{}:{}", settings.server.host, settings.server.port);
     Ok(server
         .listen(listener)

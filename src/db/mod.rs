@@ -167,6 +167,41 @@ pub fn build_pool(settings: &DatabaseSettings, connector: PgConnector) -> Result
         .map_err(|err| DbError::Unavailable(err.to_string()))
 }
 
+/// What a pool is built from, kept to build more: every actix worker builds a pool of its
+/// own (`app::startup::serve`). A connection's messages are written and read by a task on
+/// the runtime that opened it, and each worker is a single-threaded runtime of its own: a
+/// connection shared between workers would wake the other worker's thread on the way there
+/// and again on the way back, every round trip, while one from its own worker's pool never
+/// leaves that thread (measured in BENCHMARKS.md).
+#[derive(Clone)]
+pub struct PoolRecipe {
+    settings: DatabaseSettings,
+    connector: PgConnector,
+}
+
+impl PoolRecipe {
+    pub fn new(settings: DatabaseSettings, connector: PgConnector) -> Self {
+        PoolRecipe {
+            settings,
+            connector,
+        }
+    }
+
+    /// `DATABASE_MAX_CONNECTIONS`: how many connections all of the app's pools may hold.
+    pub fn max_connections(&self) -> usize {
+        self.settings.max_connections
+    }
+
+    /// A pool of at most `max_connections`, otherwise as configured.
+    pub fn build(&self, max_connections: usize) -> Result<DbPool, DbError> {
+        let settings = DatabaseSettings {
+            max_connections,
+            ..self.settings.clone()
+        };
+        build_pool(&settings, self.connector.clone())
+    }
+}
+
 /// Checks out a connection, waiting at most the configured acquire timeout.
 pub async fn connection(pool: &DbPool) -> Result<DbConnection, DbError> {
     Ok(pool.get().await?)

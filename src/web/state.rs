@@ -12,6 +12,7 @@ use crate::db::DbPool;
 use crate::domain::session_records::SessionLimits;
 use crate::support::config::LoginBinding;
 
+#[derive(Clone)]
 pub struct AppState {
     pub pool: DbPool,
     /// Where XWMS sends the browser back. From configuration, never from request headers:
@@ -44,6 +45,14 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The same state around another pool: a worker's own (`db::PoolRecipe`).
+    pub fn with_pool(&self, pool: DbPool) -> AppState {
+        AppState {
+            pool,
+            ..self.clone()
+        }
+    }
+
     /// The session limits, as the server's records of sessions are kept and listed by.
     pub fn session_limits(&self) -> SessionLimits {
         SessionLimits {

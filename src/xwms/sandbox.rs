@@ -139,6 +139,7 @@ struct VerifiedLogin {
 
 /// The sandbox: its credentials and where its state lives (the `sandbox_logins` table,
 /// so every replica of the app sees every login).
+#[derive(Clone)]
 pub struct Sandbox {
     credentials: XwmsCredentials,
     /// Browser-facing origin, e.g. `http://localhost:3000`, for the login page URL.
@@ -160,6 +161,14 @@ impl Sandbox {
             },
             public_origin,
             pool,
+        }
+    }
+
+    /// The same sandbox around another pool: a worker's own (`db::PoolRecipe`).
+    pub fn with_pool(&self, pool: DbPool) -> Sandbox {
+        Sandbox {
+            pool,
+            ..self.clone()
         }
     }
 

@@ -1,13 +1,14 @@
 //! `db::pipelined_transaction`, the login's transaction: its `BEGIN` is not waited for,
 //! so what it promises is tested here on its own: all of its work or none of it, an error
 //! when PostgreSQL refuses the `COMMIT`, and a connection never back in the pool in the
-//! middle of a transaction. And the login's lost race for a new `sub`, which it retries.
+//! middle of a transaction. And the login's lost race for a new `sub`, which it retries,
+//! and the bound on the connections of the workers' pools (`db::PoolRecipe`).
 
 use diesel::sql_types::{BigInt, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use xwms_starter::db::{self, Cached, DbError, DbPool};
 
-use crate::helpers::{TestApp, browser, location, spawn_app};
+use crate::helpers::{Provider, TestApp, browser, location, spawn_app, spawn_app_with};
 
 /// An app whose database has a table `probe (v text)` for these tests to write to.
 async fn app_with_probe_table() -> TestApp {
@@ -254,4 +255,51 @@ async fn a_first_login_that_loses_the_race_for_its_sub_signs_in_to_the_winners_a
     .await
     .expect("the login's event");
     assert_eq!(login_events.id, winner_id);
+}
+
+/// Each worker has a pool of its own, `DATABASE_MAX_CONNECTIONS` divided among them: 3
+/// workers and 6 connections make pools of 2, so however many logins run at once (each
+/// worker serves some: actix hands new connections to its workers in turn), the app holds
+/// at most 6 connections for requests and 1 for the start and the background jobs.
+#[tokio::test]
+async fn the_workers_pools_hold_at_most_database_max_connections_together() {
+    let app = spawn_app_with(
+        Provider::Sandbox,
+        &[
+            ("WORKERS", "3"),
+            ("DATABASE_MAX_CONNECTIONS", "6"),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "60000"),
+        ],
+    )
+    .await;
+    let mut callbacks = Vec::new();
+    for n in 0..24 {
+        let browser = browser();
+        let sub = format!("pool-bound-{n}");
+        let form = [
+            ("persona", "custom"),
+            ("custom_sub", sub.as_str()),
+            ("outcome", "success"),
+        ];
+        let callback = app.sandbox_callback_with(&browser, &form).await;
+        callbacks.push((browser, callback));
+    }
+    let logins = futures::future::join_all(
+        callbacks
+            .iter()
+            .map(|(browser, callback)| browser.get(callback).send()),
+    )
+    .await;
+    for login in logins {
+        assert_eq!(login.expect("callback").status(), 303);
+    }
+    // Besides the app's connections, the one `count` opens to ask.
+    let connections = app
+        .count("pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'")
+        .await
+        - 1;
+    assert!(
+        (1..=7).contains(&connections),
+        "{connections} connections to the app's database"
+    );
 }
