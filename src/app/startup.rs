@@ -7,6 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity};
@@ -401,11 +402,22 @@ fn serve(
 ) -> Result<Server, StartupError> {
     // As actix counts them: `WORKERS`, or one per core.
     let workers = match settings.server.workers {
-        0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        0 => std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
         workers => workers,
     };
-    // `DATABASE_MAX_CONNECTIONS` divided among the workers, at least one each.
-    let per_worker = (pools.max_connections() / workers).max(1);
+    // `DATABASE_MAX_CONNECTIONS` shared among the workers, at least one each.
+    let pool_sizes = db::worker_pool_sizes(pools.max_connections(), workers);
+    log::info!(
+        "database pools: {} connection(s) over {workers} worker(s) ({}), and 1 for the start and the background jobs",
+        pool_sizes.iter().sum::<usize>(),
+        pool_sizes
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    // The factory below runs once in each worker: this hands each its share.
+    let next_worker = Arc::new(AtomicUsize::new(0));
     let redirect_to_public_origin = settings.server.redirect_to_public_origin;
     let cookie_secure = settings.session.cookie_secure;
     let hsts = settings.env == AppEnv::Production && cookie_secure;
@@ -429,10 +441,12 @@ fn serve(
     let server = HttpServer::new(move || {
         // This worker's own pool, and the state and sandbox around it (`db::PoolRecipe`).
         // Its recipe built the start's pool already, so it builds this one too; should it
-        // ever fail, the worker shares the start's pool.
-        let pool = pools
-            .build(per_worker)
-            .unwrap_or_else(|_| state.pool.clone());
+        // ever fail, the worker shares the start's one connection (and says so).
+        let size = pool_sizes[next_worker.fetch_add(1, Ordering::Relaxed) % pool_sizes.len()];
+        let pool = pools.build(size).unwrap_or_else(|err| {
+            log::error!("database pool of a worker: {err}; it shares the start's connection");
+            state.pool.clone()
+        });
         let sandbox = sandbox
             .as_ref()
             .map(|sandbox| web::Data::new(sandbox.with_pool(pool.clone())));

@@ -167,6 +167,19 @@ pub fn build_pool(settings: &DatabaseSettings, connector: PgConnector) -> Result
         .map_err(|err| DbError::Unavailable(err.to_string()))
 }
 
+/// How `max_connections` is shared among the pools of `workers` workers: evenly, the first
+/// ones one more where it does not divide, and at least one each (so with more workers than
+/// connections, the app holds one per worker).
+pub fn worker_pool_sizes(max_connections: usize, workers: usize) -> Vec<usize> {
+    let workers = workers.max(1);
+    (0..workers)
+        .map(|worker| {
+            let share = max_connections / workers + usize::from(worker < max_connections % workers);
+            share.max(1)
+        })
+        .collect()
+}
+
 /// What a pool is built from, kept to build more: every actix worker builds a pool of its
 /// own (`app::startup::serve`). A connection's messages are written and read by a task on
 /// the runtime that opened it, and each worker is a single-threaded runtime of its own: a
@@ -370,7 +383,7 @@ pub fn quote_identifier(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::DbError;
+    use super::{DbError, worker_pool_sizes};
     use diesel::result::{DatabaseErrorKind, Error};
 
     fn database_error(kind: DatabaseErrorKind, message: &str) -> DbError {
@@ -411,5 +424,15 @@ mod tests {
         ] {
             assert!(!err.is_unavailable(), "{err}");
         }
+    }
+
+    #[test]
+    fn the_connections_are_shared_out_evenly_with_at_least_one_per_worker() {
+        assert_eq!(worker_pool_sizes(10, 2), [5, 5]);
+        assert_eq!(worker_pool_sizes(10, 3), [4, 3, 3]);
+        assert_eq!(worker_pool_sizes(6, 3), [2, 2, 2]);
+        assert_eq!(worker_pool_sizes(2, 4), [1, 1, 1, 1]);
+        assert_eq!(worker_pool_sizes(1, 1), [1]);
+        assert_eq!(worker_pool_sizes(10, 0), [10]);
     }
 }
