@@ -319,7 +319,8 @@ fn session_key(settings: &Settings) -> Key {
     })
 }
 
-/// Shared state: what every handler may need, built once and shared by all workers.
+/// Shared state: what every handler may need, built once; each worker gets a copy around a
+/// pool of its own (`serve`).
 fn shared_state(
     settings: &Settings,
     pool: DbPool,

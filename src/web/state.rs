@@ -1,5 +1,6 @@
-//! The state every worker shares: what the handlers and the web layer's middleware need
-//! besides the per-worker XWMS client.
+//! The state of every worker: what the handlers and the web layer's middleware need besides
+//! the per-worker XWMS client. Built once and copied into each worker around a database pool
+//! of the worker's own ([`AppState::with_pool`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
