@@ -258,18 +258,20 @@ async fn a_first_login_that_loses_the_race_for_its_sub_signs_in_to_the_winners_a
 }
 
 /// Each worker has a pool of its own, `DATABASE_MAX_CONNECTIONS` shared among them: 3
-/// workers and 6 connections make pools of 2, so however many logins run at once, the app
-/// holds at most 6 connections for requests and 1 for the start and the background jobs
-/// (the first run of which is at start). And at least one in every worker's pool: each
-/// browser here connects anew, and actix hands new connections to its workers in turn, so
-/// every worker serves some of the logins, from a pool of its own.
+/// workers and 7 connections make pools of 3, 2 and 2 (the one left over goes to the
+/// first), so however many logins run at once, the app holds at most 7 connections for
+/// requests and 1 for the start and the background jobs (the first run of which is at
+/// start). Uneven on purpose: a worker handed another's share (every one the first's
+/// pool of 3) would make 10. And at least one in every worker's pool: each browser here
+/// connects anew, and actix hands new connections to its workers in turn, so every worker
+/// serves some of the logins, from a pool of its own.
 #[tokio::test]
 async fn the_workers_pools_hold_at_most_database_max_connections_together() {
     let app = spawn_app_with(
         Provider::Sandbox,
         &[
             ("WORKERS", "3"),
-            ("DATABASE_MAX_CONNECTIONS", "6"),
+            ("DATABASE_MAX_CONNECTIONS", "7"),
             ("DATABASE_ACQUIRE_TIMEOUT_MS", "60000"),
         ],
     )
@@ -301,7 +303,7 @@ async fn the_workers_pools_hold_at_most_database_max_connections_together() {
         .await
         - 1;
     assert!(
-        (4..=7).contains(&connections),
+        (4..=8).contains(&connections),
         "{connections} connections to the app's database"
     );
 }
